@@ -1,0 +1,23 @@
+"""floss_ref: a NumPy reference implementation of gradient flossing (Engelken, NeurIPS 2023).
+
+Hand-written forward and reverse passes for RNN dynamics, tangent propagation
+Q <- D_s Q, Householder QR and its analytic pullback; the Lyapunov spectrum (Benettin),
+the flossing loss sum_i lambda_i^2 and its exact gradient.
+"""
+
+from .cells import CELLS, VanillaRNN
+from .errors import NumericalBreakdownError, SingularRError
+from .flossing import FlossingGrad, FlossingHistory, floss, flossing_grad, flossing_loss
+from .lyapunov import ConditioningWarning, LyapunovResult, lyapunov_spectrum, random_orthonormal
+from .maps import FunctionMap, LinearMap
+from .optim import Adam
+from .qr import qr, qr_jvp, qr_vjp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "CELLS", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
+    "LinearMap", "LyapunovResult", "NumericalBreakdownError", "SingularRError", "VanillaRNN",
+    "floss", "flossing_grad", "flossing_loss", "lyapunov_spectrum", "qr", "qr_jvp", "qr_vjp",
+    "random_orthonormal",
+]

@@ -1,0 +1,24 @@
+"""BLAS thread control.
+
+The matrices here are small (N <= a few hundred): a multi-threaded BLAS spends more time
+synchronising threads than multiplying, and on a shared machine it can be several times
+slower than one thread.  The loops therefore run under ``limit_blas(1)`` by default
+(``blas_threads=None`` leaves the BLAS configuration alone).
+"""
+
+import contextlib
+
+_controller = None
+
+
+def limit_blas(threads):
+    """Context manager limiting BLAS/OpenMP threads to ``threads`` (None: no change)."""
+    global _controller
+    if threads is None:
+        return contextlib.nullcontext()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"blas_threads must be a positive integer or None, got {threads!r}")
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=threads)

@@ -1,0 +1,100 @@
+"""Input checks shared by the public functions.
+
+Every check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind,
+wrong value) with a message that names the argument, says what was wrong and what would
+be accepted.  Nothing is clipped or coerced silently: integer arrays are accepted and
+converted to float64 (an exact conversion for the sizes used here), anything else that
+is not real floating point is refused.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def float_array(name, value, *, min_ndim=0, tail=None, finite=True):
+    """Return ``value`` as a float64 ndarray after checking kind, shape and finiteness.
+
+    Parameters
+    ----------
+    name : str
+        Argument name used in error messages.
+    value : array_like
+        The argument.
+    min_ndim : int
+        Minimum number of dimensions.
+    tail : tuple of (int or None or str), optional
+        Required trailing shape; ``None`` entries match any length.  A string entry is
+        a symbol name (``"N"``) used only in messages and matches any length.
+    finite : bool
+        Refuse NaN and infinities.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real array of numbers, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)
+                                   or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
+    if tail is not None:
+        if arr.ndim < len(tail):
+            raise ValueError(f"{name} must have trailing shape {_fmt_tail(tail)}, got shape {arr.shape}")
+        for want, got in zip(tail, arr.shape[arr.ndim - len(tail):]):
+            if isinstance(want, numbers.Integral) and want != got:
+                raise ValueError(f"{name} must have trailing shape {_fmt_tail(tail)}, got shape {arr.shape}")
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+    return arr
+
+
+def _fmt_tail(tail):
+    return "(..., " + ", ".join("?" if t is None else str(t) for t in tail) + ")"
+
+
+def integer(name, value, *, minimum=None, maximum=None):
+    """Return ``value`` as an int after checking it is an integer within bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def real(name, value, *, minimum=None, maximum=None, strict_min=False):
+    """Return ``value`` as a finite float after checking bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None:
+        if strict_min and value <= minimum:
+            raise ValueError(f"{name} must be > {minimum}, got {value}")
+        if not strict_min and value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def choice(name, value, options):
+    """Return ``value`` after checking it is one of ``options`` (strings)."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
+    return value
+
+
+def rng(seed_or_rng):
+    """A ``numpy.random.Generator`` from a seed, an existing Generator or None."""
+    if isinstance(seed_or_rng, np.random.Generator):
+        return seed_or_rng
+    if seed_or_rng is None or (isinstance(seed_or_rng, numbers.Integral) and not isinstance(seed_or_rng, bool)):
+        if seed_or_rng is not None and seed_or_rng < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed_or_rng}")
+        return np.random.default_rng(seed_or_rng)
+    raise TypeError(f"rng must be an integer seed, a numpy.random.Generator or None, got {type(seed_or_rng).__name__}")

@@ -1,0 +1,67 @@
+"""Broadcasting linear algebra shared by the cells, with its pullbacks.
+
+Shape rule used by every cell: a state ``h`` has shape ``(*S, n)`` (units on the last
+axis, any leading batch / ensemble axes ``S``), a weight matrix has shape ``(*P, n, m)``
+and the leading axes ``P`` broadcast against ``S`` the NumPy way (right-aligned).  One
+network, many trajectories: ``W : (N, N)``, ``h : (B, N)``.  An ensemble of R networks,
+one trajectory each: ``W : (R, N, N)``, ``h : (R, N)``.  An ensemble with B trajectories
+per network: ``W : (R, 1, N, N)``, ``h : (R, B, N)``.
+"""
+
+import numpy as np
+
+
+def matvec(M, v):
+    """``M @ v`` over the last axis.
+
+    M : (*P, n, m)
+    v : (*S, m)
+    returns : (broadcast(P, S), n)
+    """
+    if M.ndim == 2:
+        return v @ M.T  # one GEMM over all leading axes of v
+    return np.matmul(M, v[..., None])[..., 0]
+
+
+def rmatvec(M, u):
+    """``M^T @ u`` over the last axis: the pullback of :func:`matvec` with respect to v.
+
+    M : (*P, n, m)
+    u : (*S, n)
+    returns : (broadcast(P, S), m)
+    """
+    if M.ndim == 2:
+        return u @ M
+    return np.matmul(u[..., None, :], M)[..., 0, :]
+
+
+def outer_sum(u, v, shape):
+    """``sum over broadcast axes of u v^T``: the pullback of :func:`matvec` w.r.t. M.
+
+    u : (*S, n)      cotangent of the output
+    v : (*S, m)      the vector M was applied to
+    shape : tuple    shape of M, (*P, n, m)
+    returns : shape
+    """
+    if len(shape) == 2:
+        n, m = u.shape[-1], v.shape[-1]
+        u2 = np.broadcast_to(u, np.broadcast_shapes(u.shape[:-1], v.shape[:-1]) + (n,))
+        v2 = np.broadcast_to(v, u2.shape[:-1] + (m,))
+        return u2.reshape(-1, n).T @ v2.reshape(-1, m)  # one GEMM summing over the batch
+    return sum_to(u[..., :, None] * v[..., None, :], shape)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` over the axes that broadcasting added, so that it has ``shape``.
+
+    The pullback of broadcasting: a parameter of shape ``shape`` used by every entry of
+    a batch receives the sum of the cotangents of all entries.
+    """
+    x = np.asarray(x)
+    extra = x.ndim - len(shape)
+    if extra > 0:
+        x = x.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (want, got) in enumerate(zip(shape, x.shape)) if want == 1 and got != 1)
+    if axes:
+        x = x.sum(axis=axes, keepdims=True)
+    return x

@@ -1,0 +1,194 @@
+"""Command line: ``python -m floss_ref {spectrum,floss,...} --help``.
+
+Options are named after the paper's symbols (``--N``, ``--g``, ``--k``, ``--T``,
+``--t-ons``, ``--epochs``).  Bad arguments print a one-line message and exit with code 2;
+a numerical breakdown (overflow, collapsed tangent vectors) exits with code 1.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from . import _io
+from .cells import CELLS
+from .errors import NumericalBreakdownError
+from .flossing import INPUTS, floss
+from .lyapunov import lyapunov_spectrum
+
+
+def _int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _float_range(minimum=None, strict=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+        if minimum is not None and (value < minimum or (strict and value == minimum)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {value}")
+        return value
+    return parse
+
+
+def add_network_options(parser, N=32, g=1.0):
+    """Options that build a random network (shared by every subcommand that needs one)."""
+    net = parser.add_argument_group("network")
+    net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
+    net.add_argument("--N", type=_int_at_least(1), default=N, help=f"number of units N (default: {N})")
+    net.add_argument("--g", type=_float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
+    net.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="vanilla cell only (default: tanh)")
+    net.add_argument("--init", choices=("gaussian", "orthogonal"), default="gaussian", help="vanilla cell only (default: gaussian)")
+    net.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
+
+
+def build_network(args):
+    """The random network described by :func:`add_network_options`' arguments."""
+    cls = CELLS[args.cell]
+    if args.cell == "vanilla":
+        return cls.random(args.N, g=args.g, nonlinearity=args.nonlinearity, init=args.init, seed=args.seed)
+    if args.nonlinearity != "tanh" or args.init != "gaussian":
+        raise ValueError(f"--nonlinearity and --init apply to the vanilla cell only, not to --cell {args.cell}")
+    return cls.random(args.N, g=args.g, seed=args.seed)
+
+
+def _add_run_options(parser, k, T, transient):
+    run = parser.add_argument_group("Lyapunov spectrum")
+    run.add_argument("--k", type=_int_at_least(1), default=k, help=f"number of exponents k (default: {k})")
+    run.add_argument("--T", type=_int_at_least(1), default=T, help=f"time steps T (default: {T})")
+    run.add_argument("--t-ons", type=_int_at_least(1), default=1, help="steps between QRs t_ONS (default: 1)")
+    run.add_argument("--transient", type=_int_at_least(0), default=transient,
+                     help=f"initial steps left out of the average (default: {transient})")
+    run.add_argument("--inputs", choices=INPUTS, default="gaussian",
+                     help="input x_s: N(0,1), Bernoulli{0,1} or none (default: gaussian)")
+    parser.add_argument("--out", help="write results to this file (.json or .npz)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, only the table")
+
+
+def _check_common(args, system):
+    n = system.state_size
+    if args.k > n:
+        raise ValueError(f"--k must be <= the state size {n} of this network, got {args.k}")
+    if args.transient >= args.T:
+        raise ValueError(f"--T ({args.T}) must be longer than --transient ({args.transient})")
+    if args.out:
+        _io.check_writable(args.out)
+
+
+def _spectrum(system, args, T, seed):
+    rng = np.random.default_rng(seed)
+    from .flossing import draw_inputs
+    xs = draw_inputs(args.inputs, T, (), getattr(system, "d", 1), rng)
+    h0 = rng.standard_normal(system.state_size)
+    return lyapunov_spectrum(system, h0, xs, k=args.k, T=T, t_ons=args.t_ons,
+                             transient=args.transient, seed=rng, progress=not args.quiet).exponents
+
+
+def _fmt(lam, width=8):
+    shown = ", ".join(f"{v:+.4f}" for v in lam[:width])
+    return "[" + shown + (", ..." if lam.size > width else "") + "]"
+
+
+def cmd_spectrum(args):
+    system = build_network(args)
+    _check_common(args, system)
+    start = time.perf_counter()
+    lam = _spectrum(system, args, args.T, args.seed + 1)
+    seconds = time.perf_counter() - start
+    print(f"{args.cell} network, N = {args.N}, g = {args.g}, T = {args.T}, t_ONS = {args.t_ons}, "
+          f"transient = {args.transient}: {seconds:.2f} s")
+    print(f"lambda_1..{args.k} = {_fmt(lam, 10)}")
+    print(f"lambda_1 = {lam[0]:+.4f}   lambda_k = {lam[-1]:+.4f}   sum = {lam.sum():+.4f}")
+    if args.out:
+        _io.save_results(args.out, {"exponents": lam, "N": args.N, "g": args.g, "k": args.k,
+                                    "T": args.T, "t_ons": args.t_ons, "seed": args.seed})
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_floss(args):
+    system = build_network(args)
+    _check_common(args, system)
+    if args.T_eval <= args.transient:
+        raise ValueError(f"--T-eval ({args.T_eval}) must be longer than --transient ({args.transient})")
+    before = _spectrum(system, args, args.T_eval, args.seed + 1)
+    hist = floss(system, epochs=args.epochs, k=args.k, T=args.T, t_ons=args.t_ons,
+                 transient=args.transient, target=args.target, lr=args.lr, inputs=args.inputs,
+                 seed=args.seed + 2, progress=not args.quiet)
+    after = _spectrum(system, args, args.T_eval, args.seed + 3)
+    print(f"flossed {args.k} exponents of a {args.cell} network (N = {args.N}, g = {args.g}) "
+          f"towards {args.target} for {args.epochs} epochs (T = {args.T}, Adam lr = {args.lr}): "
+          f"{hist.seconds:.1f} s")
+    print(f"spectrum on a fresh trajectory of {args.T_eval} steps:")
+    print(f"  before: {_fmt(before)}")
+    print(f"  after:  {_fmt(after)}")
+    print(f"  sum_i (lambda_i - target)^2: before {np.sum((before - args.target) ** 2):.4g}, "
+          f"after {np.sum((after - args.target) ** 2):.4g}")
+    if args.out:
+        _io.save_results(args.out, {"exponents_before": before, "exponents_after": after,
+                                    "loss_per_epoch": hist.loss, "exponents_per_epoch": hist.exponents,
+                                    "N": args.N, "g": args.g, "k": args.k, "T": args.T,
+                                    "epochs": args.epochs, "lr": args.lr, "seed": args.seed})
+        print(f"wrote {args.out}")
+    return 0
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(prog="python -m floss_ref",
+                                     description="Gradient flossing reference implementation (Engelken, NeurIPS 2023).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("spectrum", help="Lyapunov spectrum of a random network",
+                       description="Compute the first k Lyapunov exponents of a random network (Algorithm 2).")
+    add_network_options(p, N=80)
+    _add_run_options(p, k=80, T=1000, transient=100)
+    p.set_defaults(handler=cmd_spectrum)
+
+    p = sub.add_parser("floss", help="floss a random network and show its spectrum before and after",
+                       description="Gradient flossing (Algorithm 1): push the first k Lyapunov exponents "
+                                   "towards a target with Adam, then compare the spectrum before and after.")
+    add_network_options(p, N=32)
+    _add_run_options(p, k=16, T=100, transient=20)
+    p.add_argument("--epochs", type=_int_at_least(0), default=200, help="flossing epochs E_f (default: 200)")
+    p.add_argument("--lr", type=_float_range(0.0, strict=True), default=1e-2, help="Adam learning rate (default: 0.01)")
+    p.add_argument("--target", type=_float_range(), default=0.0, help="target exponent (default: 0)")
+    p.add_argument("--T-eval", type=_int_at_least(1), default=1000,
+                   help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
+    p.set_defaults(handler=cmd_floss)
+
+    for module in _EXTENSIONS:
+        module.register(sub)
+    return parser
+
+
+_EXTENSIONS = []
+
+
+def main(argv=None):
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TypeError) as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except NumericalBreakdownError as exc:
+        print(f"{parser.prog} {args.command}: numerical breakdown: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

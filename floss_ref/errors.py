@@ -1,0 +1,21 @@
+"""Exceptions raised by floss_ref.
+
+Bad input raises the built-in ``ValueError`` / ``TypeError`` with a message naming the
+argument.  Numerical breakdown during a computation (a singular R in the QR pullback, a
+trajectory that overflows, a NaN appearing) raises :class:`NumericalBreakdownError` or
+one of its subclasses, so callers can tell "you passed something wrong" apart from
+"the maths broke down on this input".
+"""
+
+
+class NumericalBreakdownError(FloatingPointError):
+    """A computation produced a non-finite or meaningless result (overflow, NaN)."""
+
+
+class SingularRError(NumericalBreakdownError):
+    """The triangular factor R of a QR decomposition is singular or nearly so.
+
+    Raised by the QR pullback, which needs R^{-1}: with R_jj == 0 (or tiny relative to
+    R_11) the tangent directions have collapsed onto fewer than k dimensions and the
+    derivative of Q does not exist (or is dominated by round-off).
+    """

@@ -1,0 +1,113 @@
+"""The map protocol: what the Lyapunov and flossing code needs from a dynamical system.
+
+A *map* is any object with
+
+``state_size``
+    int, the length n of the state vector.
+``step(h, x) -> (h_next, cache)``
+    one time step, ``h : (*S, n)`` -> ``h_next : (*S, n)``; ``x`` is the input of this
+    step (``(*S, d)``) or None for an autonomous map.  ``cache`` is whatever the map
+    needs later to apply its Jacobian at this step.
+``tangent(cache, Q) -> Q_tilde``
+    the Jacobian of that step applied to a block of tangent vectors,
+    ``Q_tilde = D_s Q`` with ``D_s = dh_{s+1}/dh_s`` (Eq. 6), ``Q : (*S, n, k)``.
+    ``D_s`` need not be formed.
+
+That is all :func:`floss_ref.lyapunov_spectrum` uses.  Flossing (:mod:`floss_ref.flossing`)
+differentiates through the map and needs a *differentiable map*, which adds
+
+``params``
+    dict of parameter arrays (the RNN cells in :mod:`floss_ref.cells`),
+``step_vjp(cache, h_next_bar) -> (h_bar, params_bar)``
+    pullback of ``step`` (the input ``x`` is data and gets no cotangent),
+``tangent_vjp(cache, Q, Q_tilde_bar) -> (h_bar, Q_bar, params_bar)``
+    pullback of ``tangent`` with respect to the state (through ``D_s``), the tangent
+    block and the parameters: the second-order term flossing needs,
+
+and, for the dot-product tests of those pullbacks, the tangent (JVP) rules
+``step_jvp(cache, h_dot, params_dot)`` and ``tangent_jvp(cache, Q, h_dot, Q_dot, params_dot)``.
+A ``params_bar`` dict holds only the parameters the operation depends on; a missing key
+means a zero cotangent.
+
+:class:`FunctionMap` wraps two plain functions, so any discrete map can be analysed
+without writing a class; :class:`LinearMap` is the map ``h -> A h`` whose exponents are
+known exactly (logs of the moduli of the eigenvalues of A).
+"""
+
+import numpy as np
+
+from . import _validate
+
+
+class FunctionMap:
+    """A map from two user functions: the update and the Jacobian-times-matrix product.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(h, x) -> h_next`` with ``h : (*S, n)``; ``x`` is the step's input or None.
+    tangent : callable
+        ``tangent(h, x, Q) -> D(h, x) @ Q`` with ``Q : (*S, n, k)``, the Jacobian
+        ``d step / d h`` at ``(h, x)`` applied to Q.
+    state_size : int
+        n.
+
+    Examples
+    --------
+    The Henon map (u, v) -> (1 - a u^2 + v, b u), whose exponents are about 0.419 and
+    log(b) - 0.419 = -1.623:
+
+    >>> import numpy as np
+    >>> from floss_ref import FunctionMap, lyapunov_spectrum
+    >>> a, b = 1.4, 0.3
+    >>> def henon(h, x):
+    ...     return np.stack([1 - a * h[..., 0] ** 2 + h[..., 1], b * h[..., 0]], axis=-1)
+    >>> def henon_tangent(h, x, Q):
+    ...     u = h[..., 0, None]
+    ...     return np.stack([-2 * a * u * Q[..., 0, :] + Q[..., 1, :], b * Q[..., 0, :]], axis=-2)
+    >>> res = lyapunov_spectrum(FunctionMap(henon, henon_tangent, 2), np.array([0.1, 0.1]),
+    ...                         T=20000, k=2, transient=1000, seed=0)
+    >>> np.round(res.exponents, 2)
+    array([ 0.42, -1.62])
+    """
+
+    def __init__(self, step, tangent, state_size):
+        if not callable(step) or not callable(tangent):
+            raise TypeError("step and tangent must be callables: step(h, x) -> h_next and tangent(h, x, Q) -> D @ Q")
+        self.state_size = _validate.integer("state_size", state_size, minimum=1)
+        self._step = step
+        self._tangent = tangent
+
+    def step(self, h, x):
+        return self._step(h, x), (h, x)
+
+    def tangent(self, cache, Q):
+        h, x = cache
+        return self._tangent(h, x, Q)
+
+
+class LinearMap:
+    """The linear map ``h_{s+1} = A h_s``: D_s = A at every step.
+
+    Its Lyapunov exponents are the logs of the moduli of the eigenvalues of A (sorted in
+    decreasing order), which makes it the exact test case of the QR algorithm.
+
+    A : (n, n)
+    """
+
+    def __init__(self, A):
+        A = _validate.float_array("A", A)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"A must be a square (n, n) matrix, got shape {A.shape}")
+        self.A = A
+        self.state_size = A.shape[0]
+
+    def step(self, h, x):
+        return h @ self.A.T, None
+
+    def tangent(self, cache, Q):
+        return self.A @ Q
+
+    def exact_exponents(self):
+        """log |eigenvalues of A|, sorted in decreasing order: the exact spectrum."""
+        return np.sort(np.log(np.abs(np.linalg.eigvals(self.A))))[::-1]

@@ -1,0 +1,89 @@
+"""Adam (Kingma & Ba 2015), the optimiser of the paper (beta1 0.9, beta2 0.999, lr 1e-3).
+
+    m <- beta1 m + (1 - beta1) g
+    v <- beta2 v + (1 - beta2) g^2
+    p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+with optional clipping of the global gradient norm (the authors clip at 0.03 when
+training on tasks): if ||g||_2 > clip_norm, every gradient is scaled by clip_norm/||g||_2
+before the update.
+"""
+
+import numpy as np
+
+from . import _validate
+from .errors import NumericalBreakdownError
+
+
+class Adam:
+    """Adam over a dict of parameter arrays, updated in place.
+
+    Parameters
+    ----------
+    params : dict of ndarray
+        The arrays to optimise (e.g. ``cell.params``); they are modified in place.
+    lr, beta1, beta2, eps : float
+    clip_norm : float or None
+        Clip the global L2 norm of the gradient to this value before each update.
+    """
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=None):
+        if not isinstance(params, dict) or not params:
+            raise TypeError("params must be a non-empty dict of arrays")
+        self.params = params
+        self.lr = _validate.real("lr", lr, minimum=0.0, strict_min=True)
+        self.beta1 = _validate.real("beta1", beta1, minimum=0.0, maximum=1.0)
+        self.beta2 = _validate.real("beta2", beta2, minimum=0.0, maximum=1.0)
+        if self.beta1 >= 1.0 or self.beta2 >= 1.0:
+            raise ValueError(f"beta1 and beta2 must be < 1, got {beta1}, {beta2}")
+        self.eps = _validate.real("eps", eps, minimum=0.0, strict_min=True)
+        self.clip_norm = None if clip_norm is None else _validate.real("clip_norm", clip_norm, minimum=0.0, strict_min=True)
+        self.t = 0
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+
+    def step(self, grads):
+        """Apply one update.  grads : dict with the same keys and shapes as params.
+
+        Returns the global gradient norm before clipping.
+        """
+        if set(grads) != set(self.params):
+            raise ValueError(f"grads must have keys {sorted(self.params)}, got {sorted(grads)}")
+        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        if not np.isfinite(norm):
+            raise NumericalBreakdownError("gradient contains NaN or inf; parameters were not updated")
+        scale = 1.0
+        if self.clip_norm is not None and norm > self.clip_norm:
+            scale = self.clip_norm / norm
+        self.t += 1
+        c1 = 1.0 - self.beta1 ** self.t
+        c2 = 1.0 - self.beta2 ** self.t
+        for name, p in self.params.items():
+            g = grads[name] * scale if scale != 1.0 else grads[name]
+            m, v = self.m[name], self.v[name]
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * (g * g)
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        return norm
+
+    def state_dict(self):
+        """The optimiser state as plain arrays (for checkpoints)."""
+        state = {"t": np.array(self.t)}
+        for name in self.params:
+            state["m_" + name] = self.m[name].copy()
+            state["v_" + name] = self.v[name].copy()
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a state produced by :meth:`state_dict` (shapes must match)."""
+        for name, p in self.params.items():
+            for kind in ("m_", "v_"):
+                key = kind + name
+                if key not in state or np.shape(state[key]) != p.shape:
+                    raise ValueError(f"optimiser state has no entry {key!r} of shape {p.shape}")
+        self.t = int(state["t"])
+        for name in self.params:
+            self.m[name][...] = state["m_" + name]
+            self.v[name][...] = state["v_" + name]

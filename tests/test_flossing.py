@@ -1,0 +1,194 @@
+"""The flossing loss and its exact gradient (Algorithm 1, Eqs. 4-5, 8).
+
+Three checks of the reverse pass through dynamics, tangent steps and QRs:
+a forward-mode (JVP) evaluation of the same loop gives the same directional derivative
+to round-off (dot-product test), central differences agree to 1e-6 relative on a short
+horizon, and the pieces (loss value, exponents) agree with lyapunov_spectrum.
+"""
+
+import numpy as np
+import pytest
+
+from floss_ref import (Adam, NumericalBreakdownError, VanillaRNN, floss, flossing_grad, flossing_loss,
+                       lyapunov_spectrum, qr, qr_jvp, random_orthonormal)
+from floss_ref.lyapunov import qr_schedule
+from conftest import inner, random_like_params
+
+N, K, T = 8, 4, 20
+CONFIGS = [
+    # nonlinearity, ensemble, t_ons, transient
+    ("tanh", (), 1, 0),
+    ("tanh", (), 3, 5),
+    ("relu", (), 1, 4),
+    ("tanh", (3,), 2, 4),
+    ("relu", (3,), 1, 0),
+]
+
+
+def setup(nonlinearity, ensemble, seed=0):
+    rng = np.random.default_rng(seed)
+    g = 1.5 if nonlinearity == "tanh" else 0.5
+    net = VanillaRNN.random(N, d=2, g=g, nonlinearity=nonlinearity, mean=0.0, ensemble=ensemble, seed=rng)
+    if nonlinearity == "relu":
+        # keep most units active: with fewer than k active units D_s has rank < k and
+        # R_kk = 0 (a genuine breakdown, tested separately)
+        net.params["b"] += 3.0
+    h0 = rng.standard_normal(ensemble + (N,))
+    xs = rng.standard_normal((T,) + ensemble + (2,))
+    if nonlinearity == "relu":
+        h0 = np.abs(h0) + 1.0
+        xs = 0.3 * xs
+    Q0 = random_orthonormal(N, K, ensemble, rng)
+    return net, h0, xs, Q0, rng
+
+
+def loss_jvp(net, h0, xs, Q0, h0_dot, p_dot, t_ons, transient, target):
+    """Forward-mode derivative of sum(loss) along (h0_dot, p_dot): the same loop as
+    flossing_loss, carrying tangents with step_jvp / tangent_jvp / qr_jvp."""
+    schedule = qr_schedule(T, t_ons, transient)
+    h, Q, h_dot, Q_dot = h0, Q0, h0_dot, np.zeros_like(Q0)
+    S, S_dot = 0.0, 0.0
+    for s in range(T):
+        h_next, cache = net.step(h, xs[s])
+        h_next_dot = net.step_jvp(cache, h_dot, p_dot)
+        Qt, Qt_dot = net.tangent(cache, Q), net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot)
+        if s + 1 in schedule:
+            Q, R = qr(Qt)
+            Q_dot, R_dot = qr_jvp(Q, R, Qt_dot)
+            if s + 1 > transient:
+                r = np.diagonal(R, axis1=-2, axis2=-1)
+                S = S + np.log(r)
+                S_dot = S_dot + np.diagonal(R_dot, axis1=-2, axis2=-1) / r
+        else:
+            Q, Q_dot = Qt, Qt_dot
+        h, h_dot = h_next, h_next_dot
+    lam = S / (T - transient)
+    return float(np.sum(2 * (lam - target) * S_dot / (T - transient)))
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,t_ons,transient", CONFIGS)
+def test_gradient_dot_product_with_forward_mode(nonlinearity, ensemble, t_ons, transient):
+    net, h0, xs, Q0, rng = setup(nonlinearity, ensemble)
+    target = -0.3
+    res = flossing_grad(net, h0, xs, k=K, t_ons=t_ons, transient=transient, target=target, Q0=Q0)
+    h0_dot, p_dot = rng.standard_normal(h0.shape), random_like_params(net.params, rng)
+    forward = loss_jvp(net, h0, xs, Q0, h0_dot, p_dot, t_ons, transient, target)
+    reverse = inner(res.grads, p_dot) + inner(res.h0_bar, h0_dot)
+    assert reverse == pytest.approx(forward, rel=1e-10)
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,t_ons,transient", CONFIGS)
+def test_gradient_central_differences(nonlinearity, ensemble, t_ons, transient):
+    """Directional derivatives along a random direction and single entries, 1e-6 relative."""
+    net, h0, xs, Q0, rng = setup(nonlinearity, ensemble, seed=1)
+    kw = dict(k=K, t_ons=t_ons, transient=transient, Q0=Q0)
+    res = flossing_grad(net, h0, xs, **kw)
+    base = {n: p.copy() for n, p in net.params.items()}
+
+    def loss_at(eps, p_dot, h0_dot):
+        for n in net.params:
+            net.params[n][...] = base[n] + eps * p_dot.get(n, 0.0)
+        try:
+            return float(np.sum(flossing_loss(net, h0 + eps * h0_dot, xs, **kw)[0]))
+        finally:
+            for n in net.params:
+                net.params[n][...] = base[n]
+
+    directions = [(random_like_params(net.params, rng), rng.standard_normal(h0.shape))]
+    for name in net.params:          # one entry of each parameter
+        e = np.zeros_like(net.params[name])
+        e.flat[rng.integers(e.size)] = 1.0
+        directions.append(({name: e}, np.zeros_like(h0)))
+    for p_dot, h0_dot in directions:
+        # fourth-order central stencil: the loss is strongly curved on short horizons
+        eps = 1e-5
+        fd = (loss_at(-2 * eps, p_dot, h0_dot) - 8 * loss_at(-eps, p_dot, h0_dot)
+              + 8 * loss_at(eps, p_dot, h0_dot) - loss_at(2 * eps, p_dot, h0_dot)) / (12 * eps)
+        exact = inner(res.grads, p_dot) + inner(res.h0_bar, h0_dot)
+        assert exact == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+def test_loss_matches_spectrum_and_definition():
+    net, h0, xs, Q0, _ = setup("tanh", ())
+    target = np.array([0.1, -0.2, 0.0, -1.0])
+    loss, lam = flossing_loss(net, h0, xs, k=K, transient=3, target=target, Q0=Q0)
+    spec = lyapunov_spectrum(net, h0, xs, k=K, transient=3, Q0=Q0)
+    np.testing.assert_array_equal(lam, spec.exponents)
+    assert loss == pytest.approx(np.sum((lam - target) ** 2), rel=1e-15)
+    res = flossing_grad(net, h0, xs, k=K, transient=3, target=target, Q0=Q0)
+    assert res.loss == loss
+    np.testing.assert_array_equal(res.exponents, lam)
+
+
+def test_ensemble_gradient_equals_separate_networks():
+    """Each member of an ensemble gets the gradient of its own loss."""
+    net, h0, xs, Q0, _ = setup("tanh", (3,))
+    res = flossing_grad(net, h0, xs, k=K, Q0=Q0)
+    for r in range(3):
+        single = VanillaRNN({n: p[r] for n, p in net.params.items()})
+        one = flossing_grad(single, h0[r], xs[:, r], k=K, Q0=Q0[r])
+        assert one.loss == pytest.approx(res.loss[r], rel=1e-12)
+        for n in net.params:
+            np.testing.assert_allclose(one.grads[n], res.grads[n][r], rtol=1e-10, atol=1e-13)
+
+
+def test_householder_and_lapack_paths_agree():
+    net, h0, xs, Q0, _ = setup("tanh", ())
+    a = flossing_grad(net, h0, xs, k=K, Q0=Q0, qr_method="lapack")
+    b = flossing_grad(net, h0, xs, k=K, Q0=Q0, qr_method="householder")
+    for n in net.params:
+        np.testing.assert_allclose(a.grads[n], b.grads[n], rtol=1e-9, atol=1e-12)
+
+
+def test_floss_drives_exponents_to_target_and_is_reproducible():
+    def run():
+        net = VanillaRNN.random(16, g=1.0, seed=3)
+        hist = floss(net, epochs=60, k=4, T=60, transient=10, target=0.0, lr=0.02, seed=4)
+        return net, hist
+
+    net, hist = run()
+    assert hist.loss.shape == (60,) and hist.exponents.shape == (60, 4)
+    assert np.mean(hist.loss[-10:]) < 0.2 * np.mean(hist.loss[:5])
+    net2, hist2 = run()
+    np.testing.assert_array_equal(hist.loss, hist2.loss)
+    for n in net.params:
+        np.testing.assert_array_equal(net.params[n], net2.params[n])
+
+
+def test_floss_continues_with_given_optimizer():
+    """Two runs of 10 epochs with a shared optimiser and generator equal one run of 20."""
+    one = VanillaRNN.random(8, seed=0)
+    floss(one, epochs=20, k=2, T=20, lr=0.01, seed=np.random.default_rng(5))
+    two = VanillaRNN.random(8, seed=0)
+    opt, gen = Adam(two.params, lr=0.01), np.random.default_rng(5)
+    floss(two, epochs=10, k=2, T=20, seed=gen, optimizer=opt)
+    floss(two, epochs=10, k=2, T=20, seed=gen, optimizer=opt)
+    for n in one.params:
+        np.testing.assert_array_equal(one.params[n], two.params[n])
+
+
+def test_bad_arguments():
+    net, h0, xs, Q0, _ = setup("tanh", ())
+    with pytest.raises(ValueError, match="k must be <= 8"):
+        flossing_grad(net, h0, xs, k=9)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        flossing_grad(net, h0, xs, k=0)
+    with pytest.raises(ValueError, match="t_ons must be >= 1"):
+        flossing_grad(net, h0, xs, k=2, t_ons=0)
+    with pytest.raises(ValueError, match="not longer than the transient"):
+        flossing_grad(net, h0, xs, k=2, transient=T)
+    with pytest.raises(ValueError, match="target must"):
+        flossing_grad(net, h0, xs, k=2, target=np.zeros(3))
+    with pytest.raises(TypeError, match="differentiable map"):
+        flossing_grad(object(), h0, xs, k=2)
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        floss(net, epochs=1, k=2, T=10, inputs="uniform")
+    with pytest.raises(ValueError, match="epochs must be >= 0"):
+        floss(net, epochs=-1, k=2, T=10)
+
+
+def test_singular_R_in_pullback_is_reported():
+    """A network with W = 0 maps every tangent vector to 0: R = 0 is reported, not NaN."""
+    net = VanillaRNN({"W": np.zeros((4, 4)), "V": np.ones((4, 1)), "b": np.zeros(4)})
+    with pytest.raises(NumericalBreakdownError, match="R_jj = 0"):
+        flossing_grad(net, np.zeros(4), np.zeros((5, 1)), k=2)

@@ -1,0 +1,150 @@
+"""Lyapunov spectrum by the QR algorithm (Algorithm 2) on maps with known exponents."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from floss_ref import (ConditioningWarning, FunctionMap, LinearMap, NumericalBreakdownError, VanillaRNN,
+                       lyapunov_spectrum, random_orthonormal)
+from floss_ref.lyapunov import qr_schedule
+
+
+def test_upper_triangular_map_is_exact():
+    """With Q0 = I and an upper-triangular A with positive diagonal, every QR returns
+    Q = I and R = A: the exponents are log diag(A) to round-off, for any T and t_ONS."""
+    A = np.triu(np.random.default_rng(0).standard_normal((5, 5)), 1) + np.diag([2.0, 1.5, 1.0, 0.7, 0.2])
+    for t_ons in (1, 2):
+        res = lyapunov_spectrum(LinearMap(A), np.zeros(5), T=10, k=5, t_ons=t_ons, Q0=np.eye(5))
+        np.testing.assert_allclose(res.exponents, np.log(np.diag(A)), rtol=1e-13)
+
+
+def test_general_linear_map_converges_to_eigenvalue_moduli():
+    rng = np.random.default_rng(1)
+    P = rng.standard_normal((6, 6))
+    lam = np.array([1.3, 0.4, 0.0, -0.5, -1.0, -2.0])
+    A = P @ np.diag(np.exp(lam) * np.array([1, -1, 1, -1, 1, 1])) @ np.linalg.inv(P)
+    system = LinearMap(A)
+    np.testing.assert_allclose(system.exact_exponents(), lam, atol=1e-12)
+    for t_ons in (1, 3):
+        res = lyapunov_spectrum(system, np.zeros(6), T=3000, k=4, t_ons=t_ons, transient=300, seed=2)
+        np.testing.assert_allclose(res.exponents, lam[:4], atol=2e-3)
+
+
+def test_henon_map_through_the_function_protocol():
+    """Henon map (a = 1.4, b = 0.3): lambda_1 ~ 0.419 (literature), lambda_1 + lambda_2 = log b exactly."""
+    a, b = 1.4, 0.3
+
+    def henon(h, x):
+        return np.stack([1 - a * h[..., 0] ** 2 + h[..., 1], b * h[..., 0]], axis=-1)
+
+    def henon_tangent(h, x, Q):
+        u = h[..., 0, None]
+        return np.stack([-2 * a * u * Q[..., 0, :] + Q[..., 1, :], b * Q[..., 0, :]], axis=-2)
+
+    res = lyapunov_spectrum(FunctionMap(henon, henon_tangent, 2), np.array([0.1, 0.1]),
+                            T=20000, k=2, transient=1000, seed=0)
+    assert res.exponents[0] == pytest.approx(0.419, abs=0.01)
+    assert res.exponents.sum() == pytest.approx(np.log(b), abs=1e-10)
+
+
+def test_history_is_the_running_average():
+    net = VanillaRNN.random(10, g=1.5, seed=0)
+    rng = np.random.default_rng(1)
+    xs = rng.standard_normal((50, 1))
+    res = lyapunov_spectrum(net, rng.standard_normal(10), xs, k=3, t_ons=4, transient=10, history=True, seed=2)
+    assert res.history_steps[0] == 12 and res.history_steps[-1] == 50
+    np.testing.assert_array_equal(res.history[-1], res.exponents)
+    assert res.history.shape == (len(res.history_steps), 3)
+
+
+def test_schedule_includes_transient_and_end():
+    assert qr_schedule(10, 4, 0) == {4, 8, 10}
+    assert qr_schedule(10, 4, 3) == {3, 4, 8, 10}
+    assert qr_schedule(5, 1, 2) == {1, 2, 3, 4, 5}
+
+
+def test_batch_of_trajectories_equals_separate_runs():
+    net = VanillaRNN.random(12, g=1.2, seed=0)
+    rng = np.random.default_rng(3)
+    h0, xs = rng.standard_normal((4, 12)), rng.standard_normal((80, 4, 1))
+    Q0 = random_orthonormal(12, 5, (4,), rng)
+    batch = lyapunov_spectrum(net, h0, xs, k=5, Q0=Q0).exponents
+    for i in range(4):
+        one = lyapunov_spectrum(net, h0[i], xs[:, i], k=5, Q0=Q0[i]).exponents
+        np.testing.assert_allclose(one, batch[i], rtol=1e-12)
+
+
+def test_householder_path_gives_the_same_spectrum():
+    net = VanillaRNN.random(20, g=1.5, seed=4)
+    rng = np.random.default_rng(5)
+    h0, xs = rng.standard_normal(20), rng.standard_normal((200, 1))
+    a = lyapunov_spectrum(net, h0, xs, k=10, seed=6, qr_method="lapack").exponents
+    b = lyapunov_spectrum(net, h0, xs, k=10, seed=6, qr_method="householder").exponents
+    np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_same_seed_same_result():
+    net = VanillaRNN.random(16, g=1.5, seed=0)
+    xs = np.random.default_rng(1).standard_normal((100, 1))
+    a = lyapunov_spectrum(net, np.ones(16), xs, k=8, seed=9).exponents
+    b = lyapunov_spectrum(net, np.ones(16), xs, k=8, seed=9).exponents
+    np.testing.assert_array_equal(a, b)
+
+
+def test_conditioning_warning_between_qrs():
+    A = np.diag([10.0, 0.1])
+    with pytest.warns(ConditioningWarning, match="R_11/R_kk"):
+        res = lyapunov_spectrum(LinearMap(A), np.zeros(2), T=40, k=2, t_ons=10, seed=0)
+    assert res.max_cond > 1e19
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lyapunov_spectrum(LinearMap(A), np.zeros(2), T=40, k=2, t_ons=1, seed=0)
+
+
+def test_overflowing_trajectory_is_reported():
+    net = VanillaRNN.random(10, g=1.0, nonlinearity="relu", mean=1.0, seed=0)
+    with pytest.raises(NumericalBreakdownError, match="overflowed or became NaN at step"):
+        lyapunov_spectrum(net, np.ones(10), np.zeros((2000, 1)), k=2)
+
+
+def test_overflowing_tangent_vectors_are_reported():
+    A = np.diag([1e100, 1e99])
+    with pytest.raises(NumericalBreakdownError, match="tangent vectors overflowed"):
+        lyapunov_spectrum(LinearMap(A), np.zeros(2), T=10, k=2, t_ons=5)
+
+
+def test_collapsed_tangent_vectors_are_reported():
+    with pytest.raises(NumericalBreakdownError, match="R_jj = 0 for j = 2"):
+        lyapunov_spectrum(LinearMap(np.diag([1.0, 0.0])), np.zeros(2), T=3, k=2, Q0=np.eye(2))
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(k=0), ValueError, "k must be >= 1"),
+    (dict(k=7), ValueError, "k must be <= 6"),
+    (dict(k=2, t_ons=0), ValueError, "t_ons must be >= 1"),
+    (dict(k=2, transient=30), ValueError, "not longer than the transient"),
+    (dict(k=2, h0=np.ones(5)), ValueError, "h0 must have trailing shape"),
+    (dict(k=2, h0=np.array([np.nan] * 6)), ValueError, "h0 contains NaN"),
+    (dict(k=2, xs=np.ones((30, 2))), ValueError, "xs must have shape"),
+    (dict(k=2, xs=np.full((30, 1), np.inf)), ValueError, "xs contains NaN"),
+    (dict(k=2, T=29), ValueError, "T = 29 but xs has 30"),
+    (dict(k=2, Q0=np.ones((6, 2))), ValueError, "orthonormal"),
+    (dict(k=2, Q0=np.eye(6)[:, :3]), ValueError, "Q0 must have trailing shape"),
+    (dict(k=2, qr_method="givens"), ValueError, "qr_method"),
+    (dict(k=2.5), TypeError, "k must be an integer"),
+    (dict(k=2, xs=None), ValueError, "give either"),
+])
+def test_bad_arguments(kwargs, error, match):
+    net = VanillaRNN.random(6, seed=0)
+    args = dict(h0=np.zeros(6), xs=np.zeros((30, 1)))
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        lyapunov_spectrum(net, args.pop("h0"), args.pop("xs"), **args)
+
+
+def test_not_a_map():
+    with pytest.raises(TypeError, match="map protocol"):
+        lyapunov_spectrum(object(), np.zeros(2), T=5, k=1)
+    with pytest.raises(TypeError, match="callables"):
+        FunctionMap(1, 2, 3)

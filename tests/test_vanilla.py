@@ -1,0 +1,163 @@
+"""Vanilla cell (Eq. 9): forward/tangent steps and their pullbacks.
+
+Dot-product tests pair each pullback with its tangent rule (round-off exact); central
+differences check the tangent rules against the forward code itself.
+"""
+
+import numpy as np
+import pytest
+
+from floss_ref import VanillaRNN
+from conftest import inner, random_like_params
+
+CASES = [
+    # (nonlinearity, ensemble, state batch shape)
+    ("tanh", (), ()),
+    ("tanh", (), (3,)),          # one network, a batch of 3 trajectories
+    ("tanh", (4,), (4,)),        # an ensemble of 4 networks
+    ("relu", (), (3,)),
+    ("relu", (4,), (4,)),
+]
+
+
+def make(nonlinearity, ensemble, batch, rng, N=6, d=2, k=3):
+    net = VanillaRNN.random(N, d=d, g=1.5, nonlinearity=nonlinearity, ensemble=ensemble,
+                            mean=0.0, seed=rng)
+    h = rng.standard_normal(batch + (N,))
+    x = rng.standard_normal(batch + (d,))
+    Q = rng.standard_normal(batch + (N, k))
+    return net, h, x, Q
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
+def test_step_vjp_dot_product(nonlinearity, ensemble, batch, rng):
+    net, h, x, _ = make(nonlinearity, ensemble, batch, rng)
+    h_next, cache = net.step(h, x)
+    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
+    out_bar = rng.standard_normal(h_next.shape)
+    lhs = inner(out_bar, net.step_jvp(cache, h_dot, p_dot))
+    h_bar, p_bar = net.step_vjp(cache, out_bar)
+    rhs = inner(h_bar, h_dot) + inner(p_bar, p_dot)
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+    for name, g in p_bar.items():
+        assert g.shape == net.params[name].shape
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
+def test_tangent_vjp_dot_product(nonlinearity, ensemble, batch, rng):
+    net, h, x, Q = make(nonlinearity, ensemble, batch, rng)
+    _, cache = net.step(h, x)
+    h_dot, Q_dot, p_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape), random_like_params(net.params, rng)
+    out_bar = rng.standard_normal(Q.shape)
+    lhs = inner(out_bar, net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot))
+    h_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
+    rhs = inner(h_bar, h_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot)
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def _perturbed(net, p_dot, eps):
+    return VanillaRNN({n: net.params[n] + eps * p_dot[n] for n in net.params}, net.nonlinearity)
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
+def test_step_jvp_central_differences(nonlinearity, ensemble, batch, rng):
+    net, h, x, _ = make(nonlinearity, ensemble, batch, rng)
+    _, cache = net.step(h, x)
+    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
+    eps = 1e-6
+    plus = _perturbed(net, p_dot, eps).step(h + eps * h_dot, x)[0]
+    minus = _perturbed(net, p_dot, -eps).step(h - eps * h_dot, x)[0]
+    np.testing.assert_allclose((plus - minus) / (2 * eps), net.step_jvp(cache, h_dot, p_dot), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
+def test_tangent_jvp_central_differences(nonlinearity, ensemble, batch, rng):
+    net, h, x, Q = make(nonlinearity, ensemble, batch, rng)
+    _, cache = net.step(h, x)
+    h_dot, Q_dot, p_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape), random_like_params(net.params, rng)
+    eps = 1e-6
+
+    def tangent(sign):
+        moved = _perturbed(net, p_dot, sign * eps)
+        return moved.tangent(moved.step(h + sign * eps * h_dot, x)[1], Q + sign * eps * Q_dot)
+
+    fd = (tangent(1) - tangent(-1)) / (2 * eps)
+    np.testing.assert_allclose(fd, net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_tangent_is_the_jacobian_of_step(nonlinearity, rng):
+    """D_s Q from tangent() equals a finite-difference Jacobian of step() applied to Q."""
+    net, h, x, Q = make(nonlinearity, (), (), rng)
+    _, cache = net.step(h, x)
+    eps = 1e-6
+    J = np.stack([(net.step(h + eps * e, x)[0] - net.step(h - eps * e, x)[0]) / (2 * eps)
+                  for e in np.eye(net.N)], axis=-1)
+    np.testing.assert_allclose(net.tangent(cache, Q), J @ Q, rtol=1e-7, atol=1e-9)
+
+
+def test_step_without_input(rng):
+    net, h, _, _ = make("tanh", (), (), rng)
+    h_next, cache = net.step(h, None)
+    np.testing.assert_allclose(h_next, net.params["W"] @ np.tanh(h) + net.params["b"])
+    _, p_bar = net.step_vjp(cache, np.ones_like(h))
+    assert "V" not in p_bar
+
+
+def test_random_init_statistics():
+    N = 400
+    net = VanillaRNN.random(N, g=2.0, seed=0)
+    W = net.params["W"]
+    assert abs(W.mean()) < 0.01
+    assert np.std(W) * np.sqrt(N) == pytest.approx(2.0, rel=0.02)
+    relu = VanillaRNN.random(N, g=1.0, nonlinearity="relu", seed=0)
+    assert relu.params["W"].mean() == pytest.approx(-0.1, abs=0.01)
+    ortho = VanillaRNN.random(50, g=0.7, init="orthogonal", seed=0, ensemble=(3,))
+    Wo = ortho.params["W"]
+    np.testing.assert_allclose(np.swapaxes(Wo, -1, -2) @ Wo, 0.49 * np.eye(50)[None].repeat(3, 0), atol=1e-12)
+    b = net.params["b"]
+    assert b.min() >= 0.0 and b.max() <= 0.1
+
+
+def test_per_network_gain():
+    g = np.array([0.0, 1.0, 3.0])
+    net = VanillaRNN.random(200, g=g, ensemble=(3,), seed=1)
+    std = net.params["W"].reshape(3, -1).std(axis=1) * np.sqrt(200)
+    np.testing.assert_allclose(std, g, rtol=0.05)
+
+
+def test_same_seed_same_network():
+    a = VanillaRNN.random(10, seed=7).params
+    b = VanillaRNN.random(10, seed=7).params
+    assert all(np.array_equal(a[n], b[n]) for n in a)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(nonlinearity="sigmoid"), "nonlinearity"),
+    (dict(init="xavier"), "init"),
+    (dict(g=-1.0), "g must be"),
+    (dict(g=np.ones(3), ensemble=(2,)), "g must"),
+    (dict(ensemble=(0,)), "ensemble"),
+    (dict(d=0), "d must be"),
+])
+def test_random_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VanillaRNN.random(5, **kwargs)
+
+
+def test_bad_parameter_arrays():
+    good = VanillaRNN.random(4, d=2, seed=0).params
+    with pytest.raises(ValueError, match="W must have shape"):
+        VanillaRNN({**good, "W": np.ones((4, 3))})
+    with pytest.raises(ValueError, match="V must have trailing shape"):
+        VanillaRNN({**good, "V": np.ones((3, 2))})
+    with pytest.raises(ValueError, match="b must have trailing shape"):
+        VanillaRNN({**good, "b": np.ones(5)})
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        VanillaRNN({**good, "W": np.full((4, 4), np.nan)})
+    with pytest.raises(TypeError, match="floating-point"):
+        VanillaRNN({**good, "W": np.array([["a"] * 4] * 4)})
+    with pytest.raises(ValueError, match="keys"):
+        VanillaRNN({"W": good["W"]})
+    with pytest.raises(ValueError, match="do not broadcast"):
+        VanillaRNN({**good, "W": np.ones((3, 4, 4)), "b": np.ones((2, 4))})
