@@ -3,6 +3,9 @@
 Hand-written forward and reverse passes for RNN dynamics, tangent propagation
 Q <- D_s Q, Householder QR and its analytic pullback; the Lyapunov spectrum (Benettin),
 the flossing loss sum_i lambda_i^2 and its exact gradient.
+
+The QR decomposition and its derivatives live in :mod:`floss_ref.qr`
+(``from floss_ref.qr import qr, qr_vjp``).
 """
 
 from .cells import CELLS, VanillaRNN
@@ -11,13 +14,11 @@ from .flossing import FlossingGrad, FlossingHistory, floss, flossing_grad, floss
 from .lyapunov import ConditioningWarning, LyapunovResult, lyapunov_spectrum, random_orthonormal
 from .maps import FunctionMap, LinearMap
 from .optim import Adam
-from .qr import qr, qr_jvp, qr_vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "CELLS", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
     "LinearMap", "LyapunovResult", "NumericalBreakdownError", "SingularRError", "VanillaRNN",
-    "floss", "flossing_grad", "flossing_loss", "lyapunov_spectrum", "qr", "qr_jvp", "qr_vjp",
-    "random_orthonormal",
+    "floss", "flossing_grad", "flossing_loss", "lyapunov_spectrum", "random_orthonormal",
 ]

@@ -1,0 +1,76 @@
+"""Command line: output, files, and clean errors (exit code 2, no traceback)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from floss_ref.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "floss_ref", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_spectrum_json_output(tmp_path, capsys):
+    out = tmp_path / "spec.json"
+    assert main(["spectrum", "--N", "12", "--k", "4", "--T", "200", "--transient", "20", "--quiet",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["exponents"]) == 4
+    assert data["exponents"] == sorted(data["exponents"], reverse=True) or data["exponents"][0] > data["exponents"][-1]
+    assert "lambda_1" in capsys.readouterr().out
+
+
+def test_floss_npz_output_reduces_loss(tmp_path):
+    out = tmp_path / "floss.npz"
+    assert main(["floss", "--N", "10", "--k", "3", "--T", "40", "--transient", "10", "--epochs", "30",
+                 "--T-eval", "300", "--quiet", "--out", str(out)]) == 0
+    data = np.load(out)
+    assert data["loss_per_epoch"].shape == (30,)
+    assert np.sum(data["exponents_after"] ** 2) < np.sum(data["exponents_before"] ** 2)
+
+
+def test_help_lists_paper_symbols():
+    res = run_cli("floss", "--help")
+    assert res.returncode == 0
+    for option in ("--N", "--g", "--k", "--T", "--t-ons", "--epochs", "--seed"):
+        assert option in res.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["spectrum", "--N", "0"], "--N: must be >= 1"),
+    (["spectrum", "--k", "0"], "--k: must be >= 1"),
+    (["spectrum", "--N", "10", "--k", "11"], "--k must be <="),
+    (["spectrum", "--t-ons", "0"], "--t-ons: must be >= 1"),
+    (["spectrum", "--T", "50", "--transient", "50"], "must be longer than --transient"),
+    (["spectrum", "--g", "nan"], "must be finite"),
+    (["spectrum", "--nonlinearity", "sigmoid"], "invalid choice"),
+    (["spectrum", "--init", "xavier"], "invalid choice"),
+    (["floss", "--lr", "0"], "--lr: must be > 0"),
+    (["floss", "--epochs", "ten"], "expected an integer"),
+    (["spectrum", "--out", "/nonexistent-dir/x.json"], "does not exist"),
+    (["nosuchcommand"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_without_traceback(args, message):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unwritable_output_fails_before_the_run(tmp_path):
+    target = tmp_path / "adir"
+    target.mkdir()
+    res = run_cli("floss", "--epochs", "100000", "--out", str(target))
+    assert res.returncode == 2 and "is a directory" in res.stderr
+
+
+def test_overflow_is_reported_with_exit_1():
+    res = run_cli("spectrum", "--nonlinearity", "relu", "--g", "40", "--N", "20", "--k", "2", "--T", "3000",
+                  "--quiet")
+    assert res.returncode == 1, res.stderr
+    assert "numerical breakdown" in res.stderr and "Traceback" not in res.stderr
