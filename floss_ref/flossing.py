@@ -30,7 +30,7 @@ from ._threads import limit_blas
 from .lyapunov import (check_diagonal, check_run_arguments, check_state, check_tangent,
                        qr_schedule, random_orthonormal)
 from .optim import Adam
-from .qr import qr, qr_vjp
+from .qr import default_rtol, qr_unchecked, qr_vjp_unchecked
 
 
 @dataclasses.dataclass
@@ -85,7 +85,7 @@ def _forward(system, h, xs, T, Q, schedule, transient, qr_method, record):
         factors = None
         if s + 1 in schedule:
             check_tangent(Q_tilde, s)
-            Q_next, R = qr(Q_tilde, method=qr_method)
+            Q_next, R = qr_unchecked(Q_tilde, qr_method)
             r = np.diagonal(R, axis1=-2, axis2=-1)
             check_diagonal(r, s)
             if s + 1 > transient:
@@ -164,6 +164,7 @@ def _reverse(system, h, xs, T, k, t_ons, transient, Q, target, qr_method):
     # d sum(loss) / d log R^s_jj, the same for every QR in the averaging window
     log_r_bar = 2.0 * (lam - target) / (T - transient)
     grads = {name: np.zeros_like(p) for name, p in system.params.items()}
+    rtol = default_rtol(None, system.state_size, k)
     h_bar = np.zeros_like(h)
     Q_bar = None  # the final Q does not enter the loss
     for s in range(T - 1, -1, -1):
@@ -176,7 +177,7 @@ def _reverse(system, h, xs, T, k, t_ons, transient, Q, target, qr_method):
             if s + 1 > transient:
                 r = np.diagonal(R, axis1=-2, axis2=-1)
                 R_bar = (log_r_bar / r)[..., :, None] * np.eye(k)  # diagonal
-            Q_tilde_bar = qr_vjp(Q_next, R, Q_bar, R_bar)
+            Q_tilde_bar = qr_vjp_unchecked(Q_next, R, Q_bar, R_bar, rtol)
         if Q_tilde_bar is None:
             Q_bar = None
             h_bar_tangent, p_bar_tangent = 0.0, {}

@@ -43,7 +43,7 @@ derived in ``qr_vjp``'s docstring.  The same results, in other notations, are in
 """
 
 import numpy as np
-import scipy.linalg
+from scipy.linalg.lapack import dtrtrs as _trtrs
 
 from floss_ref import _validate
 from floss_ref.errors import NumericalBreakdownError, SingularRError
@@ -93,7 +93,12 @@ def qr(A, method="lapack"):
     (True, True, True)
     """
     _validate.choice("method", method, METHODS)
-    A = _tall_matrix("A", A)
+    return qr_unchecked(_tall_matrix("A", A), method)
+
+
+def qr_unchecked(A, method="lapack"):
+    """:func:`qr` without input validation, for loops whose A is known to be a finite
+    float64 ``(..., N, k)`` array with N >= k (the Benettin loop checks Q~ itself)."""
     if method == "householder":
         return _householder_qr(A)
     Q, R = np.linalg.qr(A, mode="reduced")
@@ -152,7 +157,7 @@ def qr_jvp(Q, R, A_dot, rtol=None):
     """
     Q, R = _check_factors(Q, R)
     A_dot = _cotangent("A_dot", A_dot, Q)
-    rtol = _default_rtol(rtol, *Q.shape[-2:])
+    rtol = default_rtol(rtol, *Q.shape[-2:])
     _check_invertible(R, rtol)
 
     Y = _right_solve(A_dot, R, transpose=False)         # A_dot R^{-1}
@@ -235,7 +240,13 @@ def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
     Q, R = _check_factors(Q, R)
     Q_bar = _cotangent("Q_bar", Q_bar, Q)
     R_bar = _cotangent("R_bar", R_bar, R)
-    rtol = _default_rtol(rtol, *Q.shape[-2:])
+    return qr_vjp_unchecked(Q, R, Q_bar, R_bar, default_rtol(rtol, *Q.shape[-2:]))
+
+
+def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol):
+    """:func:`qr_vjp` without validation of kinds and shapes, for loops that pass the
+    factors of :func:`qr_unchecked` and cotangents they computed.  The numerical checks
+    (singular R, overflow) still run; ``rtol`` must be a float (see :func:`qr_vjp`)."""
     _check_invertible(R, rtol)
 
     # M = R R_bar^T - Q_bar^T Q  (k x k), a None cotangent contributes nothing
@@ -393,21 +404,24 @@ def _right_solve(X, R, transpose):
 
     ``X : (..., N, k)``, ``R : (..., k, k)`` upper triangular, already checked invertible.
     ``Y = X R^{-1}`` solves ``R^T Y^T = X^T``; ``Y = X R^{-T}`` solves ``R Y^T = X^T``.
-    One LAPACK trtrs call per matrix of the batch: scipy's ``solve_triangular`` takes
-    batches only from scipy 1.16 on (where it loops over them in the same way, and
-    refuses empty batches), so the loop is written here for every supported scipy.
+    One LAPACK trtrs call per matrix of the batch (NumPy has no batched triangular
+    solve).  trtrs is called directly: ``R^T`` and ``X^T`` are Fortran-ordered views of
+    the C-ordered arrays, so nothing is copied, and R^T is lower triangular; its
+    ``trans`` flag turns the solve with ``R^T`` into the one with R.
     """
     X_T = np.swapaxes(X, -1, -2)                                    # (..., k, N)
+    R_T = np.swapaxes(R, -1, -2)                                    # lower triangular
     Y_T = np.empty(X_T.shape)
-    trans = "N" if transpose else "T"
+    trans = 1 if transpose else 0          # op(R^T) = R solves R Y^T = X^T
     for b in np.ndindex(R.shape[:-2]):
-        Y_T[b] = scipy.linalg.solve_triangular(R[b], X_T[b], lower=False, trans=trans,
-                                               check_finite=False)
+        Y_T[b], info = _trtrs(R_T[b], X_T[b], lower=1, trans=trans)
+        if info != 0:  # R was checked invertible; info > 0 would mean R_jj == 0
+            raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
     return np.swapaxes(Y_T, -1, -2)
 
 
-def _default_rtol(rtol, N, k):
-    """``rtol`` checked, or its default ``max(N, k) * eps`` (float64 machine epsilon)."""
+def default_rtol(rtol, N, k):
+    """The singularity threshold of the pullbacks: ``rtol`` checked, or its default ``max(N, k) * eps`` (float64 machine epsilon)."""
     if rtol is None:
         return max(N, k) * np.finfo(np.float64).eps
     return _validate.real("rtol", rtol, minimum=0.0)

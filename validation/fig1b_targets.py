@@ -8,7 +8,7 @@ transient).  The ten networks run as one ensemble (R = 10), vectorised.
 
 Acceptance (issue "Core"): median |lambda_1 - target| <= 0.05 for every target.
 
-    python validation/fig1b_targets.py [--epochs 100] [--lr 0.03] [--seed 0] [--png fig1b.png]
+    python validation/fig1b_targets.py [--epochs 100] [--lr 0.005] [--seed 0] [--png fig1b.png]
 """
 
 import argparse
@@ -38,9 +38,9 @@ def main():
     p.add_argument("--N", type=int, default=32)
     p.add_argument("--R", type=int, default=10, help="number of networks")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--T", type=int, default=200, help="steps per flossing epoch")
-    p.add_argument("--transient", type=int, default=50, help="steps left out of each epoch's average")
-    p.add_argument("--lr", type=float, default=0.03, help="Adam learning rate")
+    p.add_argument("--T", type=int, default=500, help="steps per flossing epoch")
+    p.add_argument("--transient", type=int, default=100, help="steps left out of each epoch's average")
+    p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
     p.add_argument("--T-eval", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", help="write a figure of lambda_1 over epochs")
