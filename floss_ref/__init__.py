@@ -8,7 +8,7 @@ The QR decomposition and its derivatives live in :mod:`floss_ref.qr`
 (``from floss_ref.qr import qr, qr_vjp``).
 """
 
-from .cells import CELLS, VanillaRNN
+from .cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
 from .errors import NumericalBreakdownError, SingularRError
 from .flossing import FlossingGrad, FlossingHistory, floss, flossing_grad, flossing_loss
 from .lyapunov import ConditioningWarning, LyapunovResult, lyapunov_spectrum, random_orthonormal
@@ -18,7 +18,7 @@ from .optim import Adam
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "CELLS", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
+    "Adam", "CELLS", "GRU", "LSTM", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
     "LinearMap", "LyapunovResult", "NumericalBreakdownError", "SingularRError", "VanillaRNN",
-    "floss", "flossing_grad", "flossing_loss", "lyapunov_spectrum", "random_orthonormal",
+    "floss", "flossing_grad", "flossing_loss", "get_cell", "lyapunov_spectrum", "random_orthonormal",
 ]

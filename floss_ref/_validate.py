@@ -98,3 +98,17 @@ def rng(seed_or_rng):
             raise ValueError(f"seed must be a non-negative integer, got {seed_or_rng}")
         return np.random.default_rng(seed_or_rng)
     raise TypeError(f"rng must be an integer seed, a numpy.random.Generator or None, got {type(seed_or_rng).__name__}")
+
+
+def ensemble_gain(g, ensemble):
+    """Check ``ensemble`` (a tuple of positive ints) and broadcast the gain ``g`` (a
+    scalar or one value per ensemble member, >= 0) to ``ensemble + (1, 1)``."""
+    if not isinstance(ensemble, tuple) or not all(isinstance(e, int) and e >= 1 for e in ensemble):
+        raise ValueError(f"ensemble must be a tuple of positive ints (e.g. () or (16,)), got {ensemble!r}")
+    g = float_array("g", g)
+    if np.any(g < 0):
+        raise ValueError("g must be >= 0")
+    try:
+        return np.broadcast_to(g, ensemble)[..., None, None]
+    except ValueError:
+        raise ValueError(f"g must be a scalar or broadcast to ensemble {ensemble}, got shape {g.shape}") from None

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from . import _io
-from .cells import CELLS
+from .cells import CELLS, get_cell
 from .errors import NumericalBreakdownError
 from .flossing import INPUTS, floss
 from .lyapunov import lyapunov_spectrum
@@ -57,7 +57,7 @@ def add_network_options(parser, N=32, g=1.0):
 
 def build_network(args):
     """The random network described by :func:`add_network_options`' arguments."""
-    cls = CELLS[args.cell]
+    cls = get_cell(args.cell)
     if args.cell == "vanilla":
         return cls.random(args.N, g=args.g, nonlinearity=args.nonlinearity, init=args.init, seed=args.seed)
     if args.nonlinearity != "tanh" or args.init != "gaussian":

@@ -92,7 +92,13 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
         if not hasattr(system, attr):
             raise TypeError(f"system must follow the map protocol (floss_ref.maps): it has no {attr!r}")
     n = system.state_size
-    h0 = _validate.float_array("h0", h0, min_ndim=1, tail=(n,))
+    h0 = _validate.float_array("h0", h0, min_ndim=1)
+    if h0.shape[-1] != n:
+        hint = ""
+        if h0.shape[-1] == getattr(system, "N", None):
+            hint = (f"; this cell's state is (h, c) concatenated ({n} entries for N = {system.N} "
+                    "units): build it with np.concatenate([h, c], axis=-1)")
+        raise ValueError(f"h0 must have trailing shape (..., {n}), got shape {h0.shape}{hint}")
     k = _validate.integer("k", k, minimum=1, maximum=n)
     if xs is None:
         if T is None:

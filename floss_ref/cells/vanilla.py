@@ -107,15 +107,7 @@ class VanillaRNN:
         d = _validate.integer("d", d, minimum=1)
         _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         _validate.choice("init", init, INITS)
-        if not isinstance(ensemble, tuple) or not all(isinstance(e, int) and e >= 1 for e in ensemble):
-            raise ValueError(f"ensemble must be a tuple of positive ints (e.g. () or (16,)), got {ensemble!r}")
-        g = _validate.float_array("g", g)
-        if np.any(g < 0):
-            raise ValueError("g must be >= 0")
-        try:
-            g = np.broadcast_to(g, ensemble)[..., None, None]
-        except ValueError:
-            raise ValueError(f"g must be a scalar or broadcast to ensemble {ensemble}, got shape {g.shape}") from None
+        g = _validate.ensemble_gain(g, ensemble)
         if mean is None:
             mean = 0.0 if nonlinearity == "tanh" else -0.1
         mean = _validate.real("mean", mean)
