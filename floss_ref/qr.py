@@ -42,6 +42,8 @@ derived in ``qr_vjp``'s docstring.  The same results, in other notations, are in
   ``copyltu`` quoted in the paper as Eq. 8 / Eq. 11.
 """
 
+import functools
+
 import numpy as np
 from scipy.linalg.lapack import dtrtrs as _trtrs
 
@@ -249,13 +251,15 @@ def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol):
     (singular R, overflow) still run; ``rtol`` must be a float (see :func:`qr_vjp`)."""
     _check_invertible(R, rtol)
 
+    lower = _lower_mask(R.shape[-1])                    # (k, k), True on and below the diagonal
     # M = R R_bar^T - Q_bar^T Q  (k x k), a None cotangent contributes nothing
     M = np.zeros(R.shape)
     if R_bar is not None:
-        M += R @ np.swapaxes(np.triu(R_bar), -1, -2)    # R_bar's lower part never matters
+        # R_bar's strictly lower part never matters: keep its upper triangle
+        M += R @ np.swapaxes(np.where(lower.T, R_bar, 0.0), -1, -2)
     if Q_bar is not None:
         M -= np.swapaxes(Q_bar, -1, -2) @ Q
-    copyltu_M = np.tril(M) + np.swapaxes(np.tril(M, -1), -1, -2)    # symmetric
+    copyltu_M = np.where(lower, M, np.swapaxes(M, -1, -2))          # symmetric
     bracket = Q @ copyltu_M                             # (..., N, k)
     if Q_bar is not None:
         bracket += Q_bar
@@ -418,6 +422,14 @@ def _right_solve(X, R, transpose):
         if info != 0:  # R was checked invertible; info > 0 would mean R_jj == 0
             raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
     return np.swapaxes(Y_T, -1, -2)
+
+
+@functools.lru_cache(maxsize=16)
+def _lower_mask(k):
+    """(k, k) boolean mask of the lower triangle including the diagonal (read-only)."""
+    mask = np.tri(k, dtype=bool)
+    mask.flags.writeable = False
+    return mask
 
 
 def default_rtol(rtol, N, k):
