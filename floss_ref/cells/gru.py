@@ -36,6 +36,7 @@ from scipy.special import expit
 
 from .. import _validate
 from ._linear import matvec, outer_sum, rmatvec, sum_to
+from ._params import check_keys, gated
 
 # What step saves: the input state h and input x, rz = (r, z) and their derivatives d_rz
 # (*S, 2, N), m = r * h, the candidate n, dn = 1 - n^2 and K = (K_r, K_z, K_n) (*S, 3, N).
@@ -81,23 +82,8 @@ class GRU:
     param_names = ("W", "V", "b")
 
     def __init__(self, params):
-        if not isinstance(params, dict) or set(params) != set(self.param_names):
-            raise ValueError(f"params must be a dict with keys {self.param_names}, got "
-                             f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
-        W = _validate.float_array("W", params["W"], min_ndim=2)
-        N = W.shape[-1]
-        if W.shape[-2] != 3 * N:
-            raise ValueError(f"W must have shape (..., 3N, N) (blocks r, z, n stacked), got {W.shape}")
-        V = _validate.float_array("V", params["V"], min_ndim=2, tail=(3 * N, None))
-        b = _validate.float_array("b", params["b"], min_ndim=2, tail=(3, None))
-        if b.shape[-1] not in (1, N):
-            raise ValueError(f"b must have shape (..., 3, 1) (one scalar per gate) or (..., 3, {N}), "
-                             f"got {b.shape}")
-        try:
-            self.ensemble_shape = np.broadcast_shapes(W.shape[:-2], V.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(f"leading (ensemble) axes of W {W.shape}, V {V.shape} and b {b.shape} "
-                             "do not broadcast against each other") from None
+        check_keys(params, self.param_names)
+        W, V, b, N, self.ensemble_shape = gated(params, ("r", "z", "n"))
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
         self.d = V.shape[-1]

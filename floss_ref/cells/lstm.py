@@ -43,6 +43,7 @@ from scipy.special import expit
 
 from .. import _validate
 from ._linear import matvec, outer_sum, rmatvec, sum_to
+from ._params import check_keys, gated
 
 GATES = ("i", "f", "c", "o")          # order of the N-row blocks of W, V and rows of b
 
@@ -106,23 +107,8 @@ class LSTM:
     param_names = ("W", "V", "b")
 
     def __init__(self, params):
-        if not isinstance(params, dict) or set(params) != set(self.param_names):
-            raise ValueError(f"params must be a dict with keys {self.param_names}, got "
-                             f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
-        W = _validate.float_array("W", params["W"], min_ndim=2)
-        N = W.shape[-1]
-        if W.shape[-2] != 4 * N:
-            raise ValueError(f"W must have shape (..., 4N, N) (gates i, f, c~, o stacked), got {W.shape}")
-        V = _validate.float_array("V", params["V"], min_ndim=2, tail=(4 * N, None))
-        b = _validate.float_array("b", params["b"], min_ndim=2, tail=(4, None))
-        if b.shape[-1] not in (1, N):
-            raise ValueError(f"b must have shape (..., 4, 1) (one scalar per gate) or (..., 4, {N}), "
-                             f"got {b.shape}")
-        try:
-            self.ensemble_shape = np.broadcast_shapes(W.shape[:-2], V.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(f"leading (ensemble) axes of W {W.shape}, V {V.shape} and b {b.shape} "
-                             "do not broadcast against each other") from None
+        check_keys(params, self.param_names)
+        W, V, b, N, self.ensemble_shape = gated(params, ("i", "f", "c~", "o"))
         self.params = {"W": W, "V": V, "b": b}
         self.N = N
         self.state_size = 2 * N

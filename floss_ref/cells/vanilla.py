@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _validate
 from ._linear import matvec, outer_sum, rmatvec, sum_to
+from ._params import check_keys, ensemble_shape
 
 NONLINEARITIES = ("tanh", "relu")
 INITS = ("gaussian", "orthogonal")
@@ -59,20 +60,14 @@ class VanillaRNN:
 
     def __init__(self, params, nonlinearity="tanh"):
         self.nonlinearity = _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        if not isinstance(params, dict) or set(params) != set(self.param_names):
-            raise ValueError(f"params must be a dict with keys {self.param_names}, got "
-                             f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
+        check_keys(params, self.param_names)
         W = _validate.float_array("W", params["W"], min_ndim=2)
         N = W.shape[-1]
         if W.shape[-2] != N:
             raise ValueError(f"W must have shape (..., N, N), got {W.shape}")
         V = _validate.float_array("V", params["V"], min_ndim=2, tail=(N, None))
         b = _validate.float_array("b", params["b"], min_ndim=1, tail=(N,))
-        try:
-            self.ensemble_shape = np.broadcast_shapes(W.shape[:-2], V.shape[:-2], b.shape[:-1])
-        except ValueError:
-            raise ValueError(f"leading (ensemble) axes of W {W.shape}, V {V.shape} and b {b.shape} "
-                             "do not broadcast against each other") from None
+        self.ensemble_shape = ensemble_shape(W, V, b, 1)
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
         self.d = V.shape[-1]
