@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import _io
+from . import _io, cli_train
 from .cells import CELLS, get_cell
 from .errors import NumericalBreakdownError
 from .flossing import INPUTS, floss
@@ -170,12 +170,10 @@ def make_parser():
                    help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
     p.set_defaults(handler=cmd_floss)
 
-    for module in _EXTENSIONS:
-        module.register(sub)
+    cli_train.register(sub)        # train, demo
     return parser
 
 
-_EXTENSIONS = []
 
 
 def main(argv=None):

@@ -1,0 +1,115 @@
+"""Checkpoint files of training runs: written atomically, read back with validation.
+
+A checkpoint is an ``.npz`` archive (no pickles) holding the run's arrays and one JSON
+header with the format tag, the run's configuration and scalar state (epoch, random
+generator state).  Writing goes to a temporary file in the target's directory, which is
+flushed to disk and then renamed over the target with ``os.replace``: a reader (or a run
+killed mid-write) sees either the old file or the new one, never a partial file.
+
+Reading refuses, with :class:`CheckpointError` and without touching the file,
+
+* a file that is not a readable archive (truncated, corrupted: the zip CRC of every
+  array is checked while reading),
+* an archive without the header or with another format tag,
+* a checkpoint written by a different configuration (the differing fields are named),
+* arrays missing, extra, or of the wrong shape or dtype.
+"""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from ._io import atomic_savez, check_writable  # noqa: F401  (re-exported for training)
+
+FORMAT = "floss_ref.checkpoint/1"
+_HEADER = "__header__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used: unreadable, or from another configuration."""
+
+
+def save_checkpoint(path, config, arrays, meta):
+    """Write a checkpoint atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : dict
+        JSON-able configuration; :func:`load_checkpoint` refuses any other.
+    arrays : dict of ndarray
+        The state; names may contain ``/``.
+    meta : dict
+        JSON-able scalar state (epoch, random generator state, ...).
+    """
+    if _HEADER in arrays:
+        raise ValueError(f"array name {_HEADER!r} is reserved")
+    header = json.dumps({"format": FORMAT, "config": config, "meta": meta})
+    atomic_savez(path, {_HEADER: np.array(header), **arrays})
+
+
+def load_checkpoint(path, config, expected):
+    """Read and validate a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : dict
+        The configuration of the run being resumed; must equal the stored one.
+    expected : dict
+        name -> (shape, dtype) of every array the run needs.
+
+    Returns
+    -------
+    arrays : dict of ndarray
+    meta : dict
+
+    Raises
+    ------
+    CheckpointError
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile) or _HEADER not in archive.files:
+                raise CheckpointError(f"{path!r} is not a floss_ref checkpoint (no header)")
+            header = json.loads(str(archive[_HEADER]))
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
+            _check_config(path, header.get("config"), config)
+            arrays = {name: archive[name] for name in archive.files if name != _HEADER}
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path!r} cannot be read as a checkpoint (truncated or corrupted?): "
+                              f"{exc}; the file was left as it is") from None
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{path!r} does not hold the state this run needs "
+                              f"(missing {missing}, unexpected {extra})")
+    for name, (shape, dtype) in expected.items():
+        a = arrays[name]
+        if a.shape != tuple(shape) or a.dtype != dtype:
+            raise CheckpointError(f"{path!r}: array {name!r} has shape {a.shape} and dtype {a.dtype}, "
+                                  f"expected {tuple(shape)} and {dtype}")
+    meta = header.get("meta")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path!r} has no run state in its header")
+    return arrays, meta
+
+
+def _check_config(path, stored, config):
+    """Refuse a checkpoint of another configuration, naming the fields that differ."""
+    wanted = json.loads(json.dumps(config))  # compare in the same JSON form as stored
+    if stored == wanted:
+        return
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path!r} holds no configuration")
+    diffs = [f"{key}: {stored.get(key, '<absent>')!r} in the checkpoint, {wanted.get(key, '<absent>')!r} now"
+             for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
+    raise CheckpointError(f"{path!r} was written by a different configuration ({'; '.join(diffs)}); "
+                          "it was left as it is: use the same settings to resume, or another "
+                          "checkpoint path to start a new run")
