@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from ._io import atomic_savez, check_writable  # noqa: F401  (re-exported for training)
+from ._io import atomic_savez
 
 FORMAT = "floss_ref.checkpoint/1"
 _HEADER = "__header__"

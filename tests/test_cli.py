@@ -1,7 +1,6 @@
 """Command line: output, files, and clean errors (exit code 2, no traceback)."""
 
 import json
-import os
 import subprocess
 import sys
 

@@ -17,7 +17,7 @@ from conftest import inner, random_like_params
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
 from floss_ref.cells import GRU
 from floss_ref.tasks import Task
-from floss_ref.training import Model, loss_and_grad, task_loss
+from floss_ref.bptt import Model, loss_and_grad, task_loss
 
 CASES = [
     # (ensemble, state batch shape, x given, bias per unit)

@@ -20,7 +20,8 @@ from conftest import inner, random_like_params
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
 from floss_ref.cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
 from floss_ref.tasks import Task
-from floss_ref.training import Model, Run, TrainConfig, loss_and_grad, task_loss
+from floss_ref.bptt import Model, loss_and_grad, task_loss
+from floss_ref.training import Run, TrainConfig
 
 CASES = [
     # (ensemble, state batch shape, x given, bias per unit)

@@ -15,10 +15,10 @@ import pytest
 from floss_ref import NumericalBreakdownError, lyapunov_spectrum
 from floss_ref.cells import CELLS, VanillaRNN
 from floss_ref.tasks import TASKS, Task, TaskBatch
-from floss_ref.training import (LOSSES, Model, Run, TrainConfig, accuracy, bce_logits, forward,
-                                loss_and_grad, loss_jvp, mse, readout, readout_jvp, readout_vjp,
-                                run_steps, run_steps_jvp, run_steps_vjp, sequence_rules, task_loss,
-                                vanilla_run, vanilla_run_jvp, vanilla_run_vjp)
+from floss_ref.bptt import (LOSSES, Model, accuracy, bce_logits, forward, loss_and_grad, loss_jvp, mse,
+                            readout, readout_jvp, readout_vjp, run_steps, run_steps_jvp, run_steps_vjp,
+                            sequence_rules, task_loss, vanilla_run, vanilla_run_jvp, vanilla_run_vjp)
+from floss_ref.training import Run, TrainConfig
 
 
 def inner(a, b):

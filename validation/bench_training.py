@@ -1,6 +1,6 @@
 """Speed of one training epoch (issue 3 target: <= 15 ms for N = 80, B = 16, T = 300).
 
-One epoch = draw a fresh batch, BPTT forward and reverse (floss_ref.training.loss_and_grad),
+One epoch = draw a fresh batch, BPTT forward and reverse (floss_ref.bptt.loss_and_grad),
 one Adam step with gradient clipping: ``Run.train_epoch`` with diagnostics off.
 Measured on one core (threadpoolctl limits BLAS to one thread), as the median over
 several repeats of a block of epochs.  Side by side, with the same data, the BPTT of the
@@ -17,8 +17,9 @@ import time
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from floss_ref.training import (LOSSES, Run, TrainConfig, Workspace, readout, readout_vjp, run_steps,
-                                run_steps_vjp, vanilla_run, vanilla_run_vjp)
+from floss_ref.bptt import (LOSSES, Workspace, readout, readout_vjp, run_steps, run_steps_vjp, vanilla_run,
+                            vanilla_run_vjp)
+from floss_ref.training import Run, TrainConfig
 
 PAPER_SECONDS_1E4_EPOCHS = 1680.0  # App. F, Julia, batch 16
 

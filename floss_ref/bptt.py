@@ -1,0 +1,504 @@
+"""Backpropagation through time by hand: task losses, readout, the recurrence over a
+sequence and its pullback, and the model (cell + readout + trained initial state).
+
+One network, B trajectories, a trained initial state h_0 shared by the batch.  Forward
+and reverse recurrences, side by side (``n`` is the cell's state size, the readout sees
+the first N entries of the state)::
+
+    forward (s = 0 .. T-1)                       reverse (s = T-1 .. 0)
+    h_{s+1}, c_s = cell.step(h_s, x_s)           g = g + H_bar[s]          (from the readout)
+    r_s = w_out . h_{s+1}[:N] + offset           g, p_bar = cell.step_vjp(c_s, g)
+    L = mean_{s >= d, b} loss(r_s, y_s)          grads += p_bar
+                                                 h0_bar = sum_b g
+
+``H_bar[s] = (dL/dr_s) w_out`` padded with zeros to n entries.  That generic loop works
+with any differentiable map of :mod:`floss_ref.maps` that has an attribute ``N``.  For
+the vanilla RNN (Eq. 9) the same recurrence runs in :func:`vanilla_run` /
+:func:`vanilla_run_vjp`, arranged for speed: the input drive ``V x_s + b`` of all steps
+is one GEMM before the loop, and the parameter cotangents are one GEMM over all stacked
+step cotangents after the reverse loop.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy.special import expit
+
+from . import _validate
+from .cells import VanillaRNN
+from .errors import NumericalBreakdownError
+
+READOUT_NAMES = ("w_out", "offset", "h0")
+
+
+# ---- task losses (SPEC section 6) -----------------------------------------------------
+
+def _scored_count(ys, mask):
+    return ys.shape[1] * int(np.count_nonzero(mask))
+
+
+def mse(r, ys, mask):
+    """Mean squared error over the scored steps and the batch.
+
+        L = 1/(B n_s) sum_{s scored} sum_b (r_sb - y_sb)^2,   n_s = number of scored steps
+
+    r, ys : (T, B)
+    mask : (T,) bool
+    returns L : float
+    """
+    err = (r - ys)[mask]
+    return float(np.sum(err * err)) / _scored_count(ys, mask)
+
+
+def mse_vjp(r, ys, mask, L_bar=1.0):
+    """Pullback of :func:`mse`: r_bar = L_bar * 2 (r - y) / (B n_s) at scored steps, else 0.
+
+    returns r_bar : (T, B)
+    """
+    return (2.0 * L_bar / _scored_count(ys, mask)) * (r - ys) * mask[:, None]
+
+
+def mse_jvp(r, ys, mask, r_dot):
+    """Tangent rule of :func:`mse`: L_dot = 2/(B n_s) sum_scored (r - y) r_dot."""
+    return float(np.sum(mse_vjp(r, ys, mask) * r_dot))
+
+
+def bce_logits(r, ys, mask):
+    """Binary cross-entropy of the logit r against bits y, averaged like :func:`mse`.
+
+        l(r, y) = log(1 + e^r) - y r  =  -y log sigmoid(r) - (1 - y) log(1 - sigmoid(r))
+
+    ``log(1 + e^r)`` is evaluated as ``logaddexp(0, r)``, finite for every finite r.
+
+    r, ys : (T, B)
+    mask : (T,) bool
+    returns L : float
+    """
+    loss = np.logaddexp(0.0, r) - ys * r
+    return float(np.sum(loss[mask])) / _scored_count(ys, mask)
+
+
+def bce_logits_vjp(r, ys, mask, L_bar=1.0):
+    """Pullback of :func:`bce_logits`: dl/dr = sigmoid(r) - y, times L_bar / (B n_s).
+
+    returns r_bar : (T, B)
+    """
+    return (L_bar / _scored_count(ys, mask)) * (expit(r) - ys) * mask[:, None]
+
+
+def bce_logits_jvp(r, ys, mask, r_dot):
+    """Tangent rule of :func:`bce_logits`: L_dot = 1/(B n_s) sum_scored (sigmoid(r) - y) r_dot."""
+    return float(np.sum(bce_logits_vjp(r, ys, mask) * r_dot))
+
+
+def accuracy(r, ys, mask):
+    """Fraction of scored outputs with (sigmoid(r) >= 1/2) == y, i.e. (r >= 0) == y.
+
+    r, ys : (T, B)
+    mask : (T,) bool
+    """
+    hits = (r >= 0.0) == (ys > 0.5)
+    return float(np.mean(hits[mask]))
+
+
+LOSSES = {"mse": (mse, mse_vjp, mse_jvp), "bce": (bce_logits, bce_logits_vjp, bce_logits_jvp)}
+
+
+# ---- scratch memory ---------------------------------------------------------------------
+
+class Workspace:
+    """Scratch arrays kept from one call to the next, one per name.
+
+    An epoch at N = 80, B = 16, T = 300 handles several (T, B, N) arrays of 3 MB each.
+    Allocated afresh, arrays of that size typically come straight from the operating
+    system (glibc's malloc maps them and returns them when freed), and the page faults
+    of touching them again cost about as much as the epoch's arithmetic (measured: 18 ms
+    instead of 9 ms per epoch).  A :class:`Run` keeps one Workspace, so its epochs
+    allocate no large array.  Arrays taken from a workspace are overwritten by the next
+    call that uses it: results and tapes built in it are valid until then.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def empty(self, name, shape):
+        """An uninitialised float64 array of ``shape`` kept under ``name``."""
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape:
+            a = self._arrays[name] = np.empty(shape)
+        return a
+
+
+def _empty(work, name, shape):
+    return np.empty(shape) if work is None else work.empty(name, shape)
+
+
+# ---- readout r = w_out . h + offset ---------------------------------------------------
+
+def readout(hs, w_out, offset):
+    """r_s = w_out . h_{s+1}[:N] + offset, read from the first N entries of the state.
+
+    hs : (T, B, n)      states h_1 .. h_T, n >= N
+    w_out : (N,)
+    offset : ()
+    returns r : (T, B)
+    """
+    return hs[..., :w_out.shape[0]] @ w_out + offset
+
+
+def readout_vjp(hs, w_out, r_bar, work=None):
+    """Pullback of :func:`readout`.
+
+        hs_bar[..., :N] = r_bar w_out   (zero on the other n - N entries)
+        w_out_bar = sum_{s,b} r_bar_sb h_{s+1}[:N],   offset_bar = sum_{s,b} r_bar_sb
+
+    r_bar : (T, B)
+    work : Workspace, optional
+        Where to put hs_bar.
+    returns hs_bar : (T, B, n), w_out_bar : (N,), offset_bar : ()
+    """
+    N = w_out.shape[0]
+    hs_bar = _empty(work, "hs_bar", hs.shape)
+    np.multiply(r_bar[..., None], w_out, out=hs_bar[..., :N])
+    hs_bar[..., N:] = 0.0
+    w_out_bar = r_bar.reshape(-1) @ hs[..., :N].reshape(-1, N)  # one GEMV over all steps
+    return hs_bar, w_out_bar, np.array(np.sum(r_bar))
+
+
+def readout_jvp(hs, w_out, hs_dot, w_out_dot, offset_dot):
+    """Tangent rule of :func:`readout`: r_dot = w_out . hs_dot[:N] + w_out_dot . h[:N] + offset_dot."""
+    N = w_out.shape[0]
+    return hs_dot[..., :N] @ w_out + hs[..., :N] @ w_out_dot + offset_dot
+
+
+# ---- the recurrence over a whole sequence: generic loop over cell.step ----------------
+
+def run_steps(cell, h0, xs, work=None):
+    """T steps of any differentiable map, B trajectories from one initial state.
+
+    h0 : (n,)
+    xs : (T, B, d)
+    work : Workspace, optional
+    returns hs : (T, B, n) (the states h_1 .. h_T) and the tape (the step caches) for
+    the pullback and the tangent rule
+    """
+    T, B = xs.shape[:2]
+    h = np.broadcast_to(h0, (B, h0.shape[-1])).copy()
+    hs = _empty(work, "hs", (T, B, h0.shape[-1]))
+    caches = []
+    for s in range(T):
+        h, cache = cell.step(h, xs[s])
+        hs[s] = h
+        caches.append(cache)
+    return hs, (caches, B)
+
+
+def run_steps_vjp(cell, tape, hs_bar, work=None):
+    """Pullback of :func:`run_steps` (the reverse loop of the module docstring).
+
+    hs_bar : (T, B, n)   cotangents of h_1 .. h_T from the loss
+    work : Workspace, optional (unused: this loop keeps no (T, B, n) array)
+    returns h0_bar : (n,) (summed over the batch, h0 is shared), params_bar : dict
+    """
+    caches, _ = tape
+    params_bar = {name: np.zeros_like(p) for name, p in cell.params.items()}
+    g = np.zeros_like(hs_bar[0])
+    for s in range(hs_bar.shape[0] - 1, -1, -1):
+        g = g + hs_bar[s]
+        g, p_bar = cell.step_vjp(caches[s], g)
+        # the parameters act at every step: their cotangents accumulate over the loop
+        for name, value in p_bar.items():
+            params_bar[name] += value
+    return g.sum(axis=0), params_bar
+
+
+def run_steps_jvp(cell, tape, h0_dot, params_dot):
+    """Tangent rule of :func:`run_steps`: the state perturbations h_1_dot .. h_T_dot.
+
+    h0_dot : (n,)
+    params_dot : dict of perturbations of cell.params (missing keys are zero)
+    returns hs_dot : (T, B, n)
+    """
+    caches, B = tape
+    h_dot = np.broadcast_to(h0_dot, (B, h0_dot.shape[-1])).copy()
+    hs_dot = np.empty((len(caches),) + h_dot.shape)
+    for s, cache in enumerate(caches):
+        h_dot = cell.step_jvp(cache, h_dot, params_dot)
+        hs_dot[s] = h_dot
+    return hs_dot
+
+
+# ---- the same recurrence for the vanilla RNN, one GEMM per step -----------------------
+
+def _phi_into(nonlinearity, h, out):
+    """phi(h) written into ``out``: tanh, or ReLU max(h, 0)."""
+    if nonlinearity == "tanh":
+        return np.tanh(h, out=out)
+    return np.maximum(h, 0.0, out=out)
+
+
+def _slope_into(nonlinearity, phis, out):
+    """phi'(h) from phi(h), written into ``out``: 1 - tanh^2, or the ReLU step (phi > 0
+    exactly when h > 0; phi'(0) := 0)."""
+    if nonlinearity == "tanh":
+        np.multiply(phis, phis, out=out)
+        return np.subtract(1.0, out, out=out)
+    return np.greater(phis, 0.0, out=out)
+
+
+def vanilla_run(cell, h0, xs, work=None):
+    """Eq. 9 over a whole sequence for one vanilla network (W : (N, N)), B trajectories.
+
+        h_{s+1} = (V x_s + b) + W phi(h_s)
+
+    The same arithmetic as T calls of ``cell.step``; the input drive ``V x_s + b`` of all
+    T steps is one (T B, d) x (d, N) product before the loop, written where the states go.
+
+    h0 : (N,)
+    xs : (T, B, d)
+    work : Workspace, optional
+    returns hs : (T, B, N), tape = (phis : (T, B, N) holding phi(h_0) .. phi(h_{T-1}), xs)
+    """
+    W, V, b = cell.params["W"], cell.params["V"], cell.params["b"]
+    T, B = xs.shape[:2]
+    N = W.shape[-1]
+    hs = _empty(work, "hs", (T, B, N))
+    phis = _empty(work, "phis", (T, B, N))
+    np.matmul(xs, V.T, out=hs)
+    hs += b
+    h = np.broadcast_to(h0, (B, N))
+    W_T = np.ascontiguousarray(W.T)  # a contiguous right factor is the faster GEMM here
+    recurrent = np.empty((B, N))
+    for s in range(T):
+        _phi_into(cell.nonlinearity, h, phis[s])
+        np.matmul(phis[s], W_T, out=recurrent)
+        hs[s] += recurrent
+        h = hs[s]
+    return hs, (phis, xs)
+
+
+def vanilla_run_vjp(cell, tape, hs_bar, work=None):
+    """Pullback of :func:`vanilla_run`.
+
+    With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T:
+
+        g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
+        h0_bar  = sum_b phi'(h_0) * (W^T g_0)
+        W_bar = sum_{s,b} g_s phi(h_s)^T,  V_bar = sum_{s,b} g_s x_s^T,  b_bar = sum_{s,b} g_s
+
+    The reverse loop only propagates g; the three parameter sums are one GEMM each over
+    all T B stacked rows afterwards (the parameters are shared by all steps).
+
+    hs_bar : (T, B, N)
+    work : Workspace, optional
+    returns h0_bar : (N,), params_bar : dict with W (N, N), V (N, d), b (N,)
+    """
+    phis, xs = tape
+    W = cell.params["W"]
+    T, B, N = hs_bar.shape
+    slopes = _slope_into(cell.nonlinearity, phis, _empty(work, "slopes", phis.shape))
+    G = _empty(work, "G", hs_bar.shape)
+    G[T - 1] = hs_bar[T - 1]
+    back = np.empty((B, N))
+    for s in range(T - 1, 0, -1):
+        np.matmul(G[s], W, out=back)  # rows: (W^T g_s)^T
+        back *= slopes[s]
+        np.add(hs_bar[s - 1], back, out=G[s - 1])
+    h0_bar = np.sum((G[0] @ W) * slopes[0], axis=0)
+    G_rows = G.reshape(T * B, N)
+    params_bar = {"W": G_rows.T @ phis.reshape(T * B, N),
+                  "V": G_rows.T @ xs.reshape(T * B, xs.shape[-1]),
+                  "b": G_rows.sum(axis=0)}
+    return h0_bar, params_bar
+
+
+def vanilla_run_jvp(cell, tape, h0_dot, params_dot):
+    """Tangent rule of :func:`vanilla_run`.
+
+        h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_s + b_dot,   h_dot_0 = h0_dot
+
+    h0_dot : (N,)
+    params_dot : dict of perturbations of W, V, b (missing keys are zero)
+    returns hs_dot : (T, B, N)
+    """
+    phis, xs = tape
+    W = cell.params["W"]
+    T, B, N = phis.shape
+    slopes = _slope_into(cell.nonlinearity, phis, np.empty_like(phis))
+    drive_dot = np.zeros((T, B, N))
+    if "W" in params_dot:
+        drive_dot += phis @ params_dot["W"].T
+    if "V" in params_dot:
+        drive_dot += xs @ params_dot["V"].T
+    if "b" in params_dot:
+        drive_dot += params_dot["b"]
+    hs_dot = np.empty((T, B, N))
+    h_dot = np.broadcast_to(h0_dot, (B, N))
+    for s in range(T):
+        hs_dot[s] = (slopes[s] * h_dot) @ W.T + drive_dot[s]
+        h_dot = hs_dot[s]
+    return hs_dot
+
+
+def sequence_rules(cell):
+    """The sequence forward, pullback and tangent rule to use for ``cell``.
+
+    :func:`vanilla_run` and friends for a single vanilla network; the generic loop over
+    ``cell.step`` / ``step_vjp`` / ``step_jvp`` for every other differentiable map.
+    """
+    if isinstance(cell, VanillaRNN) and cell.params["W"].ndim == 2:
+        return vanilla_run, vanilla_run_vjp, vanilla_run_jvp
+    return run_steps, run_steps_vjp, run_steps_jvp
+
+
+# ---- model: cell + readout + trained initial state ------------------------------------
+
+class Model:
+    """A cell with a linear readout and a trained initial state.
+
+    Parameters
+    ----------
+    cell : differentiable map
+        With attributes ``N`` (units read out) and ``state_size`` (n), e.g. a cell of
+        :mod:`floss_ref.cells`; one network (no ensemble axes).
+    w_out : (N,) array_like
+    offset : float or () array_like
+    h0 : (n,) array_like
+        Initial state, shared by all trajectories of a batch.
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        Every trained array: the cell's parameters (the same array objects as
+        ``cell.params``, so flossing and training update one set of weights) plus
+        ``w_out``, ``offset`` and ``h0``.
+    """
+
+    def __init__(self, cell, w_out, offset, h0):
+        for attr in ("N", "state_size", "params", "step", "step_vjp"):
+            if not hasattr(cell, attr):
+                raise TypeError(f"cell must be a differentiable map with a readout size N: it has no {attr!r}")
+        if tuple(getattr(cell, "ensemble_shape", ())) != ():
+            raise ValueError(f"training uses one network shared by the batch; cell has ensemble axes "
+                             f"{cell.ensemble_shape}")
+        clash = set(cell.params) & set(READOUT_NAMES)
+        if clash:
+            raise ValueError(f"cell parameter names {sorted(clash)} clash with the readout's {READOUT_NAMES}")
+        self.cell = cell
+        w_out = _validate.float_array("w_out", w_out, min_ndim=1, tail=(cell.N,)).copy()
+        if w_out.ndim != 1:
+            raise ValueError(f"w_out must have shape (N,) = ({cell.N},), got {w_out.shape}")
+        h0 = _validate.float_array("h0", h0, min_ndim=1, tail=(cell.state_size,)).copy()
+        if h0.ndim != 1:
+            raise ValueError(f"h0 must have shape (n,) = ({cell.state_size},), got {h0.shape}")
+        offset = _validate.float_array("offset", offset).copy()
+        if offset.shape != ():
+            raise ValueError(f"offset must be a scalar, got shape {offset.shape}")
+        self.params = dict(cell.params)
+        self.params.update(w_out=w_out, offset=offset, h0=h0)
+
+    @classmethod
+    def random(cls, cell, seed=None, relax_steps=100):
+        """Readout and initial state for ``cell`` as in the authors' code.
+
+        w_out_i ~ N(0, 1/N) (an O(1) logit at the start), offset = 0, and h_0 obtained by
+        running the network from h ~ N(0, 1) for ``relax_steps`` steps without input.
+        """
+        rng = _validate.rng(seed)
+        relax_steps = _validate.integer("relax_steps", relax_steps, minimum=0)
+        w_out = rng.standard_normal(cell.N) / math.sqrt(cell.N)
+        h = rng.standard_normal(cell.state_size)
+        no_input = np.zeros(getattr(cell, "d", 1))
+        for _ in range(relax_steps):
+            h, _ = cell.step(h, no_input)
+        if not np.all(np.isfinite(h)):
+            raise NumericalBreakdownError("the initial state overflowed while relaxing the network "
+                                          "without input; lower the gain g")
+        return cls(cell, w_out, 0.0, h)
+
+    @property
+    def w_out(self):
+        return self.params["w_out"]
+
+    @property
+    def offset(self):
+        return self.params["offset"]
+
+    @property
+    def h0(self):
+        return self.params["h0"]
+
+
+@dataclasses.dataclass
+class Gradient:
+    """Result of :func:`loss_and_grad`: the task loss, accuracy (NaN for MSE tasks) and
+    the gradient of the loss with respect to every array of ``Model.params``."""
+
+    loss: float
+    accuracy: float
+    grads: dict
+
+
+def forward(model, batch):
+    """The readout r : (T, B) of ``model`` on ``batch`` (no gradient)."""
+    run, _, _ = sequence_rules(model.cell)
+    hs, _ = run(model.cell, model.h0, batch.xs)
+    return readout(hs, model.w_out, model.offset)
+
+
+def task_loss(model, batch, loss):
+    """The task loss ("mse" or "bce") of ``model`` on ``batch``."""
+    return LOSSES[loss][0](forward(model, batch), batch.ys, batch.mask)
+
+
+def loss_and_grad(model, batch, loss, work=None):
+    """Task loss and its gradient by backpropagation through time (module docstring).
+
+    Parameters
+    ----------
+    model : Model
+    batch : floss_ref.tasks.TaskBatch
+        xs : (T, B, d), ys : (T, B), mask : (T,)
+    loss : {"mse", "bce"}
+    work : Workspace, optional
+        Scratch memory reused between calls (see :class:`Workspace`).
+
+    Returns
+    -------
+    Gradient
+
+    Raises
+    ------
+    NumericalBreakdownError
+        If the states overflow (the loss is not finite).
+    """
+    run, run_vjp, _ = sequence_rules(model.cell)
+    f, f_vjp, _ = LOSSES[loss]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
+        hs, tape = run(model.cell, model.h0, batch.xs, work)
+        r = readout(hs, model.w_out, model.offset)
+        L = f(r, batch.ys, batch.mask)
+    if not math.isfinite(L):
+        raise NumericalBreakdownError("the task loss is not finite: the network state overflowed "
+                                      "(lower the gain g or the learning rate)")
+    acc = accuracy(r, batch.ys, batch.mask) if loss == "bce" else math.nan
+    r_bar = f_vjp(r, batch.ys, batch.mask)
+    hs_bar, w_out_bar, offset_bar = readout_vjp(hs, model.w_out, r_bar, work)
+    h0_bar, grads = run_vjp(model.cell, tape, hs_bar, work)
+    grads.update(w_out=w_out_bar, offset=offset_bar, h0=h0_bar)
+    return Gradient(loss=L, accuracy=acc, grads=grads)
+
+
+def loss_jvp(model, batch, loss, tangents):
+    """Directional derivative of the task loss along ``tangents`` (a dict shaped like
+    ``model.params``; missing keys are zero): the tangent rule of :func:`loss_and_grad`."""
+    run, _, run_jvp = sequence_rules(model.cell)
+    hs, tape = run(model.cell, model.h0, batch.xs)
+    r = readout(hs, model.w_out, model.offset)
+    cell_dot = {name: tangents[name] for name in model.cell.params if name in tangents}
+    h0_dot = tangents.get("h0", np.zeros_like(model.h0))
+    hs_dot = run_jvp(model.cell, tape, h0_dot, cell_dot)
+    r_dot = readout_jvp(hs, model.w_out, hs_dot, tangents.get("w_out", np.zeros_like(model.w_out)),
+                        tangents.get("offset", 0.0))
+    return LOSSES[loss][2](r, batch.ys, batch.mask, r_dot)
