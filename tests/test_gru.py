@@ -13,7 +13,10 @@ import pytest
 from scipy.special import expit
 
 import floss_ref.cells.gru
-from conftest import inner, random_like_params
+from cell_contract import (check_step_dot_product, check_step_vjp_central_differences,
+                           check_tangent_dot_product, check_tangent_is_jacobian_of_step,
+                           check_tangent_vjp_central_differences)
+from conftest import inner
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
 from floss_ref.cells import GRU
 from floss_ref.tasks import Task
@@ -69,78 +72,31 @@ def test_random_and_seed():
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_step_vjp_dot_product(ensemble, batch, with_x, unit_bias, rng):
     net, h, x, _ = make(ensemble, batch, with_x, unit_bias, rng)
-    h_next, cache = net.step(h, x)
-    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(h_next.shape)
-    lhs = inner(out_bar, net.step_jvp(cache, h_dot, p_dot))
-    h_bar, p_bar = net.step_vjp(cache, out_bar)
-    rhs = inner(h_bar, h_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-    assert set(p_bar) == ({"W", "V", "b"} if with_x else {"W", "b"})
-    for name, g in p_bar.items():
-        assert g.shape == net.params[name].shape
+    check_step_dot_product(net, h, x, rng)
 
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_tangent_vjp_dot_product(ensemble, batch, with_x, unit_bias, rng):
     net, h, x, Q = make(ensemble, batch, with_x, unit_bias, rng)
-    _, cache = net.step(h, x)
-    h_dot, Q_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape)
-    p_dot = random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(Q.shape)
-    lhs = inner(out_bar, net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot))
-    h_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
-    rhs = inner(h_bar, h_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-    for name, g in p_bar.items():
-        assert g.shape == net.params[name].shape
+    check_tangent_dot_product(net, h, x, Q, rng)
 
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_step_vjp_central_differences(ensemble, batch, with_x, unit_bias, rng):
     net, h, x, _ = make(ensemble, batch, with_x, unit_bias, rng)
-    h_next, cache = net.step(h, x)
-    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(h_next.shape)
-    eps = 1e-5
-
-    def f(e):
-        return inner(out_bar, perturbed(net, p_dot, e).step(h + e * h_dot, x)[0])
-
-    fd = (f(eps) - f(-eps)) / (2 * eps)
-    h_bar, p_bar = net.step_vjp(cache, out_bar)
-    assert inner(h_bar, h_dot) + inner(p_bar, p_dot) == pytest.approx(fd, rel=1e-6)
+    check_step_vjp_central_differences(net, h, x, rng, perturbed)
 
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_tangent_vjp_central_differences(ensemble, batch, with_x, unit_bias, rng):
     net, h, x, Q = make(ensemble, batch, with_x, unit_bias, rng)
-    _, cache = net.step(h, x)
-    h_dot, Q_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape)
-    p_dot = random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(Q.shape)
-    eps = 1e-5
-
-    def f(e):
-        moved = perturbed(net, p_dot, e)
-        return inner(out_bar, moved.tangent(moved.step(h + e * h_dot, x)[1], Q + e * Q_dot))
-
-    fd = (f(eps) - f(-eps)) / (2 * eps)
-    h_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
-    assert inner(h_bar, h_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot) == pytest.approx(fd, rel=1e-6)
+    check_tangent_vjp_central_differences(net, h, x, Q, rng, perturbed)
 
 
 def test_jacobian_action_matches_finite_difference_jacobian(rng):
     N = 6
     net, h, x, _ = make((), (), True, True, rng, N=N)
-    _, cache = net.step(h, x)
-    eps = 1e-6
-    J_fd = np.empty((N, N))
-    for j in range(N):
-        e = np.zeros(N)
-        e[j] = eps
-        J_fd[:, j] = (net.step(h + e, x)[0] - net.step(h - e, x)[0]) / (2 * eps)
-    np.testing.assert_allclose(net.tangent(cache, np.eye(N)), J_fd, rtol=1e-6, atol=1e-9)
+    check_tangent_is_jacobian_of_step(net, h, x, np.eye(N), rtol=1e-6, atol=1e-9)
 
 
 def test_spectrum_invariant_under_permutation_of_units(rng):

@@ -16,7 +16,10 @@ from scipy.special import expit
 
 import floss_ref.cells
 import floss_ref.cells.lstm
-from conftest import inner, random_like_params
+from cell_contract import (check_step_dot_product, check_step_vjp_central_differences,
+                           check_tangent_dot_product, check_tangent_is_jacobian_of_step,
+                           check_tangent_vjp_central_differences)
+from conftest import inner
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
 from floss_ref.cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
 from floss_ref.tasks import Task
@@ -94,72 +97,27 @@ def test_same_seed_same_network():
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_step_vjp_dot_product(ensemble, batch, with_x, unit_bias, rng):
     net, s, x, _ = make(ensemble, batch, with_x, unit_bias, rng)
-    s_next, cache = net.step(s, x)
-    s_dot, p_dot = rng.standard_normal(s.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(s_next.shape)
-    lhs = inner(out_bar, net.step_jvp(cache, s_dot, p_dot))
-    s_bar, p_bar = net.step_vjp(cache, out_bar)
-    rhs = inner(s_bar, s_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-    assert s_bar.shape == s.shape
-    assert set(p_bar) == ({"W", "V", "b"} if with_x else {"W", "b"})
-    for name, g in p_bar.items():
-        assert g.shape == net.params[name].shape
+    check_step_dot_product(net, s, x, rng)
 
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_tangent_vjp_dot_product(ensemble, batch, with_x, unit_bias, rng):
     net, s, x, Q = make(ensemble, batch, with_x, unit_bias, rng)
-    _, cache = net.step(s, x)
-    s_dot, Q_dot = rng.standard_normal(s.shape), rng.standard_normal(Q.shape)
-    p_dot = random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(Q.shape)
-    lhs = inner(out_bar, net.tangent_jvp(cache, Q, s_dot, Q_dot, p_dot))
-    s_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
-    rhs = inner(s_bar, s_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-    assert s_bar.shape == s.shape and Q_bar.shape == Q.shape
-    for name, g in p_bar.items():
-        assert g.shape == net.params[name].shape
+    check_tangent_dot_product(net, s, x, Q, rng)
 
 
 # ---- central differences ------------------------------------------------------------
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_step_vjp_central_differences(ensemble, batch, with_x, unit_bias, rng):
-    """d/de <s_bar, step(s + e s_dot; p + e p_dot)> against the pullback."""
     net, s, x, _ = make(ensemble, batch, with_x, unit_bias, rng)
-    s_next, cache = net.step(s, x)
-    s_dot, p_dot = rng.standard_normal(s.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(s_next.shape)
-    eps = 1e-5
-
-    def f(e):
-        return inner(out_bar, perturbed(net, p_dot, e).step(s + e * s_dot, x)[0])
-
-    fd = (f(eps) - f(-eps)) / (2 * eps)
-    s_bar, p_bar = net.step_vjp(cache, out_bar)
-    assert inner(s_bar, s_dot) + inner(p_bar, p_dot) == pytest.approx(fd, rel=1e-6)
+    check_step_vjp_central_differences(net, s, x, rng, perturbed)
 
 
 @pytest.mark.parametrize("ensemble,batch,with_x,unit_bias", CASES)
 def test_tangent_vjp_central_differences(ensemble, batch, with_x, unit_bias, rng):
-    """d/de <Q~_bar, D_s(s + e s_dot; p + e p_dot) (Q + e Q_dot)> against the pullback:
-    checks the second-order terms through the gate nonlinearities."""
     net, s, x, Q = make(ensemble, batch, with_x, unit_bias, rng)
-    _, cache = net.step(s, x)
-    s_dot, Q_dot = rng.standard_normal(s.shape), rng.standard_normal(Q.shape)
-    p_dot = random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(Q.shape)
-    eps = 1e-5
-
-    def f(e):
-        moved = perturbed(net, p_dot, e)
-        return inner(out_bar, moved.tangent(moved.step(s + e * s_dot, x)[1], Q + e * Q_dot))
-
-    fd = (f(eps) - f(-eps)) / (2 * eps)
-    s_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
-    assert inner(s_bar, s_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot) == pytest.approx(fd, rel=1e-6)
+    check_tangent_vjp_central_differences(net, s, x, Q, rng, perturbed)
 
 
 def test_jacobian_action_matches_finite_difference_jacobian(rng):
@@ -167,19 +125,11 @@ def test_jacobian_action_matches_finite_difference_jacobian(rng):
     central-difference Jacobian column by column, and its action on a random block."""
     N = 6
     net, s, x, _ = make((), (), True, True, rng, N=N)
-    _, cache = net.step(s, x)
-    eps = 1e-6
-    J_fd = np.empty((2 * N, 2 * N))
-    for j in range(2 * N):
-        e = np.zeros(2 * N)
-        e[j] = eps
-        J_fd[:, j] = (net.step(s + e, x)[0] - net.step(s - e, x)[0]) / (2 * eps)
-    J = net.tangent(cache, np.eye(2 * N))
-    np.testing.assert_allclose(J, J_fd, rtol=1e-6, atol=1e-9)
+    J = check_tangent_is_jacobian_of_step(net, s, x, np.eye(2 * N), rtol=1e-6, atol=1e-9)
     # both blocks of the Jacobian are exercised: d c_t / d c = diag(f), d h_t / d c != 0
     assert np.all(np.abs(np.diag(J[N:, N:])) > 0) and np.any(np.abs(J[:N, N:]) > 1e-3)
     Q = rng.standard_normal((2 * N, 4))
-    np.testing.assert_allclose(net.tangent(cache, Q), J_fd @ Q, rtol=1e-6, atol=1e-8)
+    check_tangent_is_jacobian_of_step(net, s, x, Q, rtol=1e-6, atol=1e-8)
 
 
 # ---- Lyapunov spectrum ----------------------------------------------------------------

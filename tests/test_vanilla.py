@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from floss_ref import VanillaRNN
-from conftest import inner, random_like_params
+from cell_contract import (check_step_dot_product, check_step_jvp_central_differences,
+                           check_tangent_dot_product, check_tangent_is_jacobian_of_step,
+                           check_tangent_jvp_central_differences)
 
 CASES = [
     # (nonlinearity, ensemble, state batch shape)
@@ -29,71 +31,39 @@ def make(nonlinearity, ensemble, batch, rng, N=6, d=2, k=3):
     return net, h, x, Q
 
 
+def perturbed(net, p_dot, eps):
+    return VanillaRNN({n: net.params[n] + eps * p_dot[n] for n in net.params}, net.nonlinearity)
+
+
 @pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
 def test_step_vjp_dot_product(nonlinearity, ensemble, batch, rng):
     net, h, x, _ = make(nonlinearity, ensemble, batch, rng)
-    h_next, cache = net.step(h, x)
-    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(h_next.shape)
-    lhs = inner(out_bar, net.step_jvp(cache, h_dot, p_dot))
-    h_bar, p_bar = net.step_vjp(cache, out_bar)
-    rhs = inner(h_bar, h_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-    for name, g in p_bar.items():
-        assert g.shape == net.params[name].shape
+    check_step_dot_product(net, h, x, rng)
 
 
 @pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
 def test_tangent_vjp_dot_product(nonlinearity, ensemble, batch, rng):
     net, h, x, Q = make(nonlinearity, ensemble, batch, rng)
-    _, cache = net.step(h, x)
-    h_dot, Q_dot, p_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape), random_like_params(net.params, rng)
-    out_bar = rng.standard_normal(Q.shape)
-    lhs = inner(out_bar, net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot))
-    h_bar, Q_bar, p_bar = net.tangent_vjp(cache, Q, out_bar)
-    rhs = inner(h_bar, h_dot) + inner(Q_bar, Q_dot) + inner(p_bar, p_dot)
-    assert lhs == pytest.approx(rhs, rel=1e-12)
-
-
-def _perturbed(net, p_dot, eps):
-    return VanillaRNN({n: net.params[n] + eps * p_dot[n] for n in net.params}, net.nonlinearity)
+    check_tangent_dot_product(net, h, x, Q, rng)
 
 
 @pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
 def test_step_jvp_central_differences(nonlinearity, ensemble, batch, rng):
     net, h, x, _ = make(nonlinearity, ensemble, batch, rng)
-    _, cache = net.step(h, x)
-    h_dot, p_dot = rng.standard_normal(h.shape), random_like_params(net.params, rng)
-    eps = 1e-6
-    plus = _perturbed(net, p_dot, eps).step(h + eps * h_dot, x)[0]
-    minus = _perturbed(net, p_dot, -eps).step(h - eps * h_dot, x)[0]
-    np.testing.assert_allclose((plus - minus) / (2 * eps), net.step_jvp(cache, h_dot, p_dot), rtol=1e-6, atol=1e-8)
+    check_step_jvp_central_differences(net, h, x, rng, perturbed)
 
 
 @pytest.mark.parametrize("nonlinearity,ensemble,batch", CASES)
 def test_tangent_jvp_central_differences(nonlinearity, ensemble, batch, rng):
     net, h, x, Q = make(nonlinearity, ensemble, batch, rng)
-    _, cache = net.step(h, x)
-    h_dot, Q_dot, p_dot = rng.standard_normal(h.shape), rng.standard_normal(Q.shape), random_like_params(net.params, rng)
-    eps = 1e-6
-
-    def tangent(sign):
-        moved = _perturbed(net, p_dot, sign * eps)
-        return moved.tangent(moved.step(h + sign * eps * h_dot, x)[1], Q + sign * eps * Q_dot)
-
-    fd = (tangent(1) - tangent(-1)) / (2 * eps)
-    np.testing.assert_allclose(fd, net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot), rtol=1e-6, atol=1e-8)
+    check_tangent_jvp_central_differences(net, h, x, Q, rng, perturbed)
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_tangent_is_the_jacobian_of_step(nonlinearity, rng):
     """D_s Q from tangent() equals a finite-difference Jacobian of step() applied to Q."""
     net, h, x, Q = make(nonlinearity, (), (), rng)
-    _, cache = net.step(h, x)
-    eps = 1e-6
-    J = np.stack([(net.step(h + eps * e, x)[0] - net.step(h - eps * e, x)[0]) / (2 * eps)
-                  for e in np.eye(net.N)], axis=-1)
-    np.testing.assert_allclose(net.tangent(cache, Q), J @ Q, rtol=1e-7, atol=1e-9)
+    check_tangent_is_jacobian_of_step(net, h, x, Q, rtol=1e-7, atol=1e-9)
 
 
 def test_step_without_input(rng):
