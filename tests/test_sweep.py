@@ -1,0 +1,198 @@
+"""Tests of floss_ref.sweep: serial, local-process and Dask engines give the same arrays
+bit for bit; results directory rules (manifest, refusal of other settings, resume);
+failing tasks and dying workers are retried and reported by name; an unreachable
+scheduler is an error, not a hang."""
+
+import json
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from floss_ref.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep, train_tasks
+from floss_ref.training import TrainConfig
+
+TINY = dict(task="binary_xor", delay=4, N=6, T=20, batch=4, epochs=6, k=3, floss_epochs=3, floss_T=10,
+            floss_transient=2, floss_at=(0, 3), diag_every=3, test_batch=8)
+SETTINGS = {"script": "test", "scale": "tiny"}
+
+
+def tiny_tasks():
+    configs = [TrainConfig(protocol=p, seed=s, **TINY) for p in ("none", "during") for s in (0, 1)]
+    return train_tasks(configs)
+
+
+# task functions the workers import by "module:function" (this module is on sys.path)
+
+def ok_task(params):
+    return {"x": np.arange(params["n"], dtype=float) * params["scale"]}
+
+
+def fail_task(params):
+    raise ValueError(f"deliberate failure {params['n']}")
+
+
+def die_task(params):
+    os._exit(3)
+
+
+def flaky_task(params):
+    """Fails on the first attempt (marker file absent), succeeds on the next."""
+    marker = params["marker"]
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("first attempt fails")
+    return {"x": np.array([1.0])}
+
+
+def assert_same(a, b):
+    assert set(a) == set(b)
+    for name in a:
+        assert set(a[name]) == set(b[name])
+        for key in a[name]:
+            if key == "meta/seconds":
+                continue
+            assert a[name][key].dtype == b[name][key].dtype, (name, key)
+            np.testing.assert_array_equal(a[name][key], b[name][key], err_msg=f"{name}: {key}")
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    return run_sweep(tiny_tasks(), tmp_path_factory.mktemp("serial"), settings=SETTINGS, jobs=0)
+
+
+def test_serial_results_hold_the_training_history(serial):
+    assert len(serial) == 4
+    for name, r in serial.items():
+        assert r["history/loss"].shape == (TINY["epochs"],)
+        assert np.all(np.isfinite(r["history/loss"]))
+        assert 0.0 <= float(r["summary/test_accuracy"]) <= 1.0
+        assert json.loads(str(r["meta/task"]))["kind"] == "train"
+    # the seeds differ, so the runs do
+    a, b = (serial[n]["history/loss"] for n in sorted(serial) if "_none_" in n)
+    assert not np.array_equal(a, b)
+
+
+def test_local_processes_equal_serial_bit_for_bit(serial, tmp_path):
+    assert_same(run_sweep(tiny_tasks(), tmp_path, settings=SETTINGS, jobs=2), serial)
+
+
+def test_dask_local_cluster_equals_serial_bit_for_bit(serial, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        got = run_sweep(tiny_tasks(), tmp_path, settings=SETTINGS, scheduler=cluster.scheduler_address)
+    assert_same(got, serial)
+    assert_same(load_results(tmp_path), serial)
+
+
+def test_resume_skips_finished_tasks(serial, tmp_path):
+    tasks = tiny_tasks()
+    run_sweep(tasks, tmp_path, settings=SETTINGS, jobs=0)
+    keep, redo = tasks[0].name, tasks[1].name
+    before = os.stat(result_path(tmp_path, keep)).st_mtime_ns
+    os.unlink(result_path(tmp_path, redo))
+    time.sleep(0.01)
+    lines = []
+    got = run_sweep(tasks, tmp_path, settings=SETTINGS, jobs=0, log=lines.append)
+    assert os.stat(result_path(tmp_path, keep)).st_mtime_ns == before  # not rewritten
+    finished = [line for line in lines if line.startswith("[")]  # one "[i/n] name ..." line per task run
+    assert len(finished) == 1 and redo in finished[0]
+    assert any("3 of 4 tasks already done" in line for line in lines)
+    assert_same(got, serial)
+
+
+def test_more_tasks_may_join_a_directory_of_the_same_settings(tmp_path):
+    one = SweepTask("a", "test_sweep:ok_task", {"n": 2, "scale": 1.0})
+    two = SweepTask("b", "test_sweep:ok_task", {"n": 3, "scale": 2.0})
+    run_sweep([one], tmp_path, settings=SETTINGS, jobs=0)
+    got = run_sweep([one, two], tmp_path, settings=SETTINGS, jobs=0)
+    np.testing.assert_array_equal(got["b"]["x"], [0.0, 2.0, 4.0])
+    with open(os.path.join(tmp_path, MANIFEST)) as f:
+        assert set(json.load(f)["tasks"]) == {"a", "b"}
+
+
+def test_directory_of_other_settings_is_refused(tmp_path):
+    task = SweepTask("a", "test_sweep:ok_task", {"n": 2, "scale": 1.0})
+    run_sweep([task], tmp_path, settings=SETTINGS, jobs=0)
+    with pytest.raises(SweepError, match="different settings.*scale"):
+        run_sweep([task], tmp_path, settings={**SETTINGS, "scale": "paper"}, jobs=0)
+    other = SweepTask("a", "test_sweep:ok_task", {"n": 2, "scale": 5.0})
+    with pytest.raises(SweepError, match="same name but other parameters: a"):
+        run_sweep([other], tmp_path, settings=SETTINGS, jobs=0)
+    # nothing was overwritten
+    np.testing.assert_array_equal(load_results(tmp_path)["a"]["x"], [0.0, 1.0])
+
+
+def test_result_files_without_manifest_are_refused(tmp_path):
+    np.savez(tmp_path / "stray.npz", x=np.zeros(1))
+    with pytest.raises(SweepError, match="no manifest"):
+        run_sweep([SweepTask("a", "test_sweep:ok_task", {"n": 1, "scale": 1.0})], tmp_path,
+                  settings=SETTINGS, jobs=0)
+
+
+@pytest.mark.parametrize("jobs", [0, 2])
+def test_failing_task_is_reported_by_name_and_others_saved(tmp_path, jobs):
+    tasks = [SweepTask("good", "test_sweep:ok_task", {"n": 2, "scale": 1.0}),
+             SweepTask("bad", "test_sweep:fail_task", {"n": 7})]
+    with pytest.raises(SweepError, match=r"1 of 2 tasks failed(.|\n)*bad: ValueError: deliberate failure 7") as info:
+        run_sweep(tasks, tmp_path, settings=SETTINGS, jobs=jobs, retries=1)
+    assert set(info.value.failures) == {"bad"}
+    assert set(load_results(tmp_path)) == {"good"}
+
+
+def test_failing_task_is_retried(tmp_path):
+    marker = str(tmp_path / "marker")
+    got = run_sweep([SweepTask("flaky", "test_sweep:flaky_task", {"marker": marker})], tmp_path / "r",
+                    settings=SETTINGS, jobs=0, retries=1)
+    np.testing.assert_array_equal(got["flaky"]["x"], [1.0])
+    with pytest.raises(SweepError, match="flaky2"):
+        run_sweep([SweepTask("flaky2", "test_sweep:flaky_task", {"marker": str(tmp_path / "m2")})],
+                  tmp_path / "r", settings=SETTINGS, jobs=0, retries=0)
+
+
+def test_dead_worker_is_blamed_on_its_task_and_others_finish(tmp_path):
+    tasks = [SweepTask("dies", "test_sweep:die_task", {}),
+             *[SweepTask(f"ok{i}", "test_sweep:ok_task", {"n": i, "scale": 1.0}) for i in range(3)]]
+    with pytest.raises(SweepError, match="dies: its worker process died") as info:
+        run_sweep(tasks, tmp_path, settings=SETTINGS, jobs=2, retries=1)
+    assert set(info.value.failures) == {"dies"}
+    assert set(load_results(tmp_path)) == {"ok0", "ok1", "ok2"}
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
+        run_sweep(tiny_tasks(), tmp_path / "r", settings=SETTINGS, scheduler=f"tcp://127.0.0.1:{port}",
+                  connect_timeout=2.0)
+    assert time.monotonic() - start < 30.0  # an error, not a hang
+    assert not os.path.exists(tmp_path / "r")  # refused before touching the results directory
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(name="a/b"), "task name"), (dict(kind="nope"), "kind must be"),
+    (dict(params=[1]), "must be a dict"), (dict(params={"x": object()}), "JSON-able"),
+])
+def test_bad_tasks_are_refused(bad, match):
+    args = dict(name="a", kind="train", params={})
+    args.update(bad)
+    with pytest.raises((ValueError, TypeError), match=match):
+        SweepTask(**args)
+
+
+def test_bad_sweep_arguments_are_refused(tmp_path):
+    task = SweepTask("a", "test_sweep:ok_task", {"n": 1, "scale": 1.0})
+    with pytest.raises(ValueError, match="unique"):
+        run_sweep([task, task], tmp_path, settings=SETTINGS)
+    with pytest.raises(ValueError, match="scheduler must be an address"):
+        run_sweep([task], tmp_path, settings=SETTINGS, scheduler="localhost")
+    with pytest.raises(ValueError, match="jobs"):
+        run_sweep([task], tmp_path, settings=SETTINGS, jobs=-1)
+    with pytest.raises(TypeError, match="settings"):
+        run_sweep([task], tmp_path, settings={"x": object()})

@@ -1,0 +1,120 @@
+"""Shared pieces of the figure scripts: the scale options, the sweep call, CSV output and
+the paper's plotting convention (median or mean as a solid line, 25-75 % percentile band,
+individual runs faint).
+
+Every figure script takes ``--quick`` (default; the whole set fits in 30 minutes on two
+cores) or ``--paper`` (the paper's N = 80, T = 300, 10^4 epochs, 5-20 seeds: the size for a
+cluster), ``--jobs`` local worker processes or ``--scheduler tcp://host:port`` for a Dask
+cluster, and ``--results`` for the sweep's results directory (default
+``validation/out/<script>/results_<scale>``; a finished task found there is not run again).
+"""
+
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
+
+from floss_ref.sweep import SweepError, run_sweep  # noqa: E402
+
+SCALES = ("quick", "paper")
+COLORS = {"none": "tab:blue", "prefloss": "tab:orange", "during": "tab:green", "throughout": "tab:red"}
+
+
+def parser(name, doc):
+    """An ArgumentParser with the options every figure script shares."""
+    p = argparse.ArgumentParser(prog=name, description=doc.split("\n\n")[0])
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument("--quick", dest="scale", action="store_const", const="quick",
+                       help="small sizes, the whole set in <= 30 min on 2 cores (default)")
+    scale.add_argument("--paper", dest="scale", action="store_const", const="paper",
+                       help="the paper's sizes (N = 80, T = 300, 10^4 epochs): run on a cluster")
+    scale.add_argument("--scale", dest="scale", choices=SCALES, help="same as --quick / --paper")
+    p.set_defaults(scale="quick")
+    p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2; 0: serial)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
+    p.add_argument("--results", default=None, help="results directory of the sweep")
+    p.add_argument("--out", default=None, help="directory for PNG and CSV (default validation/out/<script>)")
+    return p
+
+
+def out_dir(args, name):
+    path = args.out or os.path.join(HERE, "out", name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def sweep(args, name, tasks, settings):
+    """Run the tasks through floss_ref.sweep; exits with the error text on SweepError."""
+    results = args.results or os.path.join(out_dir(args, name), f"results_{args.scale}")
+    settings = {"script": name, "scale": args.scale, **settings}
+    print(f"{name}: {len(tasks)} tasks -> {results}", flush=True)
+    try:
+        return run_sweep(tasks, results, settings=settings, jobs=args.jobs, scheduler=args.scheduler,
+                         log=lambda line: print(line, flush=True))
+    except SweepError as exc:
+        sys.exit(f"{name}: {exc}")
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else v for v in row])
+    print(f"wrote {path}")
+
+
+def stats(values):
+    """(median, 25th percentile, 75th percentile, mean) of a 1-D sample (NaNs dropped)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (np.nan,) * 4
+    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75)), float(np.mean(v))
+
+
+def band(ax, x, runs, color, label, center="median", faint=True):
+    """Solid centre line (median or mean over runs), 25-75 % band, individual runs faint.
+
+    runs : (R, len(x)) array
+    """
+    runs = np.asarray(runs, dtype=float)
+    mid = np.nanmedian(runs, axis=0) if center == "median" else np.nanmean(runs, axis=0)
+    lo, hi = np.nanpercentile(runs, 25, axis=0), np.nanpercentile(runs, 75, axis=0)
+    if faint:
+        for r in runs:
+            ax.plot(x, r, color=color, alpha=0.25, lw=0.6)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+    ax.plot(x, mid, color=color, lw=1.8, label=label)
+
+
+def smooth(y, width):
+    """Moving average over ``width`` entries (shorter windows at the start)."""
+    y = np.asarray(y, dtype=float)
+    if width <= 1 or y.size < width:
+        return y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    out = np.empty_like(y)
+    out[width - 1:] = (c[width:] - c[:-width]) / width
+    out[:width - 1] = c[1:width] / np.arange(1, width)
+    return out
+
+
+def figure(ncols, nrows=1, size=(4.2, 3.2)):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    return fig, axes
+
+
+def save(fig, path, dpi=90):
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    print(f"wrote {path}")
+

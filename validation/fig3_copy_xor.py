@@ -1,0 +1,110 @@
+"""Fig. 3: delayed copy and (continuous) temporal XOR with and without preflossing: test
+loss over epochs at one delay (A, B) and final test loss vs delay (C, D).
+
+Paper (N = 80, g = 1, B = 16, T = 300, 10^4 epochs, E_f = 500 preflossing epochs on k = 75
+by the caption; the text says k = 40 for the copy task): without flossing the copy task
+fails beyond d ~ 20, with preflossing it trains reliably to d = 40; preflossing also helps
+temporal XOR.
+
+    python validation/fig3_copy_xor.py --quick
+    python validation/fig3_copy_xor.py --paper --scheduler tcp://host:8786
+
+Writes validation/out/fig3_copy_xor/{fig3_<scale>.png, fig3_final_<scale>.csv,
+fig3_summary_<scale>.csv}.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+from floss_ref.sweep import train_tasks  # noqa: E402
+from floss_ref.training import TrainConfig  # noqa: E402
+
+NAME = "fig3_copy_xor"
+PROTOCOLS = ("none", "prefloss")
+TASKS = ("copy", "xor")
+SCALE = {
+    "quick": dict(base=dict(N=32, T=100, epochs=4000, k=32, floss_epochs=300, diag_every=0),
+                  delays={"copy": (5, 10, 20, 30), "xor": (10, 20, 30)}, seeds=3,
+                  headline={"copy": 20, "xor": 20}),
+    "paper": dict(base=dict(N=80, T=300, epochs=10_000, k=75, floss_epochs=500, diag_every=0),
+                  delays={"copy": (10, 20, 30, 40, 50, 60), "xor": (10, 20, 30, 40, 50, 60)}, seeds=5,
+                  headline={"copy": 40, "xor": 40}),
+}
+
+
+def configs(scale, tasks, delays, seeds):
+    s = SCALE[scale]
+    return [TrainConfig(task=task, delay=d, protocol=p, seed=seed, **s["base"])
+            for task in tasks for d in (delays or s["delays"][task]) for p in PROTOCOLS
+            for seed in range(seeds or s["seeds"])]
+
+
+def main(argv=None):
+    p = _common.parser(NAME, __doc__)
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
+    args = p.parse_args(argv)
+    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds)
+    tasks = train_tasks(cfgs)
+    results = _common.sweep(args, NAME, tasks, {})
+    out = _common.out_dir(args, NAME)
+
+    by, rows = {}, []
+    for c, t in zip(cfgs, tasks):
+        r = results[t.name]
+        loss = float(r["summary/test_loss"])
+        rows.append([c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, loss, float(r["meta/seconds"])])
+        by.setdefault((c.task, c.delay, c.protocol), []).append((loss, r["history/loss"]))
+    _common.write_csv(os.path.join(out, f"fig3_final_{args.scale}.csv"),
+                      ["task", "delay", "protocol", "seed", "N", "T", "epochs", "test_loss", "seconds"], rows)
+    summary = []
+    print(f"{'task':>5} {'d':>3} {'protocol':>9} {'mean':>8} {'median':>8} {'20%':>8} {'80%':>8}  n")
+    for (task, d, protocol), runs in sorted(by.items()):
+        v = np.array([x for x, _ in runs])
+        row = [task, d, protocol, v.size, v.mean(), np.median(v), np.percentile(v, 20), np.percentile(v, 80)]
+        summary.append(row)
+        print(f"{task:>5} {d:>3} {protocol:>9} {row[4]:>8.4f} {row[5]:>8.4f} {row[6]:>8.4f} {row[7]:>8.4f}  {v.size}")
+    _common.write_csv(os.path.join(out, f"fig3_summary_{args.scale}.csv"),
+                      ["task", "delay", "protocol", "n", "mean", "median", "p20", "p80"], summary)
+
+    names = [t for t in TASKS if t in args.tasks]
+    fig, axes = _common.figure(2, len(names))
+    width = max(1, cfgs[0].epochs // 100)
+    for row, task in enumerate(names):
+        delays = sorted({d for (t, d, _) in by if t == task})
+        head = SCALE[args.scale]["headline"][task]
+        head = head if head in delays else delays[-1]
+        ax = axes[row][0]
+        for protocol in PROTOCOLS:
+            runs = by.get((task, head, protocol))
+            if runs:
+                curves = np.array([_common.smooth(h, width) for _, h in runs])
+                _common.band(ax, np.arange(1, curves.shape[1] + 1), curves, _common.COLORS[protocol], protocol)
+        ax.set(xlabel="epoch", ylabel=f"loss (moving mean, {width} epochs)", yscale="log",
+               title=f"{task}, d = {head}, N = {cfgs[0].N}: median, 25-75 %")
+        ax.legend(fontsize=8)
+        ax = axes[row][1]
+        for protocol in PROTOCOLS:
+            pts = [(d, np.array([x for x, _ in by[(task, d, protocol)]])) for d in delays
+                   if (task, d, protocol) in by]
+            x = np.array([d for d, _ in pts])
+            color = _common.COLORS[protocol]
+            ax.fill_between(x, [np.percentile(v, 20) for _, v in pts], [np.percentile(v, 80) for _, v in pts],
+                            color=color, alpha=0.2, lw=0)
+            ax.plot(x, [v.mean() for _, v in pts], color=color, marker="o", ms=3, lw=1.8, label=protocol)
+            for d, v in pts:
+                ax.scatter(np.full(v.size, d), v, color=color, alpha=0.35, s=8)
+        ax.set(xlabel="delay d", ylabel="final test loss (MSE)", yscale="log",
+               title=f"{task}: mean, 20-80 %, dots = runs")
+        ax.legend(fontsize=8)
+    _common.save(fig, os.path.join(out, f"fig3_{args.scale}.png"))
+
+
+if __name__ == "__main__":
+    main()
