@@ -83,10 +83,10 @@ def qr_schedule(T, t_ons, transient):
     return times
 
 
-def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
-    """Validate the arguments shared by the spectrum and flossing loops.
+def check_trajectory(system, h0, xs, T):
+    """Validate a map and the trajectory it is to run: initial state(s) and inputs.
 
-    Returns ``(h0, xs, T, Q0)`` as arrays, with Q0 drawn at random if not given.
+    Returns ``(n, h0, xs, T)`` with ``n = system.state_size`` and the arrays as float64.
     """
     for attr in ("state_size", "step", "tangent"):
         if not hasattr(system, attr):
@@ -99,7 +99,6 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
             hint = (f"; this cell's state is (h, c) concatenated ({n} entries for N = {system.N} "
                     "units): build it with np.concatenate([h, c], axis=-1)")
         raise ValueError(f"h0 must have trailing shape (..., {n}), got shape {h0.shape}{hint}")
-    k = _validate.integer("k", k, minimum=1, maximum=n)
     if xs is None:
         if T is None:
             raise ValueError("give either the inputs xs : (T, *S, d) or the number of steps T")
@@ -112,6 +111,16 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
         d = getattr(system, "d", None)
         if d is not None and xs.shape[-1] != d:
             raise ValueError(f"xs must have shape (T, ..., d) with d = {d} inputs, got {xs.shape}")
+    return n, h0, xs, T
+
+
+def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
+    """Validate the arguments shared by the spectrum and flossing loops.
+
+    Returns ``(h0, xs, T, k, t_ons, transient, Q0)``, with Q0 drawn at random if not given.
+    """
+    n, h0, xs, T = check_trajectory(system, h0, xs, T)
+    k = _validate.integer("k", k, minimum=1, maximum=n)
     t_ons = _validate.integer("t_ons", t_ons, minimum=1)
     transient = _validate.integer("transient", transient, minimum=0)
     if transient >= T:

@@ -62,7 +62,7 @@ import numpy as np
 from .. import _validate
 from .._threads import limit_blas
 from ..errors import NumericalBreakdownError
-from ..lyapunov import check_diagonal, check_state, random_orthonormal
+from ..lyapunov import check_diagonal, check_state, check_trajectory, random_orthonormal
 from ..qr import qr
 from . import blockfloat
 
@@ -207,24 +207,12 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
 
 
 def _trajectory_arguments(system, h0, xs, T):
-    for attr in ("state_size", "step", "tangent"):
-        if not hasattr(system, attr):
-            raise TypeError(f"system must follow the map protocol (floss_ref.maps): it has no {attr!r}")
-    n = system.state_size
-    h0 = _validate.float_array("h0", h0, min_ndim=1, tail=(n,))
+    """The checks of :func:`floss_ref.lyapunov.check_trajectory`, for one trajectory."""
+    n, h0, xs, T = check_trajectory(system, h0, xs, T)
     if h0.ndim != 1:
         raise ValueError(f"h0 must be one state of shape (n,) = ({n},), got {h0.shape}")
-    if xs is None:
-        if T is None:
-            raise ValueError("give either the inputs xs : (T, d) or the number of steps T")
-        T = _validate.integer("T", T, minimum=1)
-    else:
-        xs = _validate.float_array("xs", xs, min_ndim=2)
-        if xs.ndim != 2:
-            raise ValueError(f"xs must have shape (T, d) for one trajectory, got {xs.shape}")
-        if T is not None and T != xs.shape[0]:
-            raise ValueError(f"T = {T} but xs has {xs.shape[0]} steps; give one or make them agree")
-        T = xs.shape[0]
+    if xs is not None and xs.ndim != 2:
+        raise ValueError(f"xs must have shape (T, d) for one trajectory, got {xs.shape}")
     return n, h0, xs, T
 
 
