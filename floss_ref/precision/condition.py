@@ -192,7 +192,7 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
     -------
     Ds : (T, n, n) ndarray
     """
-    n, h, xs, T = _trajectory_arguments(system, h0, xs, T)
+    n, h, xs, T = single_trajectory_arguments(system, h0, xs, T)
     identity = np.eye(n)
     Ds = np.empty((T, n, n))
     for s in range(T):
@@ -206,8 +206,9 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
     return Ds
 
 
-def _trajectory_arguments(system, h0, xs, T):
-    """The checks of :func:`floss_ref.lyapunov.check_trajectory`, for one trajectory."""
+def single_trajectory_arguments(system, h0, xs, T):
+    """The checks of :func:`floss_ref.lyapunov.check_trajectory`, for one trajectory:
+    ``h0 : (n,)``, ``xs : (T, d)`` or None.  Returns ``(n, h0, xs, T)``."""
     n, h0, xs, T = check_trajectory(system, h0, xs, T)
     if h0.ndim != 1:
         raise ValueError(f"h0 must be one state of shape (n,) = ({n},), got {h0.shape}")
@@ -264,7 +265,7 @@ def long_term_jacobian_svd(system, h0, xs=None, *, m, horizons, T=None, Q0=None,
     m = _validate.integer("m", m, minimum=1)
     if n is not None and m > n:
         raise ValueError(f"m = {m} columns exceed the state size n = {n}: Q_tau is n x m with m <= n")
-    n, h0, xs, T = _trajectory_arguments(system, h0, xs, T)
+    n, h0, xs, T = single_trajectory_arguments(system, h0, xs, T)
     horizons = _horizons(horizons, T)
     Q0 = _start_block(Q0, n, m, seed)
     t_max = int(horizons[-1])

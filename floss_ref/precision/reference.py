@@ -30,6 +30,7 @@ import numpy as np
 from .. import _validate
 from ..errors import NumericalBreakdownError
 from ..lyapunov import random_orthonormal
+from .condition import single_trajectory_arguments
 
 DIRECTION_KEYS = ("W", "V", "b", "h0")
 
@@ -126,20 +127,7 @@ def _setup(system, h0, xs, k, Q0, seed, T, t_ons, transient, target, prec):
     N = system.N
     prec = _validate.integer("prec", prec, minimum=53)
     k = _validate.integer("k", k, minimum=1, maximum=N)
-    h0 = _validate.float_array("h0", h0)
-    if h0.shape != (N,):
-        raise ValueError(f"h0 must have shape (N,) = ({N},), got {h0.shape}")
-    if xs is None:
-        if T is None:
-            raise ValueError("give either the inputs xs : (T, d) or the number of steps T")
-        T = _validate.integer("T", T, minimum=1)
-    else:
-        xs = _validate.float_array("xs", xs)
-        if xs.ndim != 2 or xs.shape[1] != system.d:
-            raise ValueError(f"xs must have shape (T, d) = (T, {system.d}), got {xs.shape}")
-        if T is not None and T != xs.shape[0]:
-            raise ValueError(f"T = {T} but xs has {xs.shape[0]} steps; give one or make them agree")
-        T = xs.shape[0]
+    _, h0, xs, T = single_trajectory_arguments(system, h0, xs, T)
     t_ons = _validate.integer("t_ons", t_ons, minimum=1)
     transient = _validate.integer("transient", transient, minimum=0, maximum=T - 1)
     if Q0 is None:
