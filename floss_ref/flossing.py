@@ -165,6 +165,7 @@ def _reverse(system, h, xs, T, k, t_ons, transient, Q, target, qr_method):
     log_r_bar = 2.0 * (lam - target) / (T - transient)
     grads = {name: np.zeros_like(p) for name, p in system.params.items()}
     rtol = default_rtol(None, system.state_size, k)
+    identity = np.eye(k)
     h_bar = np.zeros_like(h)
     Q_bar = None  # the final Q does not enter the loss
     for s in range(T - 1, -1, -1):
@@ -176,7 +177,7 @@ def _reverse(system, h, xs, T, k, t_ons, transient, Q, target, qr_method):
             R_bar = None
             if s + 1 > transient:
                 r = np.diagonal(R, axis1=-2, axis2=-1)
-                R_bar = (log_r_bar / r)[..., :, None] * np.eye(k)  # diagonal
+                R_bar = (log_r_bar / r)[..., :, None] * identity  # diagonal
             Q_tilde_bar = qr_vjp_unchecked(Q_next, R, Q_bar, R_bar, rtol)
         if Q_tilde_bar is None:
             Q_bar = None
