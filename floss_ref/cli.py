@@ -126,22 +126,26 @@ def cmd_floss(args):
         raise ValueError(f"--T-eval ({args.T_eval}) must be longer than --transient ({args.transient})")
     before = _spectrum(system, args, args.T_eval, args.seed + 1)
     hist = floss(system, epochs=args.epochs, k=args.k, T=args.T, t_ons=args.t_ons,
-                 transient=args.transient, target=args.target, lr=args.lr, inputs=args.inputs,
-                 seed=args.seed + 2, progress=not args.quiet)
+                 transient=args.transient, target=args.target, lr=args.lr, clip_norm=args.clip_norm,
+                 inputs=args.inputs, seed=args.seed + 2, progress=not args.quiet)
     after = _spectrum(system, args, args.T_eval, args.seed + 3)
     print(f"flossed {args.k} exponents of a {args.cell} network (N = {args.N}, g = {args.g}) "
-          f"towards {args.target} for {args.epochs} epochs (T = {args.T}, Adam lr = {args.lr}): "
-          f"{hist.seconds:.1f} s")
+          f"towards {args.target} for {args.epochs} epochs (T = {args.T}, Adam lr = {args.lr}"
+          f"{'' if args.clip_norm is None else f', gradient clipped at {args.clip_norm}'}): {hist.seconds:.1f} s")
+    print(f"gradient norm per epoch: median {np.median(hist.grad_norm):.3g}, max {np.max(hist.grad_norm):.3g}")
     print(f"spectrum on a fresh trajectory of {args.T_eval} steps:")
     print(f"  before: {_fmt(before)}")
     print(f"  after:  {_fmt(after)}")
     print(f"  sum_i (lambda_i - target)^2: before {np.sum((before - args.target) ** 2):.4g}, "
           f"after {np.sum((after - args.target) ** 2):.4g}")
     if args.out:
-        _io.save_results(args.out, {"exponents_before": before, "exponents_after": after,
-                                    "loss_per_epoch": hist.loss, "exponents_per_epoch": hist.exponents,
-                                    "N": args.N, "g": args.g, "k": args.k, "T": args.T,
-                                    "epochs": args.epochs, "lr": args.lr, "seed": args.seed})
+        results = {"exponents_before": before, "exponents_after": after,
+                   "loss_per_epoch": hist.loss, "exponents_per_epoch": hist.exponents,
+                   "grad_norm_per_epoch": hist.grad_norm, "N": args.N, "g": args.g, "k": args.k,
+                   "T": args.T, "epochs": args.epochs, "lr": args.lr, "seed": args.seed}
+        if args.clip_norm is not None:  # no key: no clipping
+            results["clip_norm"] = args.clip_norm
+        _io.save_results(args.out, results)
         print(f"wrote {args.out}")
     return 0
 
@@ -166,6 +170,8 @@ def make_parser():
     p.add_argument("--epochs", type=_int_at_least(0), default=200, help="flossing epochs E_f (default: 200)")
     p.add_argument("--lr", type=_float_range(0.0, strict=True), default=1e-2, help="Adam learning rate (default: 0.01)")
     p.add_argument("--target", type=_float_range(), default=0.0, help="target exponent (default: 0)")
+    p.add_argument("--clip-norm", type=_float_range(0.0, strict=True), default=None,
+                   help="clip each epoch's flossing gradient to this L2 norm (default: no clipping)")
     p.add_argument("--T-eval", type=_int_at_least(1), default=1000,
                    help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
     p.set_defaults(handler=cmd_floss)

@@ -57,11 +57,17 @@ class FlossingGrad:
 @dataclasses.dataclass
 class FlossingHistory:
     """Result of :func:`floss`: per-epoch loss (epochs, *E) and exponents (epochs, *E, k),
-    measured on each epoch's trajectory before that epoch's update, and the wall time."""
+    measured on each epoch's trajectory before that epoch's update, the per-network L2
+    norm of each epoch's flossing gradient before clipping (epochs, *E), and the wall time.
+
+    ``grad_norm`` is None for an ensemble whose networks have no norm of their own: a map
+    without ``param_core_ndim`` (see :mod:`floss_ref.maps`), or a parameter shared by all.
+    """
 
     loss: np.ndarray
     exponents: np.ndarray
     seconds: float
+    grad_norm: np.ndarray = None
 
 
 def _targets(target, k, batch_shape):
@@ -209,7 +215,42 @@ def draw_inputs(kind, T, batch_shape, d, rng):
     return rng.integers(0, 2, size=(T,) + batch_shape + (d,)).astype(np.float64)
 
 
-def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3,
+def gradient_norms(system, grads):
+    """Per-network L2 norm of a parameter gradient dict: a float, or an array of shape E
+    for a map with ensemble axes E (which must declare ``param_core_ndim``).
+
+    A parameter shared by the whole ensemble (without the axes E) has no per-network
+    norm and is refused with a ValueError.
+    """
+    E = tuple(getattr(system, "ensemble_shape", ()))
+    if not E:
+        return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+    core = getattr(system, "param_core_ndim", None)
+    if core is None:
+        raise TypeError(f"per-network gradient norms of an ensemble {E} need the map's "
+                        "param_core_ndim (trailing axes of each parameter that belong to one network)")
+    total = np.zeros(E)
+    for name, g in grads.items():
+        lead = g.shape[:g.ndim - core[name]]
+        if lead != E:
+            raise ValueError(f"parameter {name!r} of shape {g.shape} has ensemble axes {lead}, not {E}: "
+                             "per-network norms need every parameter to have one copy per network")
+        total += np.sum(g * g, axis=tuple(range(len(E), g.ndim)))
+    return np.sqrt(total)
+
+
+def clip_per_network(system, grads, clip_norm):
+    """Scale each network's gradient to L2 norm at most ``clip_norm`` (each member of an
+    ensemble on its own); returns (clipped grads, norms before clipping)."""
+    norms = gradient_norms(system, grads)
+    scale = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
+    if np.ndim(scale) == 0:
+        return ({name: g * scale for name, g in grads.items()} if scale < 1.0 else grads), norms
+    core = system.param_core_ndim
+    return {name: g * scale.reshape(scale.shape + (1,) * core[name]) for name, g in grads.items()}, norms
+
+
+def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, clip_norm=None,
           inputs="gaussian", seed=None, progress=False, optimizer=None, blas_threads=1):
     """Gradient flossing with Adam (Algorithm 1): ``epochs`` updates of ``system.params``.
 
@@ -228,6 +269,15 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3,
         As in :func:`flossing_grad`; T is the length of each epoch's trajectory.
     lr : float
         Adam learning rate (ignored if ``optimizer`` is given).
+    clip_norm : float or None
+        If given, each network's flossing gradient is scaled to L2 norm at most
+        ``clip_norm`` before the Adam step (each member of an ensemble separately).
+        The gradient of a finite-time exponent is heavy-tailed: now and then, along one
+        epoch's trajectory, the direction of the tangent vectors is itself unstable for
+        a long stretch, and that epoch's (exact) gradient is 100-1000 times the typical
+        one.  It then dominates Adam's moments for many epochs
+        (``FlossingHistory.grad_norm`` shows such epochs).  Clipping bounds them.
+        None (default) is plain Adam, as in the paper's Algorithm 1.
     inputs : {"gaussian", "bernoulli", "none"}
     seed : int, numpy.random.Generator or None
     progress : bool
@@ -247,11 +297,20 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3,
     rng = _validate.rng(seed)
     if not hasattr(system, "params"):
         raise TypeError("floss needs a differentiable map with params (e.g. floss_ref.VanillaRNN)")
+    if clip_norm is not None:
+        clip_norm = _validate.real("clip_norm", clip_norm, minimum=0.0, strict_min=True)
     opt = optimizer if optimizer is not None else Adam(system.params, lr=lr)
     batch_shape = tuple(getattr(system, "ensemble_shape", ()))
+    try:  # per-network norms need one copy of every parameter per network
+        gradient_norms(system, system.params)
+        record_norms = True
+    except (TypeError, ValueError) as exc:
+        if clip_norm is not None:
+            raise type(exc)(f"clip_norm: {exc}") from None
+        record_norms = False
     n = system.state_size
     d = getattr(system, "d", 1)
-    losses, exps = [], []
+    losses, exps, norms = [], [], []
     bar = progress_bar(epochs, progress, "flossing", "epoch")
     start = time.perf_counter()
     with limit_blas(blas_threads):
@@ -261,9 +320,16 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3,
             Q0 = random_orthonormal(n, k, batch_shape, rng)
             res = flossing_grad(system, h0, xs, k=k, T=T, t_ons=t_ons, transient=transient,
                                 target=target, Q0=Q0, blas_threads=None)
-            opt.step(res.grads)
+            grads = res.grads
+            if clip_norm is not None:
+                grads, norm = clip_per_network(system, grads, clip_norm)
+            elif record_norms:
+                norm = gradient_norms(system, grads)
+            opt.step(grads)
             losses.append(res.loss)
             exps.append(res.exponents)
+            if record_norms:
+                norms.append(norm)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(np.mean(res.loss)):.3g}",
@@ -273,4 +339,5 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3,
     return FlossingHistory(
         loss=np.array(losses).reshape((epochs,) + batch_shape),
         exponents=np.array(exps).reshape((epochs,) + batch_shape + (k,)),
-        seconds=time.perf_counter() - start)
+        seconds=time.perf_counter() - start,
+        grad_norm=np.array(norms).reshape((epochs,) + batch_shape) if record_norms else None)

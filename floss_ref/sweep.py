@@ -129,8 +129,10 @@ def floss_task(params):
     params : dict
         ``N``, ``g``, ``seed``, ``epochs`` (E_f), ``k``, ``T`` (trajectory per flossing
         epoch), ``transient``, ``lr``, ``target`` (float), ``inputs``, and for the
-        spectra ``spectrum_T`` and ``spectrum_k`` (0: no spectra).
-    returns dict of ndarray: ``loss`` (E_f,), ``exponents`` (E_f, k), and with spectra
+        spectra ``spectrum_T`` and ``spectrum_k`` (0: no spectra); optional ``clip_norm``
+        (see :func:`floss_ref.floss`; default none).
+    returns dict of ndarray: ``loss`` (E_f,), ``exponents`` (E_f, k), ``grad_norm`` (E_f,)
+    and with spectra
     ``spectrum_before`` / ``spectrum_after`` (spectrum_k,).
     """
     from .cells import VanillaRNN
@@ -152,8 +154,8 @@ def floss_task(params):
     if spectrum_k:
         out["spectrum_before"] = spectrum()
     hist = floss(cell, epochs=p["epochs"], k=p["k"], T=p["T"], transient=p["transient"],
-                 target=p["target"], lr=p["lr"], inputs=p["inputs"], seed=rng)
-    out["loss"], out["exponents"] = hist.loss, hist.exponents
+                 target=p["target"], lr=p["lr"], clip_norm=p.get("clip_norm"), inputs=p["inputs"], seed=rng)
+    out["loss"], out["exponents"], out["grad_norm"] = hist.loss, hist.exponents, hist.grad_norm
     if spectrum_k:
         out["spectrum_after"] = spectrum()
     return out

@@ -31,6 +31,21 @@ def test_floss_npz_output_reduces_loss(tmp_path):
     data = np.load(out)
     assert data["loss_per_epoch"].shape == (30,)
     assert np.sum(data["exponents_after"] ** 2) < np.sum(data["exponents_before"] ** 2)
+    assert data["grad_norm_per_epoch"].shape == (30,) and "clip_norm" not in data
+
+
+def test_floss_clip_norm_is_applied_and_saved(tmp_path):
+    out = tmp_path / "floss.npz"
+    args = ["floss", "--N", "10", "--k", "3", "--T", "40", "--transient", "10", "--epochs", "5",
+            "--T-eval", "100", "--quiet"]
+    assert main(args + ["--clip-norm", "1e-3", "--out", str(out)]) == 0
+    clipped = np.load(out)
+    assert clipped["clip_norm"] == 1e-3 and np.all(clipped["grad_norm_per_epoch"] > 1e-3)
+    assert main(args + ["--out", str(tmp_path / "plain.npz")]) == 0
+    plain = np.load(tmp_path / "plain.npz")
+    # the same first epoch (Adam's first step does not see the scale), different later ones
+    assert clipped["grad_norm_per_epoch"][0] == plain["grad_norm_per_epoch"][0]
+    assert not np.array_equal(clipped["exponents_after"], plain["exponents_after"])
 
 
 def test_help_lists_paper_symbols():
@@ -50,6 +65,7 @@ def test_help_lists_paper_symbols():
     (["spectrum", "--nonlinearity", "sigmoid"], "invalid choice"),
     (["spectrum", "--init", "xavier"], "invalid choice"),
     (["floss", "--lr", "0"], "--lr: must be > 0"),
+    (["floss", "--clip-norm", "-1"], "--clip-norm: must be > 0"),
     (["floss", "--epochs", "ten"], "expected an integer"),
     (["spectrum", "--out", "/nonexistent-dir/x.json"], "does not exist"),
     (["nosuchcommand"], "invalid choice"),

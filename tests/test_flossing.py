@@ -11,6 +11,8 @@ import pytest
 
 from floss_ref import (Adam, NumericalBreakdownError, VanillaRNN, floss, flossing_grad, flossing_loss,
                        lyapunov_spectrum, random_orthonormal)
+from floss_ref.cells import get_cell
+from floss_ref.flossing import clip_per_network, draw_inputs, gradient_norms
 from floss_ref.qr import qr, qr_jvp
 from floss_ref.lyapunov import qr_schedule
 from conftest import inner, random_like_params
@@ -166,6 +168,84 @@ def test_floss_continues_with_given_optimizer():
     floss(two, epochs=10, k=2, T=20, seed=gen, optimizer=opt)
     for n in one.params:
         np.testing.assert_array_equal(one.params[n], two.params[n])
+
+
+def test_gradient_norms_and_clipping_are_per_network():
+    net = VanillaRNN.random(5, d=2, ensemble=(3,), seed=0)
+    rng = np.random.default_rng(1)
+    grads = {name: rng.standard_normal(p.shape) for name, p in net.params.items()}
+    grads["W"][1] *= 100.0                        # member 1 far above the others
+    norms = gradient_norms(net, grads)
+    for r in range(3):
+        one = np.sqrt(sum(np.sum(g[r] ** 2) for g in grads.values()))
+        assert norms[r] == pytest.approx(one, rel=1e-14)
+    clip = 2.0 * max(norms[0], norms[2])          # only member 1 is clipped
+    clipped, before = clip_per_network(net, grads, clip)
+    np.testing.assert_array_equal(before, norms)
+    after = gradient_norms(net, clipped)
+    assert after[1] == pytest.approx(clip, rel=1e-14)
+    for name in grads:
+        np.testing.assert_array_equal(clipped[name][[0, 2]], grads[name][[0, 2]])
+        np.testing.assert_allclose(clipped[name][1], grads[name][1] * clip / norms[1], rtol=1e-15)
+    single = VanillaRNN.random(5, seed=0)
+    g1 = {name: np.ones_like(p) for name, p in single.params.items()}
+    assert gradient_norms(single, g1) == pytest.approx(np.sqrt(sum(p.size for p in single.params.values())))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gradient_norms_of_gated_ensembles(cell):
+    """Gated cells have b : (*E, G, 1): two trailing axes per network, declared in param_core_ndim."""
+    net = get_cell(cell).random(4, ensemble=(2,), seed=0)
+    grads = {name: np.ones_like(p) for name, p in net.params.items()}
+    grads["b"][1] = 0.0
+    norms = gradient_norms(net, grads)
+    per_net = sum(p[0].size for p in net.params.values())
+    np.testing.assert_allclose(norms, np.sqrt([per_net, per_net - net.params["b"][1].size]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("ensemble", [(), (2,)])
+def test_floss_with_clip_norm_equals_adam_on_clipped_gradients(ensemble):
+    """floss(clip_norm=c) takes the Adam steps of the per-network clipped gradients and
+    records the norms before clipping; clipping changes the result (Adam is invariant
+    only to one common scale)."""
+    k, T_, clip, epochs = 2, 15, 0.05, 3
+    net = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
+    ref = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
+    plain = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
+    hist = floss(net, epochs=epochs, k=k, T=T_, lr=0.01, clip_norm=clip, seed=7)
+    floss(plain, epochs=epochs, k=k, T=T_, lr=0.01, seed=7)
+    opt, rng, norms = Adam(ref.params, lr=0.01), np.random.default_rng(7), []
+    for _ in range(epochs):                       # the same draws, in floss's order
+        xs = draw_inputs("gaussian", T_, ensemble, 1, rng)
+        h0 = rng.standard_normal(ensemble + (6,))
+        Q0 = random_orthonormal(6, k, ensemble, rng)
+        res = flossing_grad(ref, h0, xs, k=k, T=T_, Q0=Q0)
+        norm = np.sqrt(sum(np.sum(g ** 2, axis=tuple(range(len(ensemble), g.ndim))) for g in res.grads.values()))
+        assert np.all(norm > clip)
+        scale = clip / norm
+        opt.step({n: g * np.reshape(scale, np.shape(scale) + (1,) * (g.ndim - len(ensemble)))
+                  for n, g in res.grads.items()})
+        norms.append(norm)
+    np.testing.assert_allclose(hist.grad_norm, np.array(norms), rtol=1e-12)
+    assert hist.grad_norm.shape == (epochs,) + ensemble
+    for n in net.params:
+        np.testing.assert_allclose(net.params[n], ref.params[n], rtol=1e-12, atol=1e-14)
+    assert max(np.max(np.abs(net.params[n] - plain.params[n])) for n in net.params) > 1e-6
+
+
+def test_bad_clip_norm():
+    net = VanillaRNN.random(4, seed=0)
+    for bad in (0.0, -1.0, np.inf):
+        with pytest.raises(ValueError, match="clip_norm must be"):
+            floss(net, epochs=1, k=2, T=10, clip_norm=bad)
+    with pytest.raises(TypeError, match="clip_norm must be a real number"):
+        floss(net, epochs=1, k=2, T=10, clip_norm="1")
+    W = np.random.default_rng(0).standard_normal((3, 4, 4))
+    shared_V = VanillaRNN({"W": W, "V": np.ones((4, 1)), "b": np.zeros((3, 4))})
+    with pytest.raises(ValueError, match="clip_norm: parameter 'V' of shape \\(4, 1\\) has ensemble axes"):
+        floss(shared_V, epochs=1, k=2, T=10, clip_norm=1.0)
+    hist = floss(shared_V, epochs=1, k=2, T=10)   # without clipping a shared V is fine,
+    assert hist.grad_norm is None                 # but there are no per-network norms
 
 
 def test_bad_arguments():

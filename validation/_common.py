@@ -42,6 +42,19 @@ def parser(name, doc):
     return p
 
 
+def clip_norm(text):
+    """argparse type of a gradient-clipping option: a positive number or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'none', got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'none', got {text!r}")
+    return value
+
+
 def out_dir(args, name):
     path = args.out or os.path.join(HERE, "out", name)
     os.makedirs(path, exist_ok=True)

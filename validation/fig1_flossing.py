@@ -2,7 +2,12 @@
 
 B: lambda_1 of random vanilla networks (N = 32, W_ij ~ N(0, g^2/N), g ~ U(0, 1), Gaussian
 input) flossed towards a target in {-1, -0.5, 0} (loss (lambda_1 - target)^2, Adam, one
-trajectory per epoch); lambda_1 measured afterwards on a fresh trajectory.
+trajectory per epoch); lambda_1 measured afterwards on a fresh trajectory.  Each epoch's
+gradient is clipped to norm 1 (--clip-norm; "none" is plain Adam): the gradient of a
+finite-time exponent has rare spikes 100-1000 times its typical norm which, unclipped,
+stall or reverse the approach to target -1 in about a third of the networks
+(validation/fig1b_clipping.py measures this on held-out networks).  The fourth panel
+shows the per-epoch gradient norms before clipping.
 C: flossing loss sum_{i<=k} lambda_i^2 over epochs for k = 1, 16, 32.
 D: the full spectrum (k = N) after flossing k exponents, next to the spectrum before.
 
@@ -12,9 +17,10 @@ acceptance check of B alone; this script draws B-D from the same kind of network
 
     python validation/fig1_flossing.py --quick
     python validation/fig1_flossing.py --paper
+    python validation/fig1_flossing.py --quick --clip-norm none     # panel B with plain Adam
 
 Writes validation/out/fig1_flossing/{fig1_<scale>.png, fig1b_<scale>.csv, fig1c_<scale>.csv,
-fig1d_<scale>.csv}.
+fig1d_<scale>.csv} (with --clip-norm other than 1, <scale> becomes e.g. quick_clipnone).
 """
 
 import os
@@ -30,8 +36,9 @@ from floss_ref.sweep import SweepTask  # noqa: E402
 NAME = "fig1_flossing"
 TARGETS = (-1.0, -0.5, 0.0)
 KS = (1, 16, 32)
+CLIP_B = 1.0
 SCALE = {
-    # B: the settings of fig1b_targets.py (lr 0.005, T 500, 100 epochs); C/D: the flossing
+    # B: the settings of fig1b_targets.py (lr 0.005, T 500, 100 epochs, clip 1); C/D: the flossing
     # settings of the training runs (T = 55, 16 transient, lr 1e-3)
     # panel B always has the paper's 10 networks (it is cheap: one exponent); C/D has `seeds`
     "quick": dict(N=32, seeds=5, seeds_b=10, b=dict(epochs=100, T=500, transient=100, lr=0.005),
@@ -41,7 +48,7 @@ SCALE = {
 }
 
 
-def make_tasks(scale, seeds, seeds_b):
+def make_tasks(scale, seeds, seeds_b, clip_norm=CLIP_B):
     s = SCALE[scale]
     # g ~ U(0, 1), one per network; network `seed` has the same gain at every count
     gains = np.random.default_rng(2023).uniform(0.0, 1.0, size=max(seeds, seeds_b))
@@ -50,8 +57,10 @@ def make_tasks(scale, seeds, seeds_b):
         common = dict(N=s["N"], g=float(g), seed=seed, inputs="gaussian", spectrum_T=s["spectrum_T"])
         if seed < seeds_b:
             for target in TARGETS:
-                tasks.append(SweepTask(f"B_target{target:+.1f}_s{seed}", "floss",
-                                       dict(common, k=1, target=target, spectrum_k=1, **s["b"])))
+                b = dict(common, k=1, target=target, spectrum_k=1, **s["b"])
+                if clip_norm is not None:
+                    b["clip_norm"] = clip_norm
+                tasks.append(SweepTask(f"B_target{target:+.1f}_s{seed}", "floss", b))
         if seed >= seeds:
             continue
         for k in KS:
@@ -64,15 +73,21 @@ def main(argv=None):
     p = _common.parser(NAME, __doc__)
     p.add_argument("--seeds", type=int, default=None, help="number of networks (default: 10 for panel B, "
                    "5 / 10 for C and D at quick / paper scale)")
+    p.add_argument("--clip-norm", type=_common.clip_norm, default=CLIP_B,
+                   help=f"clip each epoch's flossing gradient in panel B to this norm, or 'none' (default {CLIP_B})")
     args = p.parse_args(argv)
     s = SCALE[args.scale]
     seeds = args.seeds or s["seeds"]
     seeds_b = args.seeds or s["seeds_b"]
-    tasks = make_tasks(args.scale, seeds, seeds_b)
+    tag = args.scale if args.clip_norm == CLIP_B else \
+        f"{args.scale}_clip{'none' if args.clip_norm is None else format(args.clip_norm, 'g')}"
+    if args.results is None:
+        args.results = os.path.join(_common.out_dir(args, NAME), f"results_{tag}")
+    tasks = make_tasks(args.scale, seeds, seeds_b, args.clip_norm)
     res = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
 
-    fig, axes = _common.figure(3)
+    fig, axes = _common.figure(4)
     # B
     ax = axes[0][0]
     rows = []
@@ -87,10 +102,19 @@ def main(argv=None):
         print(f"{target:>7.2f} {np.median(err):>21.4f} {err.max():>7.4f}")
         rows += [[target, seed, float(runs[seed]["spectrum_before"][0]), after[seed], err[seed]]
                  for seed in range(seeds_b)]
-    _common.write_csv(os.path.join(out, f"fig1b_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig1b_{tag}.csv"),
                       ["target", "seed", "lambda1_before", "lambda1_after", "abs_error"], rows)
     ax.set(xlabel="flossing epoch", ylabel=r"$\lambda_1$ (per-epoch estimate)", title="B: median, 25-75 %")
     ax.legend(fontsize=8)
+    axg = axes[0][3]
+    for target, color in zip(TARGETS, ("C0", "C1", "C2")):
+        norms = np.array([res[f"B_target{target:+.1f}_s{seed}"]["grad_norm"] for seed in range(seeds_b)])
+        _common.band(axg, np.arange(1, norms.shape[1] + 1), norms, color, f"target {target:g}")
+    if args.clip_norm is not None:
+        axg.axhline(args.clip_norm, color="k", ls=":", lw=0.8, label="clip")
+    axg.set(xlabel="flossing epoch", ylabel="gradient norm before clipping", yscale="log",
+            title="B: flossing gradient norms")
+    axg.legend(fontsize=7)
     # C and D
     rows_c, rows_d = [], []
     axc, axd = axes[0][1], axes[0][2]
@@ -110,9 +134,9 @@ def main(argv=None):
         rows_c += [[k, e + 1, *loss[:, e]] for e in range(0, loss.shape[1], max(1, loss.shape[1] // 200))]
         rows_d += [[k, seed, *spectra[seed]] for seed in range(seeds)]
     rows_d += [[0, seed, *before[seed]] for seed in range(seeds)]
-    _common.write_csv(os.path.join(out, f"fig1c_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig1c_{tag}.csv"),
                       ["k", "epoch", *[f"seed{j}" for j in range(seeds)]], rows_c)
-    _common.write_csv(os.path.join(out, f"fig1d_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig1d_{tag}.csv"),
                       ["k (0 = before)", "seed", *[f"lambda{j}" for j in i]], rows_d)
     axc.set(xlabel="flossing epoch", ylabel=r"flossing loss $\sum_{i\leq k}\lambda_i^2$", yscale="log",
             title="C: median, 25-75 %")
@@ -120,7 +144,7 @@ def main(argv=None):
     axd.axhline(0.0, color="k", lw=0.6)
     axd.set(xlabel="index i", ylabel=r"$\lambda_i$", title=f"D: spectra (N = {s['N']})")
     axd.legend(fontsize=7)
-    _common.save(fig, os.path.join(out, f"fig1_{args.scale}.png"))
+    _common.save(fig, os.path.join(out, f"fig1_{tag}.png"))
 
 
 if __name__ == "__main__":

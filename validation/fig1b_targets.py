@@ -2,21 +2,28 @@
 
 Ten vanilla tanh networks (N = 32, W_ij ~ N(0, g^2/N) with g ~ U(0, 1), input
 x ~ N(0, 1), one trajectory per epoch) are flossed with Adam on the loss
-(lambda_1 - target)^2 for 100 epochs, for each target in {-1, -0.5, 0}.  Afterwards
+(lambda_1 - target)^2 for 100 epochs, for each target in {-1, -0.5, 0}, each network's
+gradient clipped to norm 1 per epoch (--clip-norm none: plain Adam; see
+validation/fig1b_clipping.py for why and how much it matters).  Afterwards
 lambda_1 is measured on a fresh trajectory of 1000 steps (100 more discarded as
 transient).  The ten networks run as one ensemble (R = 10), vectorised.
 
 Acceptance (issue "Core"): median |lambda_1 - target| <= 0.05 for every target.
 
-    python validation/fig1b_targets.py [--epochs 100] [--lr 0.005] [--seed 0] [--png fig1b.png]
+    python validation/fig1b_targets.py [--epochs 100] [--lr 0.005] [--clip-norm 1] [--seed 0] [--png fig1b.png]
 """
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-from floss_ref import VanillaRNN, floss, lyapunov_spectrum
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+from floss_ref import VanillaRNN, floss, lyapunov_spectrum  # noqa: E402
 
 TARGETS = (-1.0, -0.5, 0.0)
 
@@ -26,7 +33,7 @@ def run(target, args):
     g = rng.uniform(0.0, 1.0, size=args.R)
     net = VanillaRNN.random(args.N, g=g, ensemble=(args.R,), seed=rng)
     hist = floss(net, epochs=args.epochs, k=1, T=args.T, transient=args.transient, target=target,
-                 lr=args.lr, inputs="gaussian", seed=rng)
+                 lr=args.lr, clip_norm=args.clip_norm, inputs="gaussian", seed=rng)
     xs = rng.standard_normal((args.T_eval + 100, args.R, 1))
     h0 = rng.standard_normal((args.R, args.N))
     lam1 = lyapunov_spectrum(net, h0, xs, k=1, transient=100, seed=rng).exponents[:, 0]
@@ -41,13 +48,16 @@ def main():
     p.add_argument("--T", type=int, default=500, help="steps per flossing epoch")
     p.add_argument("--transient", type=int, default=100, help="steps left out of each epoch's average")
     p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
+    p.add_argument("--clip-norm", type=_common.clip_norm, default=1.0,
+                   help="clip each network's gradient to this norm per epoch, or 'none' (default 1)")
     p.add_argument("--T-eval", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", help="write a figure of lambda_1 over epochs")
     args = p.parse_args()
 
     print(f"Fig. 1B miniature: R = {args.R} networks, N = {args.N}, g ~ U(0,1), {args.epochs} Adam epochs "
-          f"(lr = {args.lr}), T = {args.T} steps per epoch ({args.transient} transient), "
+          f"(lr = {args.lr}, gradient clipped at {args.clip_norm}), T = {args.T} steps per epoch "
+          f"({args.transient} transient), "
           f"evaluation on {args.T_eval} fresh steps")
     print(f"{'target':>7} {'median |l1 - target|':>21} {'max |l1 - target|':>18} {'median l1 before':>17} {'seconds':>8}")
     rows, ok = [], True

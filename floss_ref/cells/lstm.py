@@ -105,6 +105,8 @@ class LSTM:
     """
 
     param_names = ("W", "V", "b")
+    # axes of each parameter that belong to one network (the rest are ensemble axes E)
+    param_core_ndim = {"W": 2, "V": 2, "b": 2}
 
     def __init__(self, params):
         check_keys(params, self.param_names)

@@ -57,6 +57,8 @@ class VanillaRNN:
     """
 
     param_names = ("W", "V", "b")
+    # axes of each parameter that belong to one network (the rest are ensemble axes E)
+    param_core_ndim = {"W": 2, "V": 2, "b": 1}
 
     def __init__(self, params, nonlinearity="tanh"):
         self.nonlinearity = _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
