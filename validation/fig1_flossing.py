@@ -5,7 +5,7 @@ input) flossed towards a target in {-1, -0.5, 0} (loss (lambda_1 - target)^2, Ad
 trajectory per epoch); lambda_1 measured afterwards on a fresh trajectory.  Each epoch's
 gradient is clipped to norm 1 (--clip-norm; "none" is plain Adam): the gradient of a
 finite-time exponent has rare spikes 100-1000 times its typical norm which, unclipped,
-stall or reverse the approach to target -1 in about a third of the networks
+stall or reverse the approach to target -1 in 40-50 % of the networks
 (validation/fig1b_clipping.py measures this on held-out networks).  The fourth panel
 shows the per-epoch gradient norms before clipping.
 C: flossing loss sum_{i<=k} lambda_i^2 over epochs for k = 1, 16, 32.
