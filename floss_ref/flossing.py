@@ -29,7 +29,7 @@ from ._progress import progress_bar
 from ._threads import limit_blas
 from .lyapunov import (check_diagonal, check_run_arguments, check_state, check_tangent,
                        qr_schedule, random_orthonormal)
-from .optim import Adam
+from .optim import Adam, global_norm
 from .qr import default_rtol, qr_unchecked, qr_vjp_unchecked
 
 
@@ -224,7 +224,7 @@ def gradient_norms(system, grads):
     """
     E = tuple(getattr(system, "ensemble_shape", ()))
     if not E:
-        return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+        return global_norm(grads)
     core = getattr(system, "param_core_ndim", None)
     if core is None:
         raise TypeError(f"per-network gradient norms of an ensemble {E} need the map's "
@@ -245,7 +245,7 @@ def clip_per_network(system, grads, clip_norm):
     norms = gradient_norms(system, grads)
     scale = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
     if np.ndim(scale) == 0:
-        return ({name: g * scale for name, g in grads.items()} if scale < 1.0 else grads), norms
+        return {name: g * scale for name, g in grads.items()}, norms
     core = system.param_core_ndim
     return {name: g * scale.reshape(scale.shape + (1,) * core[name]) for name, g in grads.items()}, norms
 

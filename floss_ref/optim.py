@@ -15,6 +15,11 @@ from . import _validate
 from .errors import NumericalBreakdownError
 
 
+def global_norm(grads):
+    """The L2 norm of all arrays of a gradient dict taken together (a float)."""
+    return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+
+
 class Adam:
     """Adam over a dict of parameter arrays, updated in place.
 
@@ -49,7 +54,7 @@ class Adam:
         """
         if set(grads) != set(self.params):
             raise ValueError(f"grads must have keys {sorted(self.params)}, got {sorted(grads)}")
-        norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+        norm = global_norm(grads)
         if not np.isfinite(norm):
             raise NumericalBreakdownError("gradient contains NaN or inf; parameters were not updated")
         scale = 1.0

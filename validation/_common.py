@@ -19,6 +19,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
+from floss_ref.cli import _float_range  # noqa: E402
 from floss_ref.sweep import SweepError, run_sweep  # noqa: E402
 
 SCALES = ("quick", "paper")
@@ -46,13 +47,12 @@ def clip_norm(text):
     """argparse type of a gradient-clipping option: a positive number or 'none'."""
     if text.strip().lower() == "none":
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'none', got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number or 'none', got {text!r}")
-    return value
+    return _float_range(0.0, strict=True)(text)
+
+
+def clip_label(clip):
+    """How a clip norm appears in names and tables: 'none' or the number (%g)."""
+    return "none" if clip is None else format(clip, "g")
 
 
 def out_dir(args, name):

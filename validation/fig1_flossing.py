@@ -79,8 +79,7 @@ def main(argv=None):
     s = SCALE[args.scale]
     seeds = args.seeds or s["seeds"]
     seeds_b = args.seeds or s["seeds_b"]
-    tag = args.scale if args.clip_norm == CLIP_B else \
-        f"{args.scale}_clip{'none' if args.clip_norm is None else format(args.clip_norm, 'g')}"
+    tag = args.scale if args.clip_norm == CLIP_B else f"{args.scale}_clip{_common.clip_label(args.clip_norm)}"
     if args.results is None:
         args.results = os.path.join(_common.out_dir(args, NAME), f"results_{tag}")
     tasks = make_tasks(args.scale, seeds, seeds_b, args.clip_norm)

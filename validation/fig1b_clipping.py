@@ -45,10 +45,6 @@ FLOSS = dict(N=32, k=1, epochs=100, T=500, transient=100, lr=0.005, inputs="gaus
              spectrum_k=1, spectrum_T=5000)
 
 
-def label(clip):
-    return "none" if clip is None else f"{clip:g}"
-
-
 def make_tasks(nets, clips):
     gains = np.random.default_rng(777).uniform(0.0, 1.0, size=nets)
     tasks = []
@@ -58,7 +54,7 @@ def make_tasks(nets, clips):
                 params = dict(FLOSS, g=float(g), seed=1000 + n, target=target)
                 if clip is not None:
                     params["clip_norm"] = clip
-                tasks.append(SweepTask(f"clip{label(clip)}_target{target:+.1f}_n{n}", "floss", params))
+                tasks.append(SweepTask(f"clip{_common.clip_label(clip)}_target{target:+.1f}_n{n}", "floss", params))
     return tasks
 
 
@@ -77,21 +73,22 @@ def main(argv=None):
           f"{'max grad norm (median over nets)':>33}")
     for ax, target in zip(axes[0], TARGETS):
         for j, clip in enumerate(s["clips"]):
-            runs = [res[f"clip{label(clip)}_target{target:+.1f}_n{n}"] for n in range(nets)]
+            name = _common.clip_label(clip)
+            runs = [res[f"clip{name}_target{target:+.1f}_n{n}"] for n in range(nets)]
             after = np.array([float(r["spectrum_after"][0]) for r in runs])
             err = np.abs(after - target)
             peak = np.array([float(np.max(r["grad_norm"])) for r in runs])
             failed = int(np.sum(err > 0.05))
-            print(f"{label(clip):>5} {target:>7.2f} {np.median(err):>21.4f} {failed:>10d} of {nets:<3d} "
+            print(f"{name:>5} {target:>7.2f} {np.median(err):>21.4f} {failed:>10d} of {nets:<3d} "
                   f"{np.median(peak):>33.3g}")
-            summary.append([label(clip), target, nets, float(np.median(err)), failed, float(np.median(peak))])
-            rows += [[label(clip), target, n, float(runs[n]["spectrum_before"][0]), after[n], err[n], peak[n]]
+            summary.append([name, target, nets, float(np.median(err)), failed, float(np.median(peak))])
+            rows += [[name, target, n, float(runs[n]["spectrum_before"][0]), after[n], err[n], peak[n]]
                      for n in range(nets)]
             x = j + np.linspace(-0.15, 0.15, nets)
             ax.scatter(x, err, s=10, alpha=0.6)
             ax.plot([j - 0.25, j + 0.25], [np.median(err)] * 2, color="k", lw=2)
         ax.axhline(0.05, color="r", ls="--", lw=0.8)
-        ax.set(xticks=range(len(s["clips"])), xticklabels=[label(c) for c in s["clips"]], yscale="log",
+        ax.set(xticks=range(len(s["clips"])), xticklabels=[_common.clip_label(c) for c in s["clips"]], yscale="log",
                xlabel="gradient clip norm", ylabel=r"$|\lambda_1 - \mathrm{target}|$ after flossing",
                title=f"target {target:g} ({nets} held-out networks)")
     _common.write_csv(os.path.join(out, f"{NAME}_{args.scale}.csv"),
