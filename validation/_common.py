@@ -50,6 +50,13 @@ def clip_norm(text):
     return _float_range(0.0, strict=True)(text)
 
 
+def delays_and_headline(by, task, wanted):
+    """The delays run for ``task`` (keys ``(task, d, protocol)`` of ``by``), sorted, and the
+    delay whose training curves to draw: ``wanted`` if it was run, else the longest."""
+    delays = sorted({d for (t, d, _) in by if t == task})
+    return delays, (wanted if wanted in delays else delays[-1])
+
+
 def clip_label(clip):
     """How a clip norm appears in names and tables: 'none' or the number (%g)."""
     return "none" if clip is None else format(clip, "g")

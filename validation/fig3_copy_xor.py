@@ -77,9 +77,7 @@ def main(argv=None):
     fig, axes = _common.figure(2, len(names))
     width = max(1, cfgs[0].epochs // 100)
     for row, task in enumerate(names):
-        delays = sorted({d for (t, d, _) in by if t == task})
-        head = SCALE[args.scale]["headline"][task]
-        head = head if head in delays else delays[-1]
+        delays, head = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
         ax = axes[row][0]
         for protocol in PROTOCOLS:
             runs = by.get((task, head, protocol))

@@ -120,9 +120,7 @@ def report(args, cfgs, tasks, results, out):
     fig, axes = _common.figure(2, len(task_names))
     width = max(1, cfgs[0].epochs // 100)
     for row, task in enumerate(task_names):
-        delays = sorted({d for (t, d, _) in by if t == task})
-        head = SCALE[args.scale]["headline"][task]
-        head = head if head in delays else delays[-1]
+        delays, head = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
         ax = axes[row][0]
         for protocol in PROTOCOLS:
             runs = by.get((task, head, protocol))
