@@ -30,6 +30,8 @@ from .cells import VanillaRNN
 from .errors import NumericalBreakdownError
 
 READOUT_NAMES = ("w_out", "offset", "h0")
+READOUT_INITS = ("scaled", "authors")
+AUTHORS_OFFSET = 0.001  # the readout offset's initial value in the authors' code
 
 
 # ---- task losses (SPEC section 6) -----------------------------------------------------
@@ -177,7 +179,7 @@ def readout_jvp(hs, w_out, hs_dot, w_out_dot, offset_dot):
 def run_steps(cell, h0, xs, work=None):
     """T steps of any differentiable map, B trajectories from one initial state.
 
-    h0 : (n,)
+    h0 : (n,) shared by the batch, or (B, n) one per trajectory
     xs : (T, B, d)
     work : Workspace, optional
     returns hs : (T, B, n) (the states h_1 .. h_T) and the tape (the step caches) for
@@ -191,7 +193,7 @@ def run_steps(cell, h0, xs, work=None):
         h, cache = cell.step(h, xs[s])
         hs[s] = h
         caches.append(cache)
-    return hs, (caches, B)
+    return hs, (caches, B, h0.ndim)
 
 
 def run_steps_vjp(cell, tape, hs_bar, work=None):
@@ -199,9 +201,10 @@ def run_steps_vjp(cell, tape, hs_bar, work=None):
 
     hs_bar : (T, B, n)   cotangents of h_1 .. h_T from the loss
     work : Workspace, optional (unused: this loop keeps no (T, B, n) array)
-    returns h0_bar : (n,) (summed over the batch, h0 is shared), params_bar : dict
+    returns h0_bar : (n,) (summed over the batch, h0 is shared) or (B, n) (one h0 per
+    trajectory), params_bar : dict
     """
-    caches, _ = tape
+    caches, _, h0_ndim = tape
     params_bar = {name: np.zeros_like(p) for name, p in cell.params.items()}
     g = np.zeros_like(hs_bar[0])
     for s in range(hs_bar.shape[0] - 1, -1, -1):
@@ -210,7 +213,7 @@ def run_steps_vjp(cell, tape, hs_bar, work=None):
         # the parameters act at every step: their cotangents accumulate over the loop
         for name, value in p_bar.items():
             params_bar[name] += value
-    return g.sum(axis=0), params_bar
+    return (g.sum(axis=0) if h0_ndim == 1 else g), params_bar
 
 
 def run_steps_jvp(cell, tape, h0_dot, params_dot):
@@ -220,7 +223,7 @@ def run_steps_jvp(cell, tape, h0_dot, params_dot):
     params_dot : dict of perturbations of cell.params (missing keys are zero)
     returns hs_dot : (T, B, n)
     """
-    caches, B = tape
+    caches, B, _ = tape
     h_dot = np.broadcast_to(h0_dot, (B, h0_dot.shape[-1])).copy()
     hs_dot = np.empty((len(caches),) + h_dot.shape)
     for s, cache in enumerate(caches):
@@ -255,10 +258,11 @@ def vanilla_run(cell, h0, xs, work=None):
     The same arithmetic as T calls of ``cell.step``; the input drive ``V x_s + b`` of all
     T steps is one (T B, d) x (d, N) product before the loop, written where the states go.
 
-    h0 : (N,)
+    h0 : (N,) shared by the batch, or (B, N) one per trajectory
     xs : (T, B, d)
     work : Workspace, optional
-    returns hs : (T, B, N), tape = (phis : (T, B, N) holding phi(h_0) .. phi(h_{T-1}), xs)
+    returns hs : (T, B, N), tape = (phis : (T, B, N) holding phi(h_0) .. phi(h_{T-1}), xs,
+    h0.ndim)
     """
     W, V, b = cell.params["W"], cell.params["V"], cell.params["b"]
     T, B = xs.shape[:2]
@@ -275,7 +279,7 @@ def vanilla_run(cell, h0, xs, work=None):
         np.matmul(phis[s], W_T, out=recurrent)
         hs[s] += recurrent
         h = hs[s]
-    return hs, (phis, xs)
+    return hs, (phis, xs, h0.ndim)
 
 
 def vanilla_run_vjp(cell, tape, hs_bar, work=None):
@@ -292,9 +296,9 @@ def vanilla_run_vjp(cell, tape, hs_bar, work=None):
 
     hs_bar : (T, B, N)
     work : Workspace, optional
-    returns h0_bar : (N,), params_bar : dict with W (N, N), V (N, d), b (N,)
+    returns h0_bar : (N,) or (B, N) (as h0), params_bar : dict with W (N, N), V (N, d), b (N,)
     """
-    phis, xs = tape
+    phis, xs, h0_ndim = tape
     W = cell.params["W"]
     T, B, N = hs_bar.shape
     slopes = _slope_into(cell.nonlinearity, phis, _empty(work, "slopes", phis.shape))
@@ -305,7 +309,9 @@ def vanilla_run_vjp(cell, tape, hs_bar, work=None):
         np.matmul(G[s], W, out=back)  # rows: (W^T g_s)^T
         back *= slopes[s]
         np.add(hs_bar[s - 1], back, out=G[s - 1])
-    h0_bar = np.sum((G[0] @ W) * slopes[0], axis=0)
+    h0_bar = (G[0] @ W) * slopes[0]
+    if h0_ndim == 1:  # a shared h0 receives the cotangents of all B trajectories
+        h0_bar = np.sum(h0_bar, axis=0)
     G_rows = G.reshape(T * B, N)
     params_bar = {"W": G_rows.T @ phis.reshape(T * B, N),
                   "V": G_rows.T @ xs.reshape(T * B, xs.shape[-1]),
@@ -322,7 +328,7 @@ def vanilla_run_jvp(cell, tape, h0_dot, params_dot):
     params_dot : dict of perturbations of W, V, b (missing keys are zero)
     returns hs_dot : (T, B, N)
     """
-    phis, xs = tape
+    phis, xs, _ = tape
     W = cell.params["W"]
     T, B, N = phis.shape
     slopes = _slope_into(cell.nonlinearity, phis, np.empty_like(phis))
@@ -364,8 +370,9 @@ class Model:
         :mod:`floss_ref.cells`; one network (no ensemble axes).
     w_out : (N,) array_like
     offset : float or () array_like
-    h0 : (n,) array_like
-        Initial state, shared by all trajectories of a batch.
+    h0 : (n,) or (B, n) array_like
+        Initial state, shared by all trajectories of a batch, or one per batch slot (the
+        authors' code trains an N x B matrix of initial states).
 
     Attributes
     ----------
@@ -390,8 +397,8 @@ class Model:
         if w_out.ndim != 1:
             raise ValueError(f"w_out must have shape (N,) = ({cell.N},), got {w_out.shape}")
         h0 = _validate.float_array("h0", h0, min_ndim=1, tail=(cell.state_size,)).copy()
-        if h0.ndim != 1:
-            raise ValueError(f"h0 must have shape (n,) = ({cell.state_size},), got {h0.shape}")
+        if h0.ndim > 2:
+            raise ValueError(f"h0 must have shape (n,) = ({cell.state_size},) or (B, n), got {h0.shape}")
         offset = _validate.float_array("offset", offset).copy()
         if offset.shape != ():
             raise ValueError(f"offset must be a scalar, got shape {offset.shape}")
@@ -399,23 +406,35 @@ class Model:
         self.params.update(w_out=w_out, offset=offset, h0=h0)
 
     @classmethod
-    def random(cls, cell, seed=None, relax_steps=100):
-        """Readout and initial state for ``cell`` as in the authors' code.
+    def random(cls, cell, seed=None, relax_steps=100, *, readout_init="scaled", h0_slots=None):
+        """Readout and initial state for ``cell``.
 
-        w_out_i ~ N(0, 1/N) (an O(1) logit at the start), offset = 0, and h_0 obtained by
-        running the network from h ~ N(0, 1) for ``relax_steps`` steps without input.
+        h_0 is obtained, as in the authors' code, by running the network from
+        h ~ N(0, 1) for ``relax_steps`` steps without input.
+
+        readout_init : {"scaled", "authors"}
+            ``"scaled"``: w_out_i ~ N(0, 1/N) (an O(1) logit at the start), offset 0;
+            ``"authors"``: w_out_i ~ N(0, 1), offset 0.001, as in the authors' code.
+        h0_slots : int or None
+            None: one h_0 shared by the batch, shape (n,); B: one per batch slot,
+            shape (B, n), each relaxed from its own random start (authors' code).
         """
         rng = _validate.rng(seed)
         relax_steps = _validate.integer("relax_steps", relax_steps, minimum=0)
-        w_out = rng.standard_normal(cell.N) / math.sqrt(cell.N)
-        h = rng.standard_normal(cell.state_size)
+        _validate.choice("readout_init", readout_init, READOUT_INITS)
+        if readout_init == "scaled":
+            w_out, offset = rng.standard_normal(cell.N) / math.sqrt(cell.N), 0.0
+        else:
+            w_out, offset = rng.standard_normal(cell.N), AUTHORS_OFFSET
+        slots = () if h0_slots is None else (_validate.integer("h0_slots", h0_slots, minimum=1),)
+        h = rng.standard_normal(slots + (cell.state_size,))
         no_input = np.zeros(getattr(cell, "d", 1))
         for _ in range(relax_steps):
             h, _ = cell.step(h, no_input)
         if not np.all(np.isfinite(h)):
             raise NumericalBreakdownError("the initial state overflowed while relaxing the network "
                                           "without input; lower the gain g")
-        return cls(cell, w_out, 0.0, h)
+        return cls(cell, w_out, offset, h)
 
     @property
     def w_out(self):
@@ -428,6 +447,14 @@ class Model:
     @property
     def h0(self):
         return self.params["h0"]
+
+    def initial_states(self, B):
+        """The initial state of each of B trajectories: h0 (n,) if shared; with one h_0
+        per slot, (B, n) with trajectory b starting from slot b mod (number of slots)."""
+        h0 = self.h0
+        if h0.ndim == 1 or h0.shape[0] == B:
+            return h0
+        return h0[np.arange(B) % h0.shape[0]]
 
 
 @dataclasses.dataclass
@@ -443,7 +470,7 @@ class Gradient:
 def forward(model, batch):
     """The readout r : (T, B) of ``model`` on ``batch`` (no gradient)."""
     run, _, _ = sequence_rules(model.cell)
-    hs, _ = run(model.cell, model.h0, batch.xs)
+    hs, _ = run(model.cell, model.initial_states(batch.xs.shape[1]), batch.xs)
     return readout(hs, model.w_out, model.offset)
 
 
@@ -475,6 +502,7 @@ def loss_and_grad(model, batch, loss, work=None):
     """
     run, run_vjp, _ = sequence_rules(model.cell)
     f, f_vjp, _ = LOSSES[loss]
+    _check_slots(model, batch)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
         hs, tape = run(model.cell, model.h0, batch.xs, work)
         r = readout(hs, model.w_out, model.offset)
@@ -490,10 +518,17 @@ def loss_and_grad(model, batch, loss, work=None):
     return Gradient(loss=L, accuracy=acc, grads=grads)
 
 
+def _check_slots(model, batch):
+    if model.h0.ndim == 2 and model.h0.shape[0] != batch.xs.shape[1]:
+        raise ValueError(f"the model has {model.h0.shape[0]} initial states (one per batch slot) but the "
+                         f"batch has B = {batch.xs.shape[1]} sequences; their gradient needs B equal to the slots")
+
+
 def loss_jvp(model, batch, loss, tangents):
     """Directional derivative of the task loss along ``tangents`` (a dict shaped like
     ``model.params``; missing keys are zero): the tangent rule of :func:`loss_and_grad`."""
     run, _, run_jvp = sequence_rules(model.cell)
+    _check_slots(model, batch)
     hs, tape = run(model.cell, model.h0, batch.xs)
     r = readout(hs, model.w_out, model.offset)
     cell_dot = {name: tangents[name] for name in model.cell.params if name in tangents}

@@ -251,7 +251,7 @@ def clip_per_network(system, grads, clip_norm):
 
 
 def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, clip_norm=None,
-          inputs="gaussian", seed=None, progress=False, optimizer=None, blas_threads=1):
+          inputs="gaussian", input_scale=1.0, seed=None, progress=False, optimizer=None, blas_threads=1):
     """Gradient flossing with Adam (Algorithm 1): ``epochs`` updates of ``system.params``.
 
     Each epoch draws fresh inputs, a fresh initial state h0 ~ N(0, 1) and a fresh
@@ -279,6 +279,9 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
         (``FlossingHistory.grad_norm`` shows such epochs).  Clipping bounds them.
         None (default) is plain Adam, as in the paper's Algorithm 1.
     inputs : {"gaussian", "bernoulli", "none"}
+    input_scale : float
+        Factor applied to the drawn inputs (the authors' code divides the inputs by the
+        number of input streams, in flossing as in training; see :mod:`floss_ref.tasks`).
     seed : int, numpy.random.Generator or None
     progress : bool
         Show a progress bar.
@@ -293,6 +296,7 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     """
     epochs = _validate.integer("epochs", epochs, minimum=0)
     _validate.choice("inputs", inputs, INPUTS)
+    input_scale = _validate.real("input_scale", input_scale, minimum=0.0, strict_min=True)
     T = _validate.integer("T", T, minimum=1)
     rng = _validate.rng(seed)
     if not hasattr(system, "params"):
@@ -316,6 +320,8 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     with limit_blas(blas_threads):
         for _ in range(epochs):
             xs = draw_inputs(inputs, T, batch_shape, d, rng)
+            if xs is not None and input_scale != 1.0:
+                xs = xs * input_scale
             h0 = rng.standard_normal(batch_shape + (n,))
             Q0 = random_orthonormal(n, k, batch_shape, rng)
             res = flossing_grad(system, h0, xs, k=k, T=T, t_ons=t_ons, transient=transient,

@@ -4,9 +4,9 @@
     v <- beta2 v + (1 - beta2) g^2
     p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 
-with optional clipping of the global gradient norm (the authors clip at 0.03 when
-training on tasks): if ||g||_2 > clip_norm, every gradient is scaled by clip_norm/||g||_2
-before the update.
+with optional gradient-norm clipping before the update: of the global norm (if
+||g||_2 > clip_norm, every array is scaled by clip_norm/||g||_2), or of each parameter
+array on its own (the authors' code: Flux's ClipNorm(0.03) acts on each array).
 """
 
 import numpy as np
@@ -20,6 +20,9 @@ def global_norm(grads):
     return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
 
 
+CLIP_MODES = ("global", "per_array")
+
+
 class Adam:
     """Adam over a dict of parameter arrays, updated in place.
 
@@ -29,10 +32,14 @@ class Adam:
         The arrays to optimise (e.g. ``cell.params``); they are modified in place.
     lr, beta1, beta2, eps : float
     clip_norm : float or None
-        Clip the global L2 norm of the gradient to this value before each update.
+        Clip the gradient's L2 norm to this value before each update.
+    clip_mode : {"global", "per_array"}
+        ``"global"``: the norm of all arrays taken together; ``"per_array"``: each
+        parameter array is clipped to ``clip_norm`` on its own (as Flux's ``ClipNorm``
+        in the authors' code).
     """
 
-    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=None):
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=None, clip_mode="global"):
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict of arrays")
         self.params = params
@@ -43,6 +50,7 @@ class Adam:
             raise ValueError(f"beta1 and beta2 must be < 1, got {beta1}, {beta2}")
         self.eps = _validate.real("eps", eps, minimum=0.0, strict_min=True)
         self.clip_norm = None if clip_norm is None else _validate.real("clip_norm", clip_norm, minimum=0.0, strict_min=True)
+        self.clip_mode = _validate.choice("clip_mode", clip_mode, CLIP_MODES)
         self.t = 0
         self.m = {name: np.zeros_like(p) for name, p in params.items()}
         self.v = {name: np.zeros_like(p) for name, p in params.items()}
@@ -57,14 +65,19 @@ class Adam:
         norm = global_norm(grads)
         if not np.isfinite(norm):
             raise NumericalBreakdownError("gradient contains NaN or inf; parameters were not updated")
-        scale = 1.0
-        if self.clip_norm is not None and norm > self.clip_norm:
-            scale = self.clip_norm / norm
+        scale = {name: 1.0 for name in grads}
+        if self.clip_norm is not None and self.clip_mode == "global" and norm > self.clip_norm:
+            scale = {name: self.clip_norm / norm for name in grads}
+        elif self.clip_norm is not None and self.clip_mode == "per_array":
+            for name, g in grads.items():
+                g_norm = float(np.sqrt(np.sum(g * g)))
+                if g_norm > self.clip_norm:
+                    scale[name] = self.clip_norm / g_norm
         self.t += 1
         c1 = 1.0 - self.beta1 ** self.t
         c2 = 1.0 - self.beta2 ** self.t
         for name, p in self.params.items():
-            g = grads[name] * scale if scale != 1.0 else grads[name]
+            g = grads[name] * scale[name] if scale[name] != 1.0 else grads[name]
             m, v = self.m[name], self.v[name]
             m *= self.beta1
             m += (1.0 - self.beta1) * g

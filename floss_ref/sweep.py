@@ -107,19 +107,35 @@ def train_task(params):
     """Train one :class:`floss_ref.training.TrainConfig` to the end.
 
     params : dict
-        Fields of TrainConfig.
-    returns dict of ndarray: ``history/<name>`` for every entry of ``Run.history`` and
-    ``summary/<name>`` for every entry of ``Run.summary()``.
+        Fields of TrainConfig, and optionally ``curve_every`` (see below).
+    returns dict of ndarray: ``summary/<name>`` for every entry of ``Run.summary()``, and
+    ``history/<name>`` for every entry of ``Run.history``.  With ``curve_every = c`` the
+    per-epoch entries (``loss``, ``accuracy``, ``grad_norm``, ``h0_grad_norm``) are
+    stored as means over blocks of c epochs instead, ``curve/<name>`` of shape (E / c,)
+    (the norms as means of log10), so that a result is small enough to commit.
     """
     from .training import Run, TrainConfig
 
     fields = dict(params)
+    curve_every = fields.pop("curve_every", None)
     if "floss_at" in fields:
         fields["floss_at"] = tuple(fields["floss_at"])
-    run = Run(TrainConfig(**fields))
+    config = TrainConfig(**fields)
+    if curve_every is not None:
+        curve_every = _validate.integer("curve_every", curve_every, minimum=1)
+        if config.epochs % curve_every:
+            raise ValueError(f"curve_every ({curve_every}) must divide the epochs ({config.epochs})")
+    run = Run(config)
     run.train(blas_threads=1)
-    out = {"history/" + name: np.asarray(v) for name, v in run.history.items()}
-    out.update({"summary/" + name: np.asarray(v) for name, v in run.summary().items()})
+    out = {"summary/" + name: np.asarray(v) for name, v in run.summary().items()}
+    for name, v in run.history.items():
+        v = np.asarray(v)
+        if curve_every is None or v.shape != (config.epochs,):
+            out["history/" + name] = v
+        elif name.endswith("norm"):
+            out["curve/log10_" + name] = np.log10(v).reshape(-1, curve_every).mean(axis=1)
+        else:
+            out["curve/" + name] = v.reshape(-1, curve_every).mean(axis=1)
     return out
 
 
@@ -466,10 +482,14 @@ def _serial(todo, retries, on_done):
     return failures
 
 
-def train_tasks(configs, prefix=""):
-    """SweepTasks of kind "train" for TrainConfigs, named from protocol, delay, k and seed."""
+def train_tasks(configs, prefix="", curve_every=None):
+    """SweepTasks of kind "train" for TrainConfigs, named from protocol, delay, k and seed
+    (``curve_every``: see :func:`train_task`)."""
     tasks = []
     for c in configs:
         name = f"{prefix}{c.task}_d{c.delay}_{c.protocol}_k{c.k if c.k is not None else 'def'}_N{c.N}_s{c.seed}"
-        tasks.append(SweepTask(name, "train", c.to_dict()))
+        params = c.to_dict()
+        if curve_every is not None:
+            params["curve_every"] = curve_every
+        tasks.append(SweepTask(name, "train", params))
     return tasks

@@ -18,6 +18,16 @@ name            inputs       target y_s                                   loss
 Only the steps s >= d, whose target depends on inputs already shown, are scored; the
 targets of the other steps are set to 0 and carry no weight.  The temporal XORs need an
 even delay d (d/2 must be a whole number of steps).
+
+Two settings on which the paper's text and the authors' public code differ (both
+available, the paper's text is the default):
+
+* ``lags`` (temporal XORs only): ``"half"`` uses the lags d/2 and d of Eq. 20 and the
+  figure captions; ``"double"`` uses the lags d and 2d of App. H's table and of the
+  authors' code (code delay delta = d), scored from step 2d.
+* ``input_scale``: ``"none"`` feeds the inputs as drawn; ``"streams"`` divides every input
+  by the number of input streams n_in (3 for spatial XOR), as the authors' code does in
+  training and flossing alike.  Targets are computed from the unscaled inputs.
 """
 
 import dataclasses
@@ -65,6 +75,10 @@ class TaskBatch:
     mask: np.ndarray
 
 
+LAGS = ("half", "double")
+INPUT_SCALES = ("none", "streams")
+
+
 class Task:
     """A delayed task of App. H with its delay fixed.
 
@@ -72,14 +86,23 @@ class Task:
     ----------
     name : {"copy", "xor", "binary_xor", "spatial_xor"}
     delay : int
-        d >= 1; even for ``xor`` and ``binary_xor``.
+        d >= 1; even for ``xor`` and ``binary_xor`` with ``lags="half"``.
+    lags : {"half", "double"}
+        Temporal XORs: target lags (d/2, d) as in Eq. 20, or (d, 2d) as in App. H's table
+        and the authors' code.  Other tasks accept only "half" (their one lag is d).
+    input_scale : {"none", "streams"}
+        ``"streams"`` divides the inputs by the number of streams (authors' code).
 
     Attributes
     ----------
     name : str
     delay : int
     channels : int
-        Number of input streams d_in (the cell's ``d``).
+        Number of input streams n_in (the cell's ``d``).
+    first_scored : int
+        The first scored step: d, or 2d for ``lags="double"``.
+    input_scale : float
+        Factor applied to the drawn inputs (1, or 1 / n_in for ``"streams"``).
     loss : {"mse", "bce"}
         Mean squared error, or binary cross-entropy on the logit r.
     binary : bool
@@ -97,25 +120,35 @@ class Task:
     [4, 5, 6, 7, 8, 9]
     """
 
-    def __init__(self, name, delay):
+    def __init__(self, name, delay, *, lags="half", input_scale="none"):
         self.name = _validate.choice("task", name, tuple(TASKS))
         spec = TASKS[name]
         self.delay = _validate.integer("delay", delay, minimum=1)
-        if spec.even_delay and self.delay % 2:
+        self.lags = _validate.choice("lags", lags, LAGS)
+        self.input_scale_name = _validate.choice("input_scale", input_scale, INPUT_SCALES)
+        if self.lags == "double" and not spec.even_delay:
+            raise ValueError(f"lags='double' applies to the temporal XOR tasks ('xor', 'binary_xor') only, "
+                             f"not to task {name!r}; use lags='half'")
+        if spec.even_delay and self.lags == "half" and self.delay % 2:
             raise ValueError(f"the {name} task needs an even delay d (its target uses x_(s-d/2)), got d = {delay}")
         self.channels = spec.channels
         self.loss = spec.loss
         self.binary = spec.binary
+        self.first_scored = 2 * self.delay if self.lags == "double" else self.delay
+        self.input_scale = 1.0 / self.channels if self.input_scale_name == "streams" else 1.0
 
     def __repr__(self):
-        return f"Task({self.name!r}, delay={self.delay})"
+        extra = "" if self.lags == "half" else f", lags={self.lags!r}"
+        if self.input_scale_name != "none":
+            extra += f", input_scale={self.input_scale_name!r}"
+        return f"Task({self.name!r}, delay={self.delay}{extra})"
 
     def check_length(self, T):
-        """Validate T: at least one step must be scored, so T > d."""
+        """Validate T: at least one step must be scored, so T > d (T > 2d for lags "double")."""
         T = _validate.integer("T", T, minimum=1)
-        if self.delay >= T:
-            raise ValueError(f"delay d = {self.delay} must be smaller than the sequence length T = {T} "
-                             "(only steps s >= d are scored); increase T or reduce the delay")
+        if self.first_scored >= T:
+            raise ValueError(f"the first scored step ({self.first_scored}, from delay d = {self.delay}) must be "
+                             f"smaller than the sequence length T = {T}; increase T or reduce the delay")
         return T
 
     def sample(self, T, B, seed=None):
@@ -136,19 +169,23 @@ class Task:
         T = self.check_length(T)
         B = _validate.integer("B", B, minimum=1)
         rng = _validate.rng(seed)
-        d = self.delay
         if self.binary:
             xs = rng.integers(0, 2, size=(T, B, self.channels)).astype(np.float64)
         else:
             xs = rng.uniform(size=(T, B, self.channels))
         ys = np.zeros((T, B))
+        # the target at step s reads x at the lags `near` and `far` (far = first scored step)
+        far = self.first_scored
+        near = far // 2
         if self.name == "copy":
-            ys[d:] = xs[:T - d, :, 0]
+            ys[far:] = xs[:T - far, :, 0]
         elif self.name == "xor":
-            ys[d:] = np.abs(xs[d // 2:T - d // 2, :, 0] - xs[:T - d, :, 0])
+            ys[far:] = np.abs(xs[near:T - near, :, 0] - xs[:T - far, :, 0])
         elif self.name == "binary_xor":
-            ys[d:] = np.logical_xor(xs[d // 2:T - d // 2, :, 0], xs[:T - d, :, 0])
+            ys[far:] = np.logical_xor(xs[near:T - near, :, 0], xs[:T - far, :, 0])
         else:  # spatial_xor: parity of the three streams d steps ago
-            ys[d:] = np.sum(xs[:T - d], axis=-1) % 2
-        mask = np.arange(T) >= d
+            ys[far:] = np.sum(xs[:T - far], axis=-1) % 2
+        mask = np.arange(T) >= far
+        if self.input_scale != 1.0:
+            xs = xs * self.input_scale
         return TaskBatch(xs=xs, ys=ys, mask=mask)

@@ -1,10 +1,12 @@
 """Training runs on the delayed tasks: configuration, the flossing protocols,
 diagnostics and resumable runs (SPEC sections 6-7).
 
-Training (:class:`Run`) follows the authors: Adam (lr 1e-3) with the global gradient
-norm clipped at 0.03, batch 16, T = 300, fresh task data every epoch; trained are the
-cell parameters, ``w_out``, ``offset`` and ``h0``, by the hand-written BPTT of
-:mod:`floss_ref.bptt`.  Flossing episodes (:func:`floss_ref.floss`, the exact gradient
+Training (:class:`Run`): Adam (lr 1e-3) with the gradient norm clipped at 0.03, batch
+16, T = 300, fresh task data every epoch, as in the authors' code; trained are the cell
+parameters, ``w_out``, ``offset`` and ``h0``, by the hand-written BPTT of
+:mod:`floss_ref.bptt`.  By default the clip acts on the global norm, h0 is shared by the
+batch and the readout starts at N(0, 1/N); the authors' code clips each array, trains
+one h0 per batch slot and starts the readout at N(0, 1) (``TrainConfig`` has both).  Flossing episodes (:func:`floss_ref.floss`, the exact gradient
 of sum_i lambda_i^2) run before chosen training epochs according to the protocol.
 """
 
@@ -26,6 +28,21 @@ from .optim import Adam
 from .tasks import TASKS, Task
 
 PROTOCOLS = ("none", "prefloss", "during", "throughout")
+
+# the options of each setting on which the paper's text and the authors' code differ;
+# the first is the default (the paper's text, or our earlier reading of it)
+SETTING_CHOICES = {
+    "input_scale": ("none", "streams"),
+    "xor_lags": ("half", "double"),
+    "readout_init": ("scaled", "authors"),
+    "clip_mode": ("global", "per_array"),
+    "h0_mode": ("shared", "per_slot"),
+    "w_mean_scale": ("entry", "1/N"),
+}
+# the authors' public code (GradientFlossing_XOR.jl) where the paper's text is silent;
+# xor_lags is left out: which lags the figures' "d" means is an open question
+AUTHORS_SETTINGS = {"input_scale": "streams", "readout_init": "authors", "clip_mode": "per_array",
+                    "h0_mode": "per_slot"}
 
 
 # ---- training configuration -----------------------------------------------------------
@@ -77,6 +94,30 @@ class TrainConfig:
         None: min(10, n).
     test_batch : int
         Sequences in the held-out batch scored after training.
+
+    Settings on which the paper's text and the authors' public code differ.  The first
+    choice of each is the default; ``AUTHORS_SETTINGS`` holds the authors' code's.
+
+    input_scale : {"none", "streams"}
+        "streams" divides the inputs by the number of input streams, in training and
+        in flossing (authors' code; see :mod:`floss_ref.tasks`).
+    xor_lags : {"half", "double"}
+        Temporal XORs: lags (d/2, d) as in Eq. 20, or (d, 2d) as in App. H's table and
+        the authors' code.
+    readout_init : {"scaled", "authors"}
+        w_out ~ N(0, 1/N) and offset 0, or w_out ~ N(0, 1) and offset 0.001 (authors).
+    clip_mode : {"global", "per_array"}
+        ``clip`` acts on the global gradient norm, or on each parameter array on its own
+        (authors: Flux's ClipNorm).
+    h0_mode : {"shared", "per_slot"}
+        One trained initial state for the batch, or one per batch slot (authors); with
+        "per_slot" the held-out batch reuses the slots cyclically.
+    w_mean_scale : {"entry", "1/N"}
+        Vanilla cell: the mean of the W entries (0 for tanh, -0.1 for ReLU) is taken per
+        entry (App. B read literally) or divided by N (authors' code).
+    forget_gain : float or None
+        LSTM cell: the recurrent gain of the forget gate; None: g as for the other gates
+        (Fig. 6 caption); App. B's text sets it to 0.
     """
 
     task: str = "binary_xor"
@@ -103,6 +144,13 @@ class TrainConfig:
     diag_every: int = 100
     diag_k: int = None
     test_batch: int = 256
+    input_scale: str = "none"
+    xor_lags: str = "half"
+    readout_init: str = "scaled"
+    clip_mode: str = "global"
+    h0_mode: str = "shared"
+    w_mean_scale: str = "entry"
+    forget_gain: float = None
 
     def __post_init__(self):
         # validate every field, and store numbers as plain int / float (frozen dataclass:
@@ -117,8 +165,17 @@ class TrainConfig:
         _validate.choice("init", self.init, ("gaussian", "orthogonal"))
         if self.cell != "vanilla" and (self.nonlinearity, self.init) != ("tanh", "gaussian"):
             raise ValueError(f"nonlinearity and init apply to the vanilla cell only, not to cell {self.cell!r}")
-        keep("delay", Task(self.task, self.delay).delay)
-        keep("T", Task(self.task, self.delay).check_length(self.T))
+        for name, options in SETTING_CHOICES.items():
+            _validate.choice(name, getattr(self, name), options)
+        if self.cell != "vanilla" and self.w_mean_scale != "entry":
+            raise ValueError(f"w_mean_scale applies to the vanilla cell only, not to cell {self.cell!r}")
+        if self.forget_gain is not None:
+            if self.cell != "lstm":
+                raise ValueError(f"forget_gain applies to the lstm cell only, not to cell {self.cell!r}")
+            keep("forget_gain", _validate.real("forget_gain", self.forget_gain, minimum=0.0))
+        task = self.make_task()
+        keep("delay", task.delay)
+        keep("T", task.check_length(self.T))
         for name, minimum in (("N", 1), ("batch", 1), ("epochs", 1), ("seed", 0), ("floss_epochs", 1),
                               ("floss_T", 1), ("floss_transient", 0), ("floss_every", 1),
                               ("diag_every", 0), ("test_batch", 1)):
@@ -139,6 +196,10 @@ class TrainConfig:
         if self.protocol == "during" and self.floss_at and max(self.floss_at) >= self.epochs:
             raise ValueError(f"floss_at holds epoch {max(self.floss_at)} but the run has only {self.epochs} "
                              f"epochs (0 .. {self.epochs - 1}); pass flossing epochs inside the run")
+
+    def make_task(self):
+        """The :class:`floss_ref.tasks.Task` of this configuration."""
+        return Task(self.task, self.delay, lags=self.xor_lags, input_scale=self.input_scale)
 
     def to_dict(self):
         """Plain JSON-able dict (floss_at as a list)."""
@@ -205,21 +266,24 @@ class Run:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
         self.config = c = config
-        self.task = Task(c.task, c.delay)
+        self.task = c.make_task()
         init = _stream(c, _INIT)
         if c.cell == "vanilla":
             cell = VanillaRNN.random(c.N, self.task.channels, c.g, nonlinearity=c.nonlinearity,
-                                     init=c.init, seed=init)
+                                     init=c.init, mean_scale=c.w_mean_scale, seed=init)
+        elif c.cell == "lstm":
+            cell = CELLS[c.cell].random(c.N, self.task.channels, c.g, forget_gain=c.forget_gain, seed=init)
         else:
             cell = CELLS[c.cell].random(c.N, self.task.channels, c.g, seed=init)
-        self.model = Model.random(cell, seed=init)
+        self.model = Model.random(cell, seed=init, readout_init=c.readout_init,
+                                  h0_slots=c.batch if c.h0_mode == "per_slot" else None)
         n = cell.state_size
         self.k = min(75, n) if c.k is None else c.k
         self.diag_k = min(10, n) if c.diag_k is None else c.diag_k
         for name, value in (("k", self.k), ("diag_k", self.diag_k)):
             if value > n:
                 raise ValueError(f"{name} = {value} exceeds the state size n = {n} of the network")
-        self.optimizer = Adam(self.model.params, lr=c.lr, clip_norm=c.clip)
+        self.optimizer = Adam(self.model.params, lr=c.lr, clip_norm=c.clip, clip_mode=c.clip_mode)
         self.floss_optimizer = Adam(cell.params, lr=c.floss_lr)  # kept across episodes
         self.rng = _stream(c, _DATA)
         self.work = Workspace()
@@ -248,7 +312,7 @@ class Run:
         i = self._floss_index[e]
         c = self.config
         hist = floss(self.model.cell, epochs=c.floss_epochs, k=self.k, T=c.floss_T,
-                     transient=c.floss_transient, inputs="bernoulli",
+                     transient=c.floss_transient, inputs="bernoulli", input_scale=self.task.input_scale,
                      seed=_stream(c, _FLOSS, e), optimizer=self.floss_optimizer)
         self.history["floss_loss"][i] = hist.loss
         self.history["floss_exponents"][i] = hist.exponents[-1]
@@ -256,7 +320,7 @@ class Run:
     def _diagnose(self, e, batch, grads):
         i = self._diag_index[e]
         B = batch.xs.shape[1]
-        h0 = np.broadcast_to(self.model.h0, (B, self.model.h0.shape[0]))
+        h0 = np.broadcast_to(self.model.h0, (B, self.model.h0.shape[-1]))
         res = lyapunov_spectrum(self.model.cell, h0, batch.xs, k=self.diag_k,
                                 transient=self.config.T // 10, seed=_stream(self.config, _DIAG, e))
         self.history["exponents"][i] = np.mean(res.exponents, axis=0)

@@ -68,9 +68,20 @@ def out_dir(args, name):
     return path
 
 
-def sweep(args, name, tasks, settings):
+def results_dir(args, name, label=None):
+    """Where a sweep's results go: ``--results`` if given; else, at paper scale with a
+    ``label``, ``validation/results/<script>/<label>`` (committed, so that figures can be
+    redrawn and sweeps resumed from the repository); else under ``validation/out``."""
+    if args.results:
+        return args.results
+    if args.scale == "paper" and label:
+        return os.path.join(HERE, "results", name, label)
+    return os.path.join(out_dir(args, name), f"results_{args.scale}" + (f"_{label}" if label else ""))
+
+
+def sweep(args, name, tasks, settings, label=None):
     """Run the tasks through floss_ref.sweep; exits with the error text on SweepError."""
-    results = args.results or os.path.join(out_dir(args, name), f"results_{args.scale}")
+    results = results_dir(args, name, label)
     settings = {"script": name, "scale": args.scale, **settings}
     print(f"{name}: {len(tasks)} tasks -> {results}", flush=True)
     try:
@@ -111,6 +122,18 @@ def band(ax, x, runs, color, label, center="median", faint=True):
             ax.plot(x, r, color=color, alpha=0.25, lw=0.6)
     ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
     ax.plot(x, mid, color=color, lw=1.8, label=label)
+
+
+def training_curve(result, key, width):
+    """(epochs, values) of a training curve of a "train" sweep result: the per-epoch
+    ``history/<key>`` smoothed over ``width`` epochs, or the stored block means
+    ``curve/<key>`` (results saved with ``curve_every``), drawn at each block's end."""
+    if "history/" + key in result:
+        y = smooth(result["history/" + key], width)
+        return np.arange(1, y.size + 1), y
+    y = np.asarray(result["curve/" + key], dtype=float)
+    every = int(result["summary/epochs"]) // y.size
+    return np.arange(1, y.size + 1) * every, y
 
 
 def smooth(y, width):

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 from floss_ref.sweep import train_tasks  # noqa: E402
-from floss_ref.training import TrainConfig  # noqa: E402
+from floss_ref.training import AUTHORS_SETTINGS, TrainConfig  # noqa: E402
 
 NAME = "fig4_xor_protocols"
 PROTOCOLS = ("none", "prefloss", "during")
@@ -46,15 +46,25 @@ SCALE = {
 }
 
 
-def configs(scale, tasks, delays, seeds, protocols):
+def configs(scale, tasks, delays, seeds, protocols, extra=None):
     s = SCALE[scale]
     out = []
     for task in tasks:
         for d in delays or s["delays"][task]:
             for protocol in protocols:
                 for seed in range(seeds or s["seeds"]):
-                    out.append(TrainConfig(task=task, delay=d, protocol=protocol, seed=seed, **s["base"]))
+                    out.append(TrainConfig(task=task, delay=d, protocol=protocol, seed=seed, **s["base"],
+                                           **(extra or {})))
     return out
+
+
+def setting_fields(args):
+    """TrainConfig fields of --settings and --xor-lags, and a label naming them."""
+    fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
+    if args.xor_lags != "half":
+        fields["xor_lags"] = args.xor_lags
+    label = f"{args.settings}_lags-{args.xor_lags}"
+    return fields, label
 
 
 def main(argv=None):
@@ -63,15 +73,29 @@ def main(argv=None):
     p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    p.add_argument("--settings", choices=("ours", "authors"), default="ours",
+                   help="'ours' (TrainConfig defaults) or 'authors': where the paper is silent, the "
+                        "authors' code's input scaling 1/n_in, readout init, per-array clipping and one h0 "
+                        "per batch slot (floss_ref.training.AUTHORS_SETTINGS)")
+    p.add_argument("--xor-lags", choices=("half", "double"), default="half",
+                   help="binary XOR lags (d/2, d) as in Eq. 20 (default) or (d, 2d) as in App. H's table "
+                        "and the authors' code")
     p.add_argument("--timing", action="store_true", help="time one preflossing run here instead of the sweep")
     args = p.parse_args(argv)
     if args.timing:
         return timing(args.scale)
-    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.protocols)
-    tasks = train_tasks(cfgs)
-    results = _common.sweep(args, NAME, tasks, {})
+    if args.xor_lags != "half" and "spatial_xor" in args.tasks:
+        p.error("--xor-lags double applies to binary_xor only: add --tasks binary_xor")
+    fields, label = setting_fields(args)
+    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.protocols, fields)
+    # paper-scale results keep 100-epoch block means instead of every epoch (small enough to commit)
+    curve_every = 100 if args.scale == "paper" else None
+    tasks = train_tasks(cfgs, curve_every=curve_every)
+    settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
+    results = _common.sweep(args, NAME, tasks, settings,
+                            label=None if args.scale == "quick" and not settings else label)
     out = _common.out_dir(args, NAME)
-    report(args, cfgs, tasks, results, out)
+    report(args, cfgs, tasks, results, out, suffix="" if not settings else "_" + label)
 
 
 def timing(scale):
@@ -93,7 +117,7 @@ def timing(scale):
           f"total {floss_seconds + train_seconds:.1f} s; test accuracy {run.summary()['test_accuracy']:.3f}")
 
 
-def report(args, cfgs, tasks, results, out):
+def report(args, cfgs, tasks, results, out, suffix=""):
     rows, curves = [], []
     by = {}
     for c, t in zip(cfgs, tasks):
@@ -101,8 +125,8 @@ def report(args, cfgs, tasks, results, out):
         acc = float(r["summary/test_accuracy"])
         rows.append([c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, acc,
                      float(r["summary/test_loss"]), float(r["meta/seconds"])])
-        by.setdefault((c.task, c.delay, c.protocol), []).append((c.seed, acc, r["history/accuracy"]))
-    _common.write_csv(os.path.join(out, f"fig4_final_{args.scale}.csv"),
+        by.setdefault((c.task, c.delay, c.protocol), []).append((c.seed, acc, r))
+    _common.write_csv(os.path.join(out, f"fig4_final_{args.scale}{suffix}.csv"),
                       ["task", "delay", "protocol", "seed", "N", "T", "epochs", "test_accuracy", "test_loss",
                        "seconds"], rows)
     print(f"{'task':>12} {'d':>3} {'protocol':>9} {'median':>7} {'25%':>6} {'75%':>6} {'min':>6} {'max':>6}  n")
@@ -113,7 +137,7 @@ def report(args, cfgs, tasks, results, out):
         summary.append([task, d, protocol, len(accs), med, lo, hi, mean, min(accs), max(accs)])
         print(f"{task:>12} {d:>3} {protocol:>9} {med:>7.3f} {lo:>6.3f} {hi:>6.3f} {min(accs):>6.3f} "
               f"{max(accs):>6.3f}  {len(accs)}")
-    _common.write_csv(os.path.join(out, f"fig4_summary_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig4_summary_{args.scale}{suffix}.csv"),
                       ["task", "delay", "protocol", "n", "median", "p25", "p75", "mean", "min", "max"], summary)
 
     task_names = sorted({c.task for c in cfgs}, key=TASKS.index)
@@ -126,11 +150,12 @@ def report(args, cfgs, tasks, results, out):
             runs = by.get((task, head, protocol))
             if not runs:
                 continue
-            curves_p = np.array([_common.smooth(h, width) for _, _, h in runs])
-            x = np.arange(1, curves_p.shape[1] + 1)
+            drawn = [_common.training_curve(r, "accuracy", width) for _, _, r in runs]
+            x = drawn[0][0]
+            curves_p = np.array([y for _, y in drawn])
             _common.band(ax, x, curves_p, _common.COLORS[protocol], protocol, center="mean")
-            for e in range(0, curves_p.shape[1], width):
-                curves.append([task, head, protocol, e + 1, *curves_p[:, e]])
+            for e in range(0, curves_p.shape[1], max(1, curves_p.shape[1] * width // cfgs[0].epochs)):
+                curves.append([task, head, protocol, x[e], *curves_p[:, e]])
         ax.axhline(0.5, color="grey", ls=":", lw=1)
         ax.set(xlabel="epoch", ylabel=f"accuracy (moving mean, {width} epochs)", ylim=(0.4, 1.02),
                title=f"{task}, d = {head}, N = {cfgs[0].N}")
@@ -153,11 +178,11 @@ def report(args, cfgs, tasks, results, out):
         ax.axhline(0.5, color="grey", ls=":", lw=1)
         ax.set(xlabel="delay d", ylabel="test accuracy", ylim=(0.4, 1.02), title=f"{task}: test accuracy vs delay")
         ax.legend(fontsize=8)
-    png = os.path.join(out, f"fig4_{args.scale}.png")
+    png = os.path.join(out, f"fig4_{args.scale}{suffix}.png")
     _common.save(fig, png)
     if curves:
         n = max(len(r) for r in curves) - 4
-        _common.write_csv(os.path.join(out, f"fig4_curves_{args.scale}.csv"),
+        _common.write_csv(os.path.join(out, f"fig4_curves_{args.scale}{suffix}.csv"),
                           ["task", "delay", "protocol", "epoch", *[f"run{i}" for i in range(n)]], curves)
     return png
 

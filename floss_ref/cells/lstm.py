@@ -117,7 +117,7 @@ class LSTM:
         self.d = V.shape[-1]
 
     @classmethod
-    def random(cls, N, d=1, g=1.0, *, input_scale=1.0, ensemble=(), seed=None):
+    def random(cls, N, d=1, g=1.0, *, input_scale=1.0, forget_gain=None, ensemble=(), seed=None):
         """A random LSTM network with the initialisation of App. B.
 
         Parameters
@@ -132,6 +132,10 @@ class LSTM:
         input_scale : float
             Input weights V_ij ~ N(0, input_scale^2/N): App. B draws every weight matrix
             of Eqs. 12-15 from N(0, g_x^2/N).
+        forget_gain : float or None
+            Gain g_fh of the forget gate's recurrent weights.  None: the same g as the
+            other gates (the caption of Fig. 6); 0: App. B's text, which initialises
+            g_fh as zero.  The same random numbers are drawn either way.
         ensemble : tuple of int
             E, leading axes of independent networks.
         seed : int, numpy.random.Generator or None
@@ -148,7 +152,12 @@ class LSTM:
         g = _validate.ensemble_gain(g, ensemble)
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
         rng = _validate.rng(seed)
-        W = g * rng.standard_normal(ensemble + (4 * N, N)) / np.sqrt(N)
+        Z = rng.standard_normal(ensemble + (4 * N, N))
+        W = g * Z / np.sqrt(N)
+        if forget_gain is not None:
+            forget_gain = _validate.real("forget_gain", forget_gain, minimum=0.0)
+            f = GATES.index("f")
+            W[..., f * N:(f + 1) * N, :] = forget_gain * Z[..., f * N:(f + 1) * N, :] / np.sqrt(N)
         V = input_scale * rng.standard_normal(ensemble + (4 * N, d)) / np.sqrt(N)
         b = np.zeros(ensemble + (4, 1))
         b[..., GATES.index("f"), 0] = rng.uniform(size=ensemble)

@@ -16,6 +16,7 @@ from ._params import check_keys, ensemble_shape
 
 NONLINEARITIES = ("tanh", "relu")
 INITS = ("gaussian", "orthogonal")
+MEAN_SCALES = ("entry", "1/N")
 
 
 def _tanh(h):
@@ -77,7 +78,7 @@ class VanillaRNN:
 
     @classmethod
     def random(cls, N, d=1, g=1.0, *, nonlinearity="tanh", init="gaussian", mean=None,
-               bias_scale=0.1, ensemble=(), seed=None):
+               mean_scale="entry", bias_scale=0.1, ensemble=(), seed=None):
         """A random network with the paper's initialisation.
 
         Parameters
@@ -93,7 +94,11 @@ class VanillaRNN:
         nonlinearity : {"tanh", "relu"}
         init : {"gaussian", "orthogonal"}
         mean : float, optional
-            Mean of the Gaussian W entries; default 0 for tanh and -0.1 for ReLU (App. B).
+            gbar; default 0 for tanh and -0.1 for ReLU (App. B).
+        mean_scale : {"entry", "1/N"}
+            ``"entry"``: the mean of each W entry is gbar, a literal reading of App. B's
+            N(-0.1, g^2/N); ``"1/N"``: it is gbar / N, as in the authors' code
+            (``J = g randn(N, N) / sqrt(N) + gbar / N``).
         bias_scale : float
             b_i ~ bias_scale * U(0, 1), as in the authors' code; 0 for no bias.
         ensemble : tuple of int
@@ -108,6 +113,8 @@ class VanillaRNN:
         if mean is None:
             mean = 0.0 if nonlinearity == "tanh" else -0.1
         mean = _validate.real("mean", mean)
+        if _validate.choice("mean_scale", mean_scale, MEAN_SCALES) == "1/N":
+            mean = mean / N
         bias_scale = _validate.real("bias_scale", bias_scale, minimum=0.0)
         rng = _validate.rng(seed)
         if init == "gaussian":
