@@ -10,7 +10,8 @@ The QR decomposition and its derivatives live in :mod:`floss_ref.qr`
 
 from .cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
 from .errors import NumericalBreakdownError, SingularRError
-from .flossing import FlossingGrad, FlossingHistory, floss, flossing_grad, flossing_loss
+from .driver import FlossingHistory, floss
+from .flossing import FlossingGrad, flossing_grad, flossing_loss, flossing_loss_jvp
 from .lyapunov import ConditioningWarning, LyapunovResult, lyapunov_spectrum, random_orthonormal
 from .maps import FunctionMap, LinearMap
 from .optim import Adam
@@ -20,5 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Adam", "CELLS", "GRU", "LSTM", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
     "LinearMap", "LyapunovResult", "NumericalBreakdownError", "SingularRError", "VanillaRNN",
-    "floss", "flossing_grad", "flossing_loss", "get_cell", "lyapunov_spectrum", "random_orthonormal",
+    "floss", "flossing_grad", "flossing_loss", "flossing_loss_jvp", "get_cell", "lyapunov_spectrum", "random_orthonormal",
 ]

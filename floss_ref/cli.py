@@ -14,7 +14,8 @@ import numpy as np
 from . import _io, cli_train
 from .cells import CELLS, get_cell
 from .errors import NumericalBreakdownError
-from .flossing import INPUTS, floss
+from .driver import floss
+from .tasks import FLOSSING_INPUTS
 from .lyapunov import lyapunov_spectrum
 
 
@@ -72,7 +73,7 @@ def _add_run_options(parser, k, T, transient):
     run.add_argument("--t-ons", type=_int_at_least(1), default=1, help="steps between QRs t_ONS (default: 1)")
     run.add_argument("--transient", type=_int_at_least(0), default=transient,
                      help=f"initial steps left out of the average (default: {transient})")
-    run.add_argument("--inputs", choices=INPUTS, default="gaussian",
+    run.add_argument("--inputs", choices=FLOSSING_INPUTS, default="gaussian",
                      help="input x_s: N(0,1), Bernoulli{0,1} or none (default: gaussian)")
     parser.add_argument("--out", help="write results to this file (.json or .npz)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the table")
@@ -90,7 +91,7 @@ def _check_common(args, system):
 
 def _spectrum(system, args, T, seed):
     rng = np.random.default_rng(seed)
-    from .flossing import draw_inputs
+    from .tasks import draw_inputs
     xs = draw_inputs(args.inputs, T, (), getattr(system, "d", 1), rng)
     h0 = rng.standard_normal(system.state_size)
     return lyapunov_spectrum(system, h0, xs, k=args.k, T=T, t_ons=args.t_ons,

@@ -1,8 +1,17 @@
-"""Lyapunov spectrum by the QR (Benettin) algorithm: Eqs. 6-7 and 26-28, Algorithm 2.
+"""The Benettin (QR) loop, its tangent and its adjoint, and the Lyapunov spectrum:
+Eqs. 6-7 and 26-28, Algorithms 1 and 2.
 
     Q~_{s+1} = D_s Q_s                          tangent step, D_s = dh_{s+1}/dh_s
     Q_{s+1} R_{s+1} = Q~_{s+1}                  thin QR, diag(R) > 0, every t_ONS steps
-    lambda_i = 1/(T - T_tr) * sum_s log R^s_ii  natural log, per time step
+    gamma_i = sum_s log R^s_ii                  over the QRs after the transient T_tr
+    lambda_i = gamma_i / (T - T_tr)             natural log, per time step
+
+This module owns the loop, once: :func:`benettin` runs it (and can record a tape),
+:func:`benettin_jvp` carries tangents of h_0 and of the parameters through it (forward
+mode), and :func:`benettin_vjp` pulls a cotangent of gamma back through the recorded
+tape (reverse mode, Algorithm 1).  :func:`lyapunov_spectrum` is gamma / (T - T_tr), and
+:mod:`floss_ref.flossing` builds the flossing loss on gamma.  The derivations are in
+``docs/derivations.md``, section "The Benettin loop".
 
 References: G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15 (1980);
 K. Geist, U. Parlitz, W. Lauterborn, Prog. Theor. Phys. 83 (1990).
@@ -24,7 +33,12 @@ from . import _validate
 from ._progress import progress_bar
 from ._threads import limit_blas
 from .errors import NumericalBreakdownError
-from .qr import qr_unchecked
+from .qr import default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
+
+
+# Q0^T Q0 may differ from I by this much (entrywise): a block orthonormalised in float64
+# is orthonormal to ~1e-15; 1e-10 still accepts one stored to 10 digits (e.g. in text)
+ORTHONORMAL_ATOL = 1e-10
 
 
 class ConditioningWarning(RuntimeWarning):
@@ -67,8 +81,8 @@ def random_orthonormal(n, k, shape=(), seed=None):
     n = _validate.integer("n", n, minimum=1)
     k = _validate.integer("k", k, minimum=1, maximum=n)
     rng = _validate.rng(seed)
-    Q, R = np.linalg.qr(rng.standard_normal(tuple(shape) + (n, k)))
-    return Q * np.sign(np.diagonal(R, axis1=-2, axis2=-1))[..., None, :]
+    Q, _ = positive_diagonal(*np.linalg.qr(rng.standard_normal(tuple(shape) + (n, k))))
+    return Q
 
 
 def qr_schedule(T, t_ons, transient):
@@ -131,7 +145,7 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
     else:
         Q0 = _validate.float_array("Q0", Q0, min_ndim=2, tail=(n, k))
         gram = np.swapaxes(Q0, -1, -2) @ Q0
-        if not np.allclose(gram, np.eye(k), atol=1e-10):
+        if not np.allclose(gram, np.eye(k), atol=ORTHONORMAL_ATOL):
             raise ValueError("Q0 must have orthonormal columns (Q0^T Q0 = I)")
     return h0, xs, T, k, t_ons, transient, Q0
 
@@ -161,6 +175,268 @@ def check_diagonal(r, s):
             "than k directions (a Jacobian of lower rank, e.g. dead ReLU units, or underflow "
             "between QRs); use fewer exponents k or a smaller t_ons")
 
+
+# ---- the loop ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class TapeStep:
+    """What the adjoint of step s needs: the step's cache, the tangent block Q_s it
+    acted on, and the QR factors Q_{s+1}, R_{s+1} of Q~_{s+1} (R is None at a step
+    without QR, where Q_{s+1} = Q~_{s+1})."""
+
+    cache: object
+    Q: np.ndarray
+    Q_next: np.ndarray
+    R: np.ndarray
+
+
+@dataclasses.dataclass
+class BenettinPass:
+    """Result of :func:`benettin`.
+
+    Attributes
+    ----------
+    gamma : (*batch, k) ndarray
+        gamma_i = sum of log R_ii over the QRs after the transient (Algorithm 2).
+    h : (*batch, n) ndarray
+        State after the last step.
+    Q : (*batch, n, k) ndarray
+        Orthonormal tangent block after the last step.
+    max_cond : float
+        Largest R_11 / R_kk seen at any QR (Eq. 28).
+    gamma_history : (n_qr, *batch, k) ndarray or None
+        gamma after each QR in the averaging window.
+    history_steps : (n_qr,) ndarray or None
+        The step count of each row of ``gamma_history``.
+    tape : list of TapeStep or None
+        One entry per step, for :func:`benettin_vjp`.
+    """
+
+    gamma: np.ndarray
+    h: np.ndarray
+    Q: np.ndarray
+    max_cond: float
+    gamma_history: np.ndarray = None
+    history_steps: np.ndarray = None
+    tape: list = None
+
+
+def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", cond_warn=np.inf,
+             record=False, history=False, progress=False):
+    """The Benettin loop, forward (Algorithm 2), on validated arguments::
+
+        h, Q, gamma = h0, Q0, 0
+        for s in range(T):
+            h_next, cache = system.step(h, xs[s])       # h_{s+1}                 (Eq. 9)
+            Q_tilde = system.tangent(cache, Q)          # Q~_{s+1} = D_s Q_s      (Eq. 6)
+            if s + 1 in schedule:                       # every t_ONS steps
+                Q_next, R = qr(Q_tilde)                 #                         (Eq. 7)
+                if s + 1 > transient:
+                    gamma += log(diag(R))
+            else:
+                Q_next = Q_tilde
+            h, Q = h_next, Q_next
+
+    Parameters
+    ----------
+    system : map (protocol of :mod:`floss_ref.maps`)
+    h0 : (*batch, n) ndarray
+    xs : (T, *batch, n_in) ndarray or None
+    T : int
+    Q0 : (*batch, n, k) ndarray, orthonormal columns
+    transient : int
+        T_tr: QRs after steps <= T_tr do not enter gamma.
+    schedule : set of int
+        Step counts after which a QR runs (:func:`qr_schedule`).
+    qr_method : {"lapack", "householder"}
+    cond_warn : float
+        Warn (:class:`ConditioningWarning`, once) when R_11 / R_kk at a QR exceeds this.
+    record : bool
+        Keep the tape for :func:`benettin_vjp`.
+    history : bool
+        Keep gamma after each QR in the averaging window.
+    progress : bool
+
+    Returns
+    -------
+    BenettinPass
+
+    Raises
+    ------
+    NumericalBreakdownError
+        The state or the tangent block overflows, or R_jj = 0 (with the step).
+    """
+    h, Q = h0, Q0
+    gamma = np.zeros(h.shape[:-1] + (Q.shape[-1],))
+    tape = [] if record else None
+    gamma_history, history_steps = [], []
+    max_cond, warned = 1.0, False
+    bar = progress_bar(T, progress, "Benettin loop", "step")
+    for s in range(T):
+        if bar is not None:
+            bar.update(1)
+        h_next, cache = system.step(h, None if xs is None else xs[s])
+        Q_tilde = system.tangent(cache, Q)
+        check_state(h_next, s)
+        R = None
+        if s + 1 in schedule:
+            check_tangent(Q_tilde, s)
+            Q_next, R = qr_unchecked(Q_tilde, qr_method)
+            r = np.diagonal(R, axis1=-2, axis2=-1)
+            check_diagonal(r, s)
+            cond = float(np.max(r[..., 0] / r[..., -1]))
+            max_cond = max(max_cond, cond)
+            if cond > cond_warn and not warned:
+                warnings.warn(f"R_11/R_kk = {cond:.3g} at step {s} (Eq. 28): the smallest exponents "
+                              "lose about log10 of that many digits; use a smaller t_ons",
+                              ConditioningWarning, stacklevel=4)
+                warned = True
+            if s + 1 > transient:
+                gamma += np.log(r)
+                if history:
+                    gamma_history.append(gamma.copy())
+                    history_steps.append(s + 1)
+        else:
+            Q_next = Q_tilde
+        if record:
+            tape.append(TapeStep(cache, Q, Q_next, R))
+        h, Q = h_next, Q_next
+    if bar is not None:
+        bar.close()
+    return BenettinPass(gamma=gamma, h=h, Q=Q, max_cond=max_cond,
+                        gamma_history=np.array(gamma_history) if history else None,
+                        history_steps=np.array(history_steps) if history else None, tape=tape)
+
+
+def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedule, qr_method="lapack"):
+    """Tangent (forward-mode derivative) of gamma along a perturbation of h_0 and of the
+    parameters: the loop of :func:`benettin`, each line followed by its tangent rule::
+
+        h_dot, Q_dot, gamma_dot = h0_dot, 0, 0           # Q0 is fixed
+        for s in range(T):
+            h_next_dot = system.step_jvp(cache, h_dot, params_dot)
+            Q_tilde_dot = system.tangent_jvp(cache, Q, h_dot, Q_dot, params_dot)
+            if s + 1 in schedule:
+                Q_next_dot, R_dot = qr_jvp(Q_next, R, Q_tilde_dot)
+                if s + 1 > transient:
+                    gamma_dot += diag(R_dot) / diag(R)
+            else:
+                Q_next_dot = Q_tilde_dot
+
+    Arguments as in :func:`benettin`, plus h0_dot : (*batch, n) and params_dot, a dict
+    of perturbations of ``system.params`` (missing keys are zero).
+
+    Returns
+    -------
+    gamma : (*batch, k) ndarray
+    gamma_dot : (*batch, k) ndarray
+    """
+    h, Q, h_dot = h0, Q0, h0_dot
+    Q_dot = np.zeros_like(Q0)
+    gamma = np.zeros(h.shape[:-1] + (Q.shape[-1],))
+    gamma_dot = np.zeros_like(gamma)
+    for s in range(T):
+        h_next, cache = system.step(h, None if xs is None else xs[s])
+        h_next_dot = system.step_jvp(cache, h_dot, params_dot)
+        Q_tilde = system.tangent(cache, Q)
+        Q_tilde_dot = system.tangent_jvp(cache, Q, h_dot, Q_dot, params_dot)
+        check_state(h_next, s)
+        if s + 1 in schedule:
+            check_tangent(Q_tilde, s)
+            Q_next, R = qr_unchecked(Q_tilde, qr_method)
+            r = np.diagonal(R, axis1=-2, axis2=-1)
+            check_diagonal(r, s)
+            Q_next_dot, R_dot = qr_jvp(Q_next, R, Q_tilde_dot)
+            if s + 1 > transient:
+                gamma += np.log(r)
+                gamma_dot += np.diagonal(R_dot, axis1=-2, axis2=-1) / r
+        else:
+            Q_next, Q_next_dot = Q_tilde, Q_tilde_dot
+        h, Q, h_dot, Q_dot = h_next, Q_next, h_next_dot, Q_next_dot
+    return gamma, gamma_dot
+
+
+def benettin_vjp(system, forward, gamma_bar, *, transient):
+    """Adjoint of :func:`benettin`: pull a cotangent of gamma back to h_0 and the
+    parameters, through every step, tangent step and QR of the recorded tape
+    (Algorithm 1).  The forward loop and this reverse loop, side by side::
+
+        forward (s = 0 .. T-1)                      reverse (s = T-1 .. 0)
+        h_next, cache = step(h, x_s)                R_bar = diag(gamma_bar / diag R)   (s+1 > T_tr,
+        Q_tilde = tangent(cache, Q)                          else 0; R_bar is diagonal)
+        Q_next, R = qr(Q_tilde)   (scheduled)       Q_tilde_bar = qr_vjp(Q_next, R, Q_next_bar, R_bar)
+          (else Q_next = Q_tilde)                     (else Q_tilde_bar = Q_next_bar)
+        gamma += log diag R   (s+1 > T_tr)          h_bar_tangent, Q_bar, p_bar_tangent
+                                                        = tangent_vjp(cache, Q, Q_tilde_bar)
+                                                    h_bar_step, p_bar_step = step_vjp(cache, h_next_bar)
+                                                    h_bar = h_bar_step + h_bar_tangent
+                                                    params_bar += p_bar_tangent + p_bar_step
+                                                    h_next_bar, Q_next_bar = h_bar, Q_bar
+
+    ``h_next_bar`` and ``Q_next_bar`` are the cotangents of h_{s+1} and Q_{s+1}; ``h_bar``
+    and ``Q_bar`` those of h_s and Q_s.  Both start at zero (neither the final state nor
+    the final Q enters gamma).  The transient's QRs have R_bar = 0, but the gradient
+    still flows through them, through Q and h.
+
+    Parameters
+    ----------
+    system : differentiable map (``params``, ``step_vjp``, ``tangent_vjp``)
+    forward : BenettinPass
+        From :func:`benettin` with ``record=True``.
+    gamma_bar : (*batch, k) ndarray
+        dL/dgamma.
+    transient : int
+        As given to :func:`benettin`.
+
+    Returns
+    -------
+    h0_bar : (*batch, n) ndarray
+    params_bar : dict of ndarray, shaped like ``system.params``
+
+    Raises
+    ------
+    SingularRError
+        A near-singular R in a QR pullback (with its step).
+    """
+    tape = forward.tape
+    k = forward.Q.shape[-1]
+    rtol = default_rtol(None, system.state_size, k)
+    identity = np.eye(k)
+    params_bar = {name: np.zeros_like(p) for name, p in system.params.items()}
+    h_next_bar = np.zeros_like(forward.h)
+    Q_next_bar = np.zeros_like(forward.Q)
+    for s in range(len(tape) - 1, -1, -1):
+        step = tape[s]
+        if step.R is None:
+            Q_tilde_bar = Q_next_bar
+        else:
+            if s + 1 > transient:
+                r = np.diagonal(step.R, axis1=-2, axis2=-1)
+                R_bar = (gamma_bar / r)[..., :, None] * identity      # diagonal
+            else:
+                R_bar = np.zeros_like(step.R)
+            Q_tilde_bar = _qr_vjp_at(step, Q_next_bar, R_bar, rtol, s)
+        h_bar_tangent, Q_bar, p_bar_tangent = system.tangent_vjp(step.cache, step.Q, Q_tilde_bar)
+        h_bar_step, p_bar_step = system.step_vjp(step.cache, h_next_bar)
+        h_bar = h_bar_step + h_bar_tangent
+        # the parameters act at every step: their cotangents accumulate over the loop
+        for p_bar in (p_bar_tangent, p_bar_step):
+            for name, g in p_bar.items():
+                params_bar[name] += g
+        h_next_bar, Q_next_bar = h_bar, Q_bar
+    return h_next_bar, params_bar
+
+
+def _qr_vjp_at(step, Q_next_bar, R_bar, rtol, s):
+    """qr_vjp of one tape step; a breakdown names the step."""
+    try:
+        return qr_vjp_unchecked(step.Q_next, step.R, Q_next_bar, R_bar, rtol)
+    except NumericalBreakdownError as exc:
+        exc.args = (f"{exc.args[0]} (QR after step {s})",) + exc.args[1:]
+        raise
+
+
+# ---- the spectrum ------------------------------------------------------------------------
 
 def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q0=None,
                       seed=None, history=False, qr_method="lapack", cond_warn=1e8,
@@ -236,43 +512,10 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     _validate.choice("qr_method", qr_method, ("lapack", "householder"))
     # overflow and NaN are detected and reported by the loop itself (check_state, ...)
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
-        return _spectrum_loop(system, h, xs, T, k, t_ons, transient, Q, history, qr_method,
-                              cond_warn, progress)
-
-
-def _spectrum_loop(system, h, xs, T, k, t_ons, transient, Q, history, qr_method, cond_warn, progress):
-    schedule = qr_schedule(T, t_ons, transient)
-    log_sum = np.zeros(h.shape[:-1] + (k,))
-    hist, hist_steps = [], []
-    max_cond, warned = 1.0, False
-    bar = progress_bar(T, progress, "Lyapunov spectrum", "step")
-    for s in range(T):
-        if bar is not None:
-            bar.update(1)
-        h, cache = system.step(h, None if xs is None else xs[s])
-        Q = system.tangent(cache, Q)
-        check_state(h, s)
-        if s + 1 in schedule:
-            check_tangent(Q, s)
-            Q, R = qr_unchecked(Q, qr_method)
-            r = np.diagonal(R, axis1=-2, axis2=-1)
-            check_diagonal(r, s)
-            cond = float(np.max(r[..., 0] / r[..., -1]))
-            max_cond = max(max_cond, cond)
-            if cond > cond_warn and not warned:
-                warnings.warn(f"R_11/R_kk = {cond:.3g} at step {s} (Eq. 28): the smallest exponents "
-                              "lose about log10 of that many digits; use a smaller t_ons",
-                              ConditioningWarning, stacklevel=3)
-                warned = True
-            if s + 1 > transient:
-                log_sum += np.log(r)
-                if history:
-                    hist.append(log_sum / (s + 1 - transient))
-                    hist_steps.append(s + 1)
-    if bar is not None:
-        bar.close()
-    return LyapunovResult(
-        exponents=log_sum / (T - transient),
-        history=np.array(hist) if history else None,
-        history_steps=np.array(hist_steps) if history else None,
-        h=h, Q=Q, max_cond=max_cond)
+        run = benettin(system, h, xs, T, Q, transient=transient, schedule=qr_schedule(T, t_ons, transient),
+                       qr_method=qr_method, cond_warn=cond_warn, history=history, progress=progress)
+    if history:  # running estimate lambda = gamma / (steps averaged so far)
+        steps = run.history_steps.reshape((-1,) + (1,) * (run.gamma_history.ndim - 1))
+        running = run.gamma_history / (steps - transient)
+    return LyapunovResult(exponents=run.gamma / (T - transient), history=running if history else None,
+                          history_steps=run.history_steps, h=run.h, Q=run.Q, max_cond=run.max_cond)

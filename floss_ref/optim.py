@@ -105,3 +105,40 @@ class Adam:
         for name in self.params:
             self.m[name][...] = state["m_" + name]
             self.v[name][...] = state["v_" + name]
+
+
+# ---- per-network gradient norms and clipping (ensembles of networks) --------------------
+
+def gradient_norms(system, grads):
+    """Per-network L2 norm of a parameter gradient dict: a float, or an array of shape E
+    for a map with ensemble axes E (which must declare ``param_core_ndim``).
+
+    A parameter shared by the whole ensemble (without the axes E) has no per-network
+    norm and is refused with a ValueError.
+    """
+    E = tuple(getattr(system, "ensemble_shape", ()))
+    if not E:
+        return global_norm(grads)
+    core = getattr(system, "param_core_ndim", None)
+    if core is None:
+        raise TypeError(f"per-network gradient norms of an ensemble {E} need the map's "
+                        "param_core_ndim (trailing axes of each parameter that belong to one network)")
+    total = np.zeros(E)
+    for name, g in grads.items():
+        lead = g.shape[:g.ndim - core[name]]
+        if lead != E:
+            raise ValueError(f"parameter {name!r} of shape {g.shape} has ensemble axes {lead}, not {E}: "
+                             "per-network norms need every parameter to have one copy per network")
+        total += np.sum(g * g, axis=tuple(range(len(E), g.ndim)))
+    return np.sqrt(total)
+
+
+def clip_per_network(system, grads, clip_norm):
+    """Scale each network's gradient to L2 norm at most ``clip_norm`` (each member of an
+    ensemble on its own); returns (clipped grads, norms before clipping)."""
+    norms = gradient_norms(system, grads)
+    scale = np.minimum(1.0, clip_norm / np.maximum(norms, np.finfo(float).tiny))
+    if np.ndim(scale) == 0:
+        return {name: g * scale for name, g in grads.items()}, norms
+    core = system.param_core_ndim
+    return {name: g * scale.reshape(scale.shape + (1,) * core[name]) for name, g in grads.items()}, norms

@@ -103,9 +103,20 @@ def qr_unchecked(A, method="lapack"):
     float64 ``(..., N, k)`` array with N >= k (the Benettin loop checks Q~ itself)."""
     if method == "householder":
         return _householder_qr(A)
-    Q, R = np.linalg.qr(A, mode="reduced")
-    # LAPACK returns R_jj of either sign; D = diag(sign R_jj) is orthogonal and D D = I,
-    # so A = (Q D)(D R) with diag(D R) = |diag R|.  Zero diagonal entries keep sign +1.
+    return positive_diagonal(*np.linalg.qr(A, mode="reduced"))
+
+
+def positive_diagonal(Q, R):
+    """The factors of a QR decomposition with the sign convention of this module.
+
+    LAPACK returns R_jj of either sign; D = diag(sign R_jj) is orthogonal and D D = I,
+    so A = (Q D)(D R) with diag(D R) = |diag R|.  Zero diagonal entries keep sign +1.
+    Every QR in floss_ref (the Benettin loop, random orthonormal blocks, orthogonal
+    initialisation) goes through this function.
+
+    Q : (..., N, k), R : (..., k, k)
+    returns Q D, D R
+    """
     flip = np.where(np.diagonal(R, axis1=-2, axis2=-1) < 0, -1.0, 1.0)    # (..., k)
     return Q * flip[..., None, :], R * flip[..., :, None]
 

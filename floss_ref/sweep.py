@@ -152,7 +152,7 @@ def floss_task(params):
     ``spectrum_before`` / ``spectrum_after`` (spectrum_k,).
     """
     from .cells import VanillaRNN
-    from .flossing import floss
+    from .driver import floss
     from .lyapunov import lyapunov_spectrum
 
     p = dict(params)

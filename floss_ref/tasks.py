@@ -189,3 +189,21 @@ class Task:
         if self.input_scale != 1.0:
             xs = xs * self.input_scale
         return TaskBatch(xs=xs, ys=ys, mask=mask)
+
+
+# ---- inputs of a flossing epoch ----------------------------------------------------------
+
+FLOSSING_INPUTS = ("gaussian", "bernoulli", "none")
+
+
+def draw_inputs(kind, T, batch_shape, n_in, rng):
+    """Inputs for one flossing epoch: x ~ N(0, 1) (Fig. 1), Bernoulli{0, 1} (the authors'
+    flossing on XOR tasks), or None.
+
+    returns xs : (T, *batch_shape, n_in) or None
+    """
+    if kind == "none":
+        return None
+    if kind == "gaussian":
+        return rng.standard_normal((T,) + batch_shape + (n_in,))
+    return rng.integers(0, 2, size=(T,) + batch_shape + (n_in,)).astype(np.float64)

@@ -22,7 +22,7 @@ from ._threads import limit_blas
 from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
 from .cells import CELLS, VanillaRNN
 from .checkpoint import load_checkpoint, save_checkpoint
-from .flossing import floss
+from .driver import floss
 from .lyapunov import lyapunov_spectrum
 from .optim import Adam
 from .tasks import TASKS, Task

@@ -1,20 +1,21 @@
 """The flossing loss and its exact gradient (Algorithm 1, Eqs. 4-5, 8).
 
 Three checks of the reverse pass through dynamics, tangent steps and QRs:
-a forward-mode (JVP) evaluation of the same loop gives the same directional derivative
-to round-off (dot-product test), central differences agree to 1e-6 relative on a short
-horizon, and the pieces (loss value, exponents) agree with lyapunov_spectrum.
+the forward-mode (JVP) evaluation of the same loop (flossing_loss_jvp, benettin_jvp)
+gives the same directional derivative to round-off (dot-product test), central
+differences agree to 1e-6 relative on a short horizon, and the pieces (loss value,
+exponents) agree with lyapunov_spectrum.
 """
 
 import numpy as np
 import pytest
 
 from floss_ref import (Adam, NumericalBreakdownError, VanillaRNN, floss, flossing_grad, flossing_loss,
-                       lyapunov_spectrum, random_orthonormal)
+                       flossing_loss_jvp, lyapunov_spectrum, random_orthonormal)
 from floss_ref.cells import get_cell
-from floss_ref.flossing import clip_per_network, draw_inputs, gradient_norms
-from floss_ref.qr import qr, qr_jvp
-from floss_ref.lyapunov import qr_schedule
+from floss_ref.optim import clip_per_network, gradient_norms
+from floss_ref.tasks import draw_inputs
+from floss_ref.lyapunov import benettin, benettin_jvp, benettin_vjp, qr_schedule
 from conftest import inner, random_like_params
 
 N, K, T = 8, 4, 20
@@ -45,39 +46,32 @@ def setup(nonlinearity, ensemble, seed=0):
     return net, h0, xs, Q0, rng
 
 
-def loss_jvp(net, h0, xs, Q0, h0_dot, p_dot, t_ons, transient, target):
-    """Forward-mode derivative of sum(loss) along (h0_dot, p_dot): the same loop as
-    flossing_loss, carrying tangents with step_jvp / tangent_jvp / qr_jvp."""
-    schedule = qr_schedule(T, t_ons, transient)
-    h, Q, h_dot, Q_dot = h0, Q0, h0_dot, np.zeros_like(Q0)
-    S, S_dot = 0.0, 0.0
-    for s in range(T):
-        h_next, cache = net.step(h, xs[s])
-        h_next_dot = net.step_jvp(cache, h_dot, p_dot)
-        Qt, Qt_dot = net.tangent(cache, Q), net.tangent_jvp(cache, Q, h_dot, Q_dot, p_dot)
-        if s + 1 in schedule:
-            Q, R = qr(Qt)
-            Q_dot, R_dot = qr_jvp(Q, R, Qt_dot)
-            if s + 1 > transient:
-                r = np.diagonal(R, axis1=-2, axis2=-1)
-                S = S + np.log(r)
-                S_dot = S_dot + np.diagonal(R_dot, axis1=-2, axis2=-1) / r
-        else:
-            Q, Q_dot = Qt, Qt_dot
-        h, h_dot = h_next, h_next_dot
-    lam = S / (T - transient)
-    return float(np.sum(2 * (lam - target) * S_dot / (T - transient)))
-
-
 @pytest.mark.parametrize("nonlinearity,ensemble,t_ons,transient", CONFIGS)
 def test_gradient_dot_product_with_forward_mode(nonlinearity, ensemble, t_ons, transient):
     net, h0, xs, Q0, rng = setup(nonlinearity, ensemble)
     target = -0.3
     res = flossing_grad(net, h0, xs, k=K, t_ons=t_ons, transient=transient, target=target, Q0=Q0)
     h0_dot, p_dot = rng.standard_normal(h0.shape), random_like_params(net.params, rng)
-    forward = loss_jvp(net, h0, xs, Q0, h0_dot, p_dot, t_ons, transient, target)
+    loss, loss_dot = flossing_loss_jvp(net, h0, xs, h0_dot, p_dot, k=K, t_ons=t_ons, transient=transient,
+                                       target=target, Q0=Q0)
+    np.testing.assert_array_equal(loss, res.loss)
     reverse = inner(res.grads, p_dot) + inner(res.h0_bar, h0_dot)
-    assert reverse == pytest.approx(forward, rel=1e-10)
+    assert reverse == pytest.approx(float(np.sum(loss_dot)), rel=1e-10)
+
+
+@pytest.mark.parametrize("nonlinearity,ensemble,t_ons,transient", CONFIGS)
+def test_benettin_tangent_and_adjoint_dot_product(nonlinearity, ensemble, t_ons, transient):
+    """<gamma_bar, gamma_dot> = <params_bar, params_dot> + <h0_bar, h0_dot> for an arbitrary
+    cotangent gamma_bar of the loop's output, not only the flossing loss's."""
+    net, h0, xs, Q0, rng = setup(nonlinearity, ensemble, seed=2)
+    loop = dict(transient=transient, schedule=qr_schedule(T, t_ons, transient))
+    h0_dot, p_dot = rng.standard_normal(h0.shape), random_like_params(net.params, rng)
+    gamma, gamma_dot = benettin_jvp(net, h0, xs, T, Q0, h0_dot, p_dot, **loop)
+    forward = benettin(net, h0, xs, T, Q0, record=True, **loop)
+    np.testing.assert_array_equal(gamma, forward.gamma)
+    gamma_bar = rng.standard_normal(gamma.shape)
+    h0_bar, p_bar = benettin_vjp(net, forward, gamma_bar, transient=transient)
+    assert inner(p_bar, p_dot) + inner(h0_bar, h0_dot) == pytest.approx(inner(gamma_bar, gamma_dot), rel=1e-10)
 
 
 @pytest.mark.parametrize("nonlinearity,ensemble,t_ons,transient", CONFIGS)

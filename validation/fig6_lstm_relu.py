@@ -5,7 +5,9 @@ g ~ U(0, 1) are flossed for 100 epochs with the loss (lambda_1 - 0)^2 (k = 1).
 
 * LSTM (Eqs. 12-17): :meth:`floss_ref.cells.LSTM.random` with that g (Fig. 6A, B).
 * ReLU (Eq. 9, phi = max(x, 0)): W_ij ~ N(-0.1, g^2/N), V_ij ~ N(0, 1) (Fig. 6C, D);
-  ``--relu-mean`` changes the mean of W.
+  ``--relu-mean`` changes gbar = -0.1, and ``--relu-mean-scale 1/N`` makes the mean of each
+  entry gbar / N, as the authors' code does (``J = g randn(N, N)/sqrt(N) + gbar/N``);
+  the default ``entry`` reads App. B literally (mean gbar per entry).
 
 Each network is flossed on its own (Adam, one fresh trajectory per epoch, Gaussian
 input x ~ N(0, 1)), so that a numerical breakdown of one network (a step at which every
@@ -42,10 +44,11 @@ PANELS = {"lstm": "AB", "relu": "CD"}                      # the paper's panel l
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 
 
-def make_network(cell, N, g, relu_mean, rng):
+def make_network(cell, N, g, args, rng):
     if cell == "lstm":
         return LSTM.random(N, g=g, seed=rng)
-    return VanillaRNN.random(N, g=g, nonlinearity="relu", mean=relu_mean, seed=rng)
+    return VanillaRNN.random(N, g=g, nonlinearity="relu", mean=args.relu_mean,
+                             mean_scale=args.relu_mean_scale, seed=rng)
 
 
 def lambda_1(net, T, transient, rng):
@@ -79,7 +82,7 @@ def run(args):
     for cell in args.cells:
         curves[cell] = np.full((args.networks, args.epochs), np.nan)
         for r, g in enumerate(gains):
-            net = make_network(cell, args.N, g, args.relu_mean, rng)
+            net = make_network(cell, args.N, g, args, rng)
             before = lambda_1(net, args.T_eval, args.transient_eval, rng)
             curves[cell][r], status = floss_one(net, args, rng)
             after = lambda_1(net, args.T_eval, args.transient_eval, rng) if status == "ok" else -np.inf
@@ -113,7 +116,8 @@ def plot(args, curves, path):
 
     fig, axes = plt.subplots(2, len(curves), figsize=(4.5 * len(curves), 6.5), squeeze=False)
     epochs = np.arange(args.epochs)
-    titles = {"lstm": "LSTM", "relu": f"ReLU (mean of W = {args.relu_mean:g})"}
+    mean = f"{args.relu_mean:g}" + ("" if args.relu_mean_scale == "entry" else "/N")
+    titles = {"lstm": "LSTM", "relu": f"ReLU (mean of W = {mean})"}
     for col, (cell, lam) in enumerate(curves.items()):
         top, bottom = axes[0, col], axes[1, col]
         colours = plt.cm.viridis(np.linspace(0, 0.9, lam.shape[0]))
@@ -141,7 +145,7 @@ def plot(args, curves, path):
             ax.set_xlim(0, args.epochs - 1)
         bottom.set(title=f"{PANELS[cell][1]}  {titles[cell]}", xlabel="epoch", ylabel=r"$\lambda_1^2$")
     fig.suptitle(f"Gradient flossing towards $\\lambda_1 = 0$\nN = {args.N}, "
-                 f"{args.networks} networks, g ~ U(0, 1)")
+                 f"{args.networks} networks, g ~ U(0, 1), Adam lr = {args.lr:g}, no clipping")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -157,7 +161,9 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--T-eval", type=int, default=1000, help="steps of the before/after measurement")
     parser.add_argument("--transient-eval", type=int, default=100)
-    parser.add_argument("--relu-mean", type=float, default=-0.1, help="mean of the ReLU W entries (App. B: -0.1)")
+    parser.add_argument("--relu-mean", type=float, default=-0.1, help="gbar of the ReLU W entries (App. B: -0.1)")
+    parser.add_argument("--relu-mean-scale", choices=("entry", "1/N"), default="entry",
+                        help="mean of each W entry: gbar (App. B read literally; default) or gbar/N (authors' code)")
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", default=OUT, help=f"default: {OUT}")

@@ -11,6 +11,7 @@ states ``(*S, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``S``
 import numpy as np
 
 from .. import _validate
+from ..qr import positive_diagonal
 from ._linear import matvec, outer_sum, rmatvec, sum_to
 from ._params import check_keys, ensemble_shape
 
@@ -121,8 +122,7 @@ class VanillaRNN:
             W = mean + g * rng.standard_normal(ensemble + (N, N)) / np.sqrt(N)
         else:
             Z = rng.standard_normal(ensemble + (N, N))
-            Qz, Rz = np.linalg.qr(Z)
-            Qz = Qz * np.sign(np.diagonal(Rz, axis1=-2, axis2=-1))[..., None, :]  # Haar measure
+            Qz, _ = positive_diagonal(*np.linalg.qr(Z))  # diag(R) > 0 makes Q Haar distributed
             W = g * Qz
         V = rng.standard_normal(ensemble + (N, d))
         b = bias_scale * rng.uniform(size=ensemble + (N,))

@@ -62,8 +62,7 @@ import numpy as np
 from .. import _validate
 from .._threads import limit_blas
 from ..errors import NumericalBreakdownError
-from ..lyapunov import check_diagonal, check_state, check_trajectory, random_orthonormal
-from ..qr import qr
+from ..lyapunov import benettin, check_state, check_trajectory, random_orthonormal
 from . import blockfloat
 
 GROWTH_MARGIN_BITS = 16
@@ -414,20 +413,28 @@ def _afford(needed, horizons, prec, auto_prec):
         "horizons or fewer columns m")
 
 
+class _StoredJacobians:
+    """A map whose tangent step s applies the stored Jacobian D_s, fed to the Benettin
+    loop as the input of step s; its state (one unused entry) never changes."""
+
+    state_size = 1
+
+    @staticmethod
+    def step(h, D):
+        return h, D
+
+    @staticmethod
+    def tangent(D, Q):
+        return D @ Q
+
+
 def _qr_pass(Ds, Q0, horizons):
-    """Cumulative float64 log R_ii along the Jacobians: (H, m), one row per horizon."""
-    Q = Q0
-    S = np.zeros(Q0.shape[1])
-    rows = []
-    wanted = set(int(h) for h in horizons)
-    for s in range(int(horizons[-1])):
-        Q, R = qr(Ds[s] @ Q)
-        r = np.diagonal(R)
-        check_diagonal(r, s)
-        S = S + np.log(r)
-        if s + 1 in wanted:
-            rows.append(S)
-    return np.array(rows)
+    """Cumulative float64 log R_ii along the Jacobians (the Benettin loop of
+    :func:`floss_ref.lyapunov.benettin`, a QR after every step): (H, m), one row per horizon."""
+    T = int(horizons[-1])
+    run = benettin(_StoredJacobians(), np.zeros(1), Ds[:T], T, Q0, transient=0, schedule=set(range(1, T + 1)),
+                   history=True)
+    return run.gamma_history[np.asarray(horizons, dtype=int) - 1]
 
 
 def _singular_values(Ds, Q0, horizons, prec):
