@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from ._io import atomic_savez
+from ._io import atomic_savez, atomic_write
 
 FORMAT = "floss_ref.checkpoint/1"
 _HEADER = "__header__"
@@ -113,3 +113,35 @@ def _check_config(path, stored, config):
     raise CheckpointError(f"{path!r} was written by a different configuration ({'; '.join(diffs)}); "
                           "it was left as it is: use the same settings to resume, or another "
                           "checkpoint path to start a new run")
+
+
+def save_history(path, config, history, epochs_done):
+    """Write a training history with its configuration, atomically, as ``.npz`` (the
+    arrays plus ``config_json``) or ``.json`` (``config``, ``epochs_done``, ``history``
+    with NaN written as null).
+
+    path : str or os.PathLike, ending in .npz or .json
+    config : dict (JSON-able)
+    history : dict of ndarray
+    epochs_done : int
+    """
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        arrays = dict(history)
+        arrays["config_json"] = np.array(json.dumps(config))
+        atomic_savez(path, arrays)
+    elif path.endswith(".json"):
+        doc = {"config": config, "epochs_done": epochs_done,
+               "history": {name: _json_ready(v) for name, v in history.items()}}
+        text = json.dumps(doc).encode()
+        atomic_write(path, lambda f: f.write(text))
+    else:
+        raise ValueError(f"history path must end in .json or .npz, got {path!r}")
+
+
+def _json_ready(v):
+    """ndarray -> nested lists with NaN as null (JSON has no NaN)."""
+    v = np.asarray(v)
+    if v.dtype.kind == "f":
+        return np.where(np.isnan(v), None, v).tolist()
+    return v.tolist()

@@ -12,7 +12,8 @@ from . import _validate
 from ._progress import progress_bar
 from ._threads import limit_blas
 from .flossing import flossing_grad
-from .lyapunov import random_orthonormal
+from .cells import VanillaRNN
+from .lyapunov import lyapunov_spectrum, random_orthonormal
 from .optim import Adam, clip_per_network, gradient_norms
 from .tasks import FLOSSING_INPUTS, draw_inputs
 
@@ -130,3 +131,40 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
         exponents=np.array(exps).reshape((epochs,) + batch_shape + (k,)),
         seconds=time.perf_counter() - start,
         grad_norm=np.array(norms).reshape((epochs,) + batch_shape) if record_norms else None)
+
+
+# ---- flossing runs as sweep tasks (floss_ref.sweep) -------------------------------------
+
+def floss_result(params):
+    """Floss one random vanilla network (Fig. 1) and measure its spectrum before and after:
+    the sweep kind "floss" (:mod:`floss_ref.sweep`).
+
+    params : dict
+        ``N``, ``g``, ``seed``, ``epochs`` (E_f), ``k``, ``T`` (trajectory per flossing
+        epoch), ``transient``, ``lr``, ``target`` (float), ``inputs``, and for the
+        spectra ``spectrum_T`` and ``spectrum_k`` (0: no spectra); optional ``clip_norm``
+        (see :func:`floss_ref.floss`; default none).
+    returns dict of ndarray: ``loss`` (E_f,), ``exponents`` (E_f, k), ``grad_norm`` (E_f,)
+    and with spectra
+    ``spectrum_before`` / ``spectrum_after`` (spectrum_k,).
+    """
+    p = dict(params)
+    rng = np.random.default_rng(p["seed"])
+    cell = VanillaRNN.random(p["N"], 1, p["g"], nonlinearity="tanh", seed=rng)
+    out = {}
+    spectrum_k, spectrum_T = p.get("spectrum_k", 0), p.get("spectrum_T", 0)
+
+    def spectrum():
+        h0 = rng.standard_normal(p["N"])
+        xs = draw_inputs(p["inputs"], spectrum_T, (), 1, rng)
+        return lyapunov_spectrum(cell, h0, xs, T=spectrum_T, k=spectrum_k, transient=spectrum_T // 10,
+                                 seed=rng).exponents
+
+    if spectrum_k:
+        out["spectrum_before"] = spectrum()
+    hist = floss(cell, epochs=p["epochs"], k=p["k"], T=p["T"], transient=p["transient"],
+                 target=p["target"], lr=p["lr"], clip_norm=p.get("clip_norm"), inputs=p["inputs"], seed=rng)
+    out["loss"], out["exponents"], out["grad_norm"] = hist.loss, hist.exponents, hist.grad_norm
+    if spectrum_k:
+        out["spectrum_after"] = spectrum()
+    return out

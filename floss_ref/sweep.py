@@ -103,91 +103,16 @@ class SweepTask:
 
 # ---- the task kinds ---------------------------------------------------------------------
 
-def train_task(params):
-    """Train one :class:`floss_ref.training.TrainConfig` to the end.
-
-    params : dict
-        Fields of TrainConfig, and optionally ``curve_every`` (see below).
-    returns dict of ndarray: ``summary/<name>`` for every entry of ``Run.summary()``, and
-    ``history/<name>`` for every entry of ``Run.history``.  With ``curve_every = c`` the
-    per-epoch entries (``loss``, ``accuracy``, ``grad_norm``, ``h0_grad_norm``) are
-    stored as means over blocks of c epochs instead, ``curve/<name>`` of shape (E / c,)
-    (the norms as means of log10), so that a result is small enough to commit.
-    """
-    from .training import Run, TrainConfig
-
-    fields = dict(params)
-    curve_every = fields.pop("curve_every", None)
-    if "floss_at" in fields:
-        fields["floss_at"] = tuple(fields["floss_at"])
-    config = TrainConfig(**fields)
-    if curve_every is not None:
-        curve_every = _validate.integer("curve_every", curve_every, minimum=1)
-        if config.epochs % curve_every:
-            raise ValueError(f"curve_every ({curve_every}) must divide the epochs ({config.epochs})")
-    run = Run(config)
-    run.train(blas_threads=1)
-    out = {"summary/" + name: np.asarray(v) for name, v in run.summary().items()}
-    for name, v in run.history.items():
-        v = np.asarray(v)
-        if curve_every is None or v.shape != (config.epochs,):
-            out["history/" + name] = v
-        elif name.endswith("norm"):
-            out["curve/log10_" + name] = np.log10(v).reshape(-1, curve_every).mean(axis=1)
-        else:
-            out["curve/" + name] = v.reshape(-1, curve_every).mean(axis=1)
-    return out
-
-
-def floss_task(params):
-    """Floss one random vanilla network (Fig. 1) and measure its spectrum before and after.
-
-    params : dict
-        ``N``, ``g``, ``seed``, ``epochs`` (E_f), ``k``, ``T`` (trajectory per flossing
-        epoch), ``transient``, ``lr``, ``target`` (float), ``inputs``, and for the
-        spectra ``spectrum_T`` and ``spectrum_k`` (0: no spectra); optional ``clip_norm``
-        (see :func:`floss_ref.floss`; default none).
-    returns dict of ndarray: ``loss`` (E_f,), ``exponents`` (E_f, k), ``grad_norm`` (E_f,)
-    and with spectra
-    ``spectrum_before`` / ``spectrum_after`` (spectrum_k,).
-    """
-    from .cells import VanillaRNN
-    from .driver import floss
-    from .lyapunov import lyapunov_spectrum
-
-    p = dict(params)
-    rng = np.random.default_rng(p["seed"])
-    cell = VanillaRNN.random(p["N"], 1, p["g"], nonlinearity="tanh", seed=rng)
-    out = {}
-    spectrum_k, spectrum_T = p.get("spectrum_k", 0), p.get("spectrum_T", 0)
-
-    def spectrum():
-        h0 = rng.standard_normal(p["N"])
-        xs = rng.standard_normal((spectrum_T, 1)) if p["inputs"] == "gaussian" else \
-            rng.integers(0, 2, (spectrum_T, 1)).astype(float)
-        return lyapunov_spectrum(cell, h0, xs, k=spectrum_k, transient=spectrum_T // 10, seed=rng).exponents
-
-    if spectrum_k:
-        out["spectrum_before"] = spectrum()
-    hist = floss(cell, epochs=p["epochs"], k=p["k"], T=p["T"], transient=p["transient"],
-                 target=p["target"], lr=p["lr"], clip_norm=p.get("clip_norm"), inputs=p["inputs"], seed=rng)
-    out["loss"], out["exponents"], out["grad_norm"] = hist.loss, hist.exponents, hist.grad_norm
-    if spectrum_k:
-        out["spectrum_after"] = spectrum()
-    return out
-
-
-KINDS = {"train": train_task, "floss": floss_task}
+# Named kinds: the experiments of floss_ref itself, each a function params -> dict of arrays
+# in the module that owns the experiment.  Any other "module:function" works the same way.
+KINDS = {"train": "floss_ref.training:train_result", "floss": "floss_ref.driver:floss_result"}
 
 
 def run_task(task):
     """Run one task in this process with BLAS on one thread; returns (arrays, seconds)."""
     start = time.perf_counter()
-    if task.kind in KINDS:
-        fn = KINDS[task.kind]
-    else:
-        module, name = task.kind.split(":")
-        fn = getattr(importlib.import_module(module), name)
+    module, name = KINDS.get(task.kind, task.kind).split(":")
+    fn = getattr(importlib.import_module(module), name)
     with limit_blas(1):
         arrays = {key: np.asarray(v) for key, v in fn(task.params).items()}
     return arrays, time.perf_counter() - start
@@ -480,16 +405,3 @@ def _serial(todo, retries, on_done):
         else:
             failures[task.name] = error
     return failures
-
-
-def train_tasks(configs, prefix="", curve_every=None):
-    """SweepTasks of kind "train" for TrainConfigs, named from protocol, delay, k and seed
-    (``curve_every``: see :func:`train_task`)."""
-    tasks = []
-    for c in configs:
-        name = f"{prefix}{c.task}_d{c.delay}_{c.protocol}_k{c.k if c.k is not None else 'def'}_N{c.N}_s{c.seed}"
-        params = c.to_dict()
-        if curve_every is not None:
-            params["curve_every"] = curve_every
-        tasks.append(SweepTask(name, "train", params))
-    return tasks

@@ -11,17 +11,17 @@ of sum_i lambda_i^2) run before chosen training epochs according to the protocol
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
 from . import _validate
-from ._io import atomic_savez, check_writable
+from ._io import check_writable
+from ._progress import progress_bar
 from ._threads import limit_blas
 from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
 from .cells import CELLS, VanillaRNN
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, save_history
 from .driver import floss
 from .lyapunov import lyapunov_spectrum
 from .optim import Adam
@@ -377,11 +377,8 @@ class Run:
         checkpoint_every = _validate.integer("checkpoint_every", checkpoint_every, minimum=1)
         if checkpoint is not None:
             check_writable(checkpoint)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=self.config.epochs, initial=self.epoch, desc=f"training ({self.config.protocol})",
-                       unit="epoch", mininterval=0.5)
+        bar = progress_bar(self.config.epochs, progress, f"training ({self.config.protocol})", "epoch",
+                           initial=self.epoch, leave=True)
         try:
             with limit_blas(blas_threads):
                 while self.epoch < until:
@@ -444,31 +441,13 @@ class Run:
                 "test_loss": float(h["test_loss"]), "test_accuracy": float(h["test_accuracy"])}
 
     def save_history(self, path):
-        """Write the history (and the configuration) as ``.json`` or ``.npz``."""
-        path = os.fspath(path)
-        if path.endswith(".npz"):
-            arrays = dict(self.history)
-            arrays["config_json"] = np.array(json.dumps(self.config.to_dict()))
-            atomic_savez(path, arrays)
-        elif path.endswith(".json"):
-            doc = {"config": self.config.to_dict(), "epochs_done": self.epoch,
-                   "history": {name: _json_ready(v) for name, v in self.history.items()}}
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(doc, f)
-        else:
-            raise ValueError(f"history path must end in .json or .npz, got {path!r}")
+        """Write the history (and the configuration) as ``.json`` or ``.npz``, atomically
+        (:func:`floss_ref.checkpoint.save_history`)."""
+        save_history(path, self.config.to_dict(), self.history, self.epoch)
 
 
 def _strip(arrays, prefix):
     return {name[len(prefix):]: v for name, v in arrays.items() if name.startswith(prefix)}
-
-
-def _json_ready(v):
-    """ndarray -> nested lists with NaN as null (JSON has no NaN)."""
-    v = np.asarray(v)
-    if v.dtype.kind == "f":
-        return np.where(np.isnan(v), None, v).tolist()
-    return v.tolist()
 
 
 def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progress=False, blas_threads=1):
@@ -507,3 +486,54 @@ def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progre
         run = Run(config)
     return run.train(checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
                      blas_threads=blas_threads)
+
+
+# ---- training runs as sweep tasks (floss_ref.sweep) -------------------------------------
+
+def train_result(params):
+    """Train one :class:`TrainConfig` to the end: the sweep kind "train" (:mod:`floss_ref.sweep`).
+
+    params : dict
+        Fields of TrainConfig, and optionally ``curve_every`` (see below).
+    returns dict of ndarray: ``summary/<name>`` for every entry of ``Run.summary()``, and
+    ``history/<name>`` for every entry of ``Run.history``.  With ``curve_every = c`` the
+    per-epoch entries (``loss``, ``accuracy``, ``grad_norm``, ``h0_grad_norm``) are
+    stored as means over blocks of c epochs instead, ``curve/<name>`` of shape (E / c,)
+    (the norms as means of log10), so that a result is small enough to commit.
+    """
+    fields = dict(params)
+    curve_every = fields.pop("curve_every", None)
+    if "floss_at" in fields:
+        fields["floss_at"] = tuple(fields["floss_at"])
+    config = TrainConfig(**fields)
+    if curve_every is not None:
+        curve_every = _validate.integer("curve_every", curve_every, minimum=1)
+        if config.epochs % curve_every:
+            raise ValueError(f"curve_every ({curve_every}) must divide the epochs ({config.epochs})")
+    run = Run(config)
+    run.train(blas_threads=1)
+    out = {"summary/" + name: np.asarray(v) for name, v in run.summary().items()}
+    for name, v in run.history.items():
+        v = np.asarray(v)
+        if curve_every is None or v.shape != (config.epochs,):
+            out["history/" + name] = v
+        elif name.endswith("norm"):
+            out["curve/log10_" + name] = np.log10(v).reshape(-1, curve_every).mean(axis=1)
+        else:
+            out["curve/" + name] = v.reshape(-1, curve_every).mean(axis=1)
+    return out
+
+
+def sweep_tasks(configs, prefix="", curve_every=None):
+    """Sweep tasks of kind "train" for TrainConfigs, named from task, delay, protocol, k, N
+    and seed (``curve_every``: see :func:`train_result`)."""
+    from .sweep import SweepTask
+
+    tasks = []
+    for c in configs:
+        name = f"{prefix}{c.task}_d{c.delay}_{c.protocol}_k{c.k if c.k is not None else 'def'}_N{c.N}_s{c.seed}"
+        params = c.to_dict()
+        if curve_every is not None:
+            params["curve_every"] = curve_every
+        tasks.append(SweepTask(name, "train", params))
+    return tasks

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from floss_ref.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep, train_tasks
+from floss_ref.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep
+from floss_ref.training import sweep_tasks
 from floss_ref.training import TrainConfig
 
 TINY = dict(task="binary_xor", delay=4, N=6, T=20, batch=4, epochs=6, k=3, floss_epochs=3, floss_T=10,
@@ -21,7 +22,7 @@ SETTINGS = {"script": "test", "scale": "tiny"}
 
 def tiny_tasks():
     configs = [TrainConfig(protocol=p, seed=s, **TINY) for p in ("none", "during") for s in (0, 1)]
-    return train_tasks(configs)
+    return sweep_tasks(configs)
 
 
 # task functions the workers import by "module:function" (this module is on sys.path)

@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from floss_ref.sweep import train_tasks  # noqa: E402
+from floss_ref.training import sweep_tasks  # noqa: E402
 from floss_ref.training import TrainConfig  # noqa: E402
 
 NAME = "appD_diagnostics"
@@ -46,7 +46,7 @@ def main(argv=None):
     s = SCALE[args.scale]
     seeds = args.seeds or s["seeds"]
     cfgs = [TrainConfig(protocol=pr, seed=seed, **s["base"]) for pr in PROTOCOLS for seed in range(seeds)]
-    tasks = train_tasks(cfgs)
+    tasks = sweep_tasks(cfgs)
     res = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
 

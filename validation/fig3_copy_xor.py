@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from floss_ref.sweep import train_tasks  # noqa: E402
+from floss_ref.training import sweep_tasks  # noqa: E402
 from floss_ref.training import TrainConfig  # noqa: E402
 
 NAME = "fig3_copy_xor"
@@ -51,7 +51,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
     args = p.parse_args(argv)
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds)
-    tasks = train_tasks(cfgs)
+    tasks = sweep_tasks(cfgs)
     results = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
 

@@ -28,8 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from floss_ref.sweep import train_tasks  # noqa: E402
-from floss_ref.training import AUTHORS_SETTINGS, TrainConfig  # noqa: E402
+from floss_ref.training import AUTHORS_SETTINGS, TrainConfig, sweep_tasks  # noqa: E402
 
 NAME = "fig4_xor_protocols"
 PROTOCOLS = ("none", "prefloss", "during")
@@ -90,7 +89,7 @@ def main(argv=None):
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.protocols, fields)
     # paper-scale results keep 100-epoch block means instead of every epoch (small enough to commit)
     curve_every = 100 if args.scale == "paper" else None
-    tasks = train_tasks(cfgs, curve_every=curve_every)
+    tasks = sweep_tasks(cfgs, curve_every=curve_every)
     settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
     results = _common.sweep(args, NAME, tasks, settings,
                             label=None if args.scale == "quick" and not settings else label)

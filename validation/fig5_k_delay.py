@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-from floss_ref.sweep import train_tasks  # noqa: E402
+from floss_ref.training import sweep_tasks  # noqa: E402
 from floss_ref.training import TrainConfig  # noqa: E402
 
 NAME = "fig5_k_delay"
@@ -43,7 +43,7 @@ def main(argv=None):
     s = SCALE[args.scale]
     ks, delays, seeds = args.ks or s["ks"], args.delays or s["delays"], args.seeds or s["seeds"]
     cfgs = [TrainConfig(delay=d, k=k, seed=seed, **s["base"]) for d in delays for k in ks for seed in range(seeds)]
-    tasks = train_tasks(cfgs)
+    tasks = sweep_tasks(cfgs)
     results = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
 
