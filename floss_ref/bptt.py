@@ -12,21 +12,22 @@ the first N entries of the state)::
                                                  h0_bar = sum_b g
 
 ``H_bar[s] = (dL/dr_s) w_out`` padded with zeros to n entries.  That generic loop works
-with any differentiable map of :mod:`floss_ref.maps` that has an attribute ``N``.  For
-the vanilla RNN (Eq. 9) the same recurrence runs in :func:`vanilla_run` /
-:func:`vanilla_run_vjp`, arranged for speed: the input drive ``V x_s + b`` of all steps
-is one GEMM before the loop, and the parameter cotangents are one GEMM over all stacked
-step cotangents after the reverse loop.
+with any differentiable map of :mod:`floss_ref.maps` that has an attribute ``N``.  A
+cell may run the same recurrence its own faster way (``run`` / ``run_vjp`` / ``run_jvp``,
+optional in the map protocol): the vanilla RNN (Eq. 9) does, with the input drive
+``V x_s + b`` of all steps as one GEMM before the loop and the parameter cotangents as
+one GEMM over all stacked step cotangents after the reverse loop.
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 from scipy.special import expit
 
 from . import _validate
-from .cells import VanillaRNN
+from ._workspace import Workspace, scratch  # noqa: F401 (Workspace is part of this module's API)
 from .errors import NumericalBreakdownError
 
 READOUT_NAMES = ("w_out", "offset", "h0")
@@ -107,35 +108,6 @@ def accuracy(r, ys, mask):
 LOSSES = {"mse": (mse, mse_vjp, mse_jvp), "bce": (bce_logits, bce_logits_vjp, bce_logits_jvp)}
 
 
-# ---- scratch memory ---------------------------------------------------------------------
-
-class Workspace:
-    """Scratch arrays kept from one call to the next, one per name.
-
-    An epoch at N = 80, B = 16, T = 300 handles several (T, B, N) arrays of 3 MB each.
-    Allocated afresh, arrays of that size typically come straight from the operating
-    system (glibc's malloc maps them and returns them when freed), and the page faults
-    of touching them again cost about as much as the epoch's arithmetic (measured: 18 ms
-    instead of 9 ms per epoch).  A :class:`Run` keeps one Workspace, so its epochs
-    allocate no large array.  Arrays taken from a workspace are overwritten by the next
-    call that uses it: results and tapes built in it are valid until then.
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def empty(self, name, shape):
-        """An uninitialised float64 array of ``shape`` kept under ``name``."""
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape:
-            a = self._arrays[name] = np.empty(shape)
-        return a
-
-
-def _empty(work, name, shape):
-    return np.empty(shape) if work is None else work.empty(name, shape)
-
-
 # ---- readout r = w_out . h + offset ---------------------------------------------------
 
 def readout(hs, w_out, offset):
@@ -161,7 +133,7 @@ def readout_vjp(hs, w_out, r_bar, work=None):
     returns hs_bar : (T, B, n), w_out_bar : (N,), offset_bar : ()
     """
     N = w_out.shape[0]
-    hs_bar = _empty(work, "hs_bar", hs.shape)
+    hs_bar = scratch(work, "hs_bar", hs.shape)
     np.multiply(r_bar[..., None], w_out, out=hs_bar[..., :N])
     hs_bar[..., N:] = 0.0
     w_out_bar = r_bar.reshape(-1) @ hs[..., :N].reshape(-1, N)  # one GEMV over all steps
@@ -187,7 +159,7 @@ def run_steps(cell, h0, xs, work=None):
     """
     T, B = xs.shape[:2]
     h = np.broadcast_to(h0, (B, h0.shape[-1])).copy()
-    hs = _empty(work, "hs", (T, B, h0.shape[-1]))
+    hs = scratch(work, "hs", (T, B, h0.shape[-1]))
     caches = []
     for s in range(T):
         h, cache = cell.step(h, xs[s])
@@ -232,130 +204,26 @@ def run_steps_jvp(cell, tape, h0_dot, params_dot):
     return hs_dot
 
 
-# ---- the same recurrence for the vanilla RNN, one GEMM per step -----------------------
+# ---- which loop a cell uses ------------------------------------------------------------
 
-def _phi_into(nonlinearity, h, out):
-    """phi(h) written into ``out``: tanh, or ReLU max(h, 0)."""
-    if nonlinearity == "tanh":
-        return np.tanh(h, out=out)
-    return np.maximum(h, 0.0, out=out)
+@dataclasses.dataclass(frozen=True)
+class SequenceRules:
+    """The whole-sequence forward ``run(h0, xs, work)``, pullback ``run_vjp(tape, hs_bar,
+    work)`` and tangent rule ``run_jvp(tape, h0_dot, params_dot)`` used for one cell."""
 
-
-def _slope_into(nonlinearity, phis, out):
-    """phi'(h) from phi(h), written into ``out``: 1 - tanh^2, or the ReLU step (phi > 0
-    exactly when h > 0; phi'(0) := 0)."""
-    if nonlinearity == "tanh":
-        np.multiply(phis, phis, out=out)
-        return np.subtract(1.0, out, out=out)
-    return np.greater(phis, 0.0, out=out)
-
-
-def vanilla_run(cell, h0, xs, work=None):
-    """Eq. 9 over a whole sequence for one vanilla network (W : (N, N)), B trajectories.
-
-        h_{s+1} = (V x_s + b) + W phi(h_s)
-
-    The same arithmetic as T calls of ``cell.step``; the input drive ``V x_s + b`` of all
-    T steps is one (T B, d) x (d, N) product before the loop, written where the states go.
-
-    h0 : (N,) shared by the batch, or (B, N) one per trajectory
-    xs : (T, B, d)
-    work : Workspace, optional
-    returns hs : (T, B, N), tape = (phis : (T, B, N) holding phi(h_0) .. phi(h_{T-1}), xs,
-    h0.ndim)
-    """
-    W, V, b = cell.params["W"], cell.params["V"], cell.params["b"]
-    T, B = xs.shape[:2]
-    N = W.shape[-1]
-    hs = _empty(work, "hs", (T, B, N))
-    phis = _empty(work, "phis", (T, B, N))
-    np.matmul(xs, V.T, out=hs)
-    hs += b
-    h = np.broadcast_to(h0, (B, N))
-    W_T = np.ascontiguousarray(W.T)  # a contiguous right factor is the faster GEMM here
-    recurrent = np.empty((B, N))
-    for s in range(T):
-        _phi_into(cell.nonlinearity, h, phis[s])
-        np.matmul(phis[s], W_T, out=recurrent)
-        hs[s] += recurrent
-        h = hs[s]
-    return hs, (phis, xs, h0.ndim)
-
-
-def vanilla_run_vjp(cell, tape, hs_bar, work=None):
-    """Pullback of :func:`vanilla_run`.
-
-    With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T:
-
-        g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
-        h0_bar  = sum_b phi'(h_0) * (W^T g_0)
-        W_bar = sum_{s,b} g_s phi(h_s)^T,  V_bar = sum_{s,b} g_s x_s^T,  b_bar = sum_{s,b} g_s
-
-    The reverse loop only propagates g; the three parameter sums are one GEMM each over
-    all T B stacked rows afterwards (the parameters are shared by all steps).
-
-    hs_bar : (T, B, N)
-    work : Workspace, optional
-    returns h0_bar : (N,) or (B, N) (as h0), params_bar : dict with W (N, N), V (N, d), b (N,)
-    """
-    phis, xs, h0_ndim = tape
-    W = cell.params["W"]
-    T, B, N = hs_bar.shape
-    slopes = _slope_into(cell.nonlinearity, phis, _empty(work, "slopes", phis.shape))
-    G = _empty(work, "G", hs_bar.shape)
-    G[T - 1] = hs_bar[T - 1]
-    back = np.empty((B, N))
-    for s in range(T - 1, 0, -1):
-        np.matmul(G[s], W, out=back)  # rows: (W^T g_s)^T
-        back *= slopes[s]
-        np.add(hs_bar[s - 1], back, out=G[s - 1])
-    h0_bar = (G[0] @ W) * slopes[0]
-    if h0_ndim == 1:  # a shared h0 receives the cotangents of all B trajectories
-        h0_bar = np.sum(h0_bar, axis=0)
-    G_rows = G.reshape(T * B, N)
-    params_bar = {"W": G_rows.T @ phis.reshape(T * B, N),
-                  "V": G_rows.T @ xs.reshape(T * B, xs.shape[-1]),
-                  "b": G_rows.sum(axis=0)}
-    return h0_bar, params_bar
-
-
-def vanilla_run_jvp(cell, tape, h0_dot, params_dot):
-    """Tangent rule of :func:`vanilla_run`.
-
-        h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_s + b_dot,   h_dot_0 = h0_dot
-
-    h0_dot : (N,)
-    params_dot : dict of perturbations of W, V, b (missing keys are zero)
-    returns hs_dot : (T, B, N)
-    """
-    phis, xs, _ = tape
-    W = cell.params["W"]
-    T, B, N = phis.shape
-    slopes = _slope_into(cell.nonlinearity, phis, np.empty_like(phis))
-    drive_dot = np.zeros((T, B, N))
-    if "W" in params_dot:
-        drive_dot += phis @ params_dot["W"].T
-    if "V" in params_dot:
-        drive_dot += xs @ params_dot["V"].T
-    if "b" in params_dot:
-        drive_dot += params_dot["b"]
-    hs_dot = np.empty((T, B, N))
-    h_dot = np.broadcast_to(h0_dot, (B, N))
-    for s in range(T):
-        hs_dot[s] = (slopes[s] * h_dot) @ W.T + drive_dot[s]
-        h_dot = hs_dot[s]
-    return hs_dot
+    run: object
+    run_vjp: object
+    run_jvp: object
 
 
 def sequence_rules(cell):
-    """The sequence forward, pullback and tangent rule to use for ``cell``.
-
-    :func:`vanilla_run` and friends for a single vanilla network; the generic loop over
-    ``cell.step`` / ``step_vjp`` / ``step_jvp`` for every other differentiable map.
-    """
-    if isinstance(cell, VanillaRNN) and cell.params["W"].ndim == 2:
-        return vanilla_run, vanilla_run_vjp, vanilla_run_jvp
-    return run_steps, run_steps_vjp, run_steps_jvp
+    """The cell's own ``run`` / ``run_vjp`` / ``run_jvp`` if it offers them (optional in
+    the map protocol, e.g. the vanilla RNN's one-GEMM-per-step loops), else the generic
+    loops over ``step`` / ``step_vjp`` / ``step_jvp`` above."""
+    if all(hasattr(cell, name) for name in ("run", "run_vjp", "run_jvp")):
+        return SequenceRules(cell.run, cell.run_vjp, cell.run_jvp)
+    return SequenceRules(functools.partial(run_steps, cell), functools.partial(run_steps_vjp, cell),
+                         functools.partial(run_steps_jvp, cell))
 
 
 # ---- model: cell + readout + trained initial state ------------------------------------
@@ -469,8 +337,7 @@ class Gradient:
 
 def forward(model, batch):
     """The readout r : (T, B) of ``model`` on ``batch`` (no gradient)."""
-    run, _, _ = sequence_rules(model.cell)
-    hs, _ = run(model.cell, model.initial_states(batch.xs.shape[1]), batch.xs)
+    hs, _ = sequence_rules(model.cell).run(model.initial_states(batch.xs.shape[1]), batch.xs)
     return readout(hs, model.w_out, model.offset)
 
 
@@ -500,11 +367,11 @@ def loss_and_grad(model, batch, loss, work=None):
     NumericalBreakdownError
         If the states overflow (the loss is not finite).
     """
-    run, run_vjp, _ = sequence_rules(model.cell)
+    rules = sequence_rules(model.cell)
     f, f_vjp, _ = LOSSES[loss]
     _check_slots(model, batch)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
-        hs, tape = run(model.cell, model.h0, batch.xs, work)
+        hs, tape = rules.run(model.h0, batch.xs, work)
         r = readout(hs, model.w_out, model.offset)
         L = f(r, batch.ys, batch.mask)
     if not math.isfinite(L):
@@ -513,7 +380,7 @@ def loss_and_grad(model, batch, loss, work=None):
     acc = accuracy(r, batch.ys, batch.mask) if loss == "bce" else math.nan
     r_bar = f_vjp(r, batch.ys, batch.mask)
     hs_bar, w_out_bar, offset_bar = readout_vjp(hs, model.w_out, r_bar, work)
-    h0_bar, grads = run_vjp(model.cell, tape, hs_bar, work)
+    h0_bar, grads = rules.run_vjp(tape, hs_bar, work)
     grads.update(w_out=w_out_bar, offset=offset_bar, h0=h0_bar)
     return Gradient(loss=L, accuracy=acc, grads=grads)
 
@@ -527,13 +394,13 @@ def _check_slots(model, batch):
 def loss_jvp(model, batch, loss, tangents):
     """Directional derivative of the task loss along ``tangents`` (a dict shaped like
     ``model.params``; missing keys are zero): the tangent rule of :func:`loss_and_grad`."""
-    run, _, run_jvp = sequence_rules(model.cell)
+    rules = sequence_rules(model.cell)
     _check_slots(model, batch)
-    hs, tape = run(model.cell, model.h0, batch.xs)
+    hs, tape = rules.run(model.h0, batch.xs)
     r = readout(hs, model.w_out, model.offset)
     cell_dot = {name: tangents[name] for name in model.cell.params if name in tangents}
     h0_dot = tangents.get("h0", np.zeros_like(model.h0))
-    hs_dot = run_jvp(model.cell, tape, h0_dot, cell_dot)
+    hs_dot = rules.run_jvp(tape, h0_dot, cell_dot)
     r_dot = readout_jvp(hs, model.w_out, hs_dot, tangents.get("w_out", np.zeros_like(model.w_out)),
                         tangents.get("offset", 0.0))
     return LOSSES[loss][2](r, batch.ys, batch.mask, r_dot)

@@ -9,6 +9,8 @@ import argparse
 import json
 import math
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ from floss_ref.cells import CELLS, VanillaRNN
 from floss_ref.tasks import TASKS, Task, TaskBatch
 from floss_ref.bptt import (LOSSES, Model, accuracy, bce_logits, forward, loss_and_grad, loss_jvp, mse,
                             readout, readout_jvp, readout_vjp, run_steps, run_steps_jvp, run_steps_vjp,
-                            sequence_rules, task_loss, vanilla_run, vanilla_run_jvp, vanilla_run_vjp)
+                            sequence_rules, task_loss)
 from floss_ref.training import Run, TrainConfig
 
 
@@ -151,14 +153,16 @@ def test_sequence_pullback_dot_product(rules, nonlinearity):
     model = make_model(N=6, d=2, seed=4, nonlinearity=nonlinearity)
     cell = model.cell
     xs = rng.standard_normal((12, 3, 2))
-    run, run_vjp, run_jvp = ((vanilla_run, vanilla_run_vjp, vanilla_run_jvp) if rules == "vanilla"
+    run, run_vjp, run_jvp = ((cell.run, cell.run_vjp, cell.run_jvp) if rules == "vanilla"
                              else (run_steps, run_steps_vjp, run_steps_jvp))
-    hs, tape = run(cell, model.h0, xs)
+    if rules == "generic":
+        run, run_vjp, run_jvp = (functools.partial(f, cell) for f in (run, run_vjp, run_jvp))
+    hs, tape = run(model.h0, xs)
     hs_bar = rng.standard_normal(hs.shape)
     h0_dot = rng.standard_normal(model.h0.shape)
     p_dot = random_like(cell.params, rng)
-    h0_bar, p_bar = run_vjp(cell, tape, hs_bar)
-    lhs = inner(hs_bar, run_jvp(cell, tape, h0_dot, p_dot))
+    h0_bar, p_bar = run_vjp(tape, hs_bar)
+    lhs = inner(hs_bar, run_jvp(tape, h0_dot, p_dot))
     rhs = inner(h0_bar, h0_dot) + dict_inner(p_bar, p_dot)
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
@@ -167,7 +171,7 @@ def test_generic_loop_dot_product_on_a_cell_with_hidden_memory():
     rng = np.random.default_rng(5)
     model = make_model(N=5, seed=6, memory=True)
     cell = model.cell
-    assert sequence_rules(cell)[0] is run_steps
+    assert sequence_rules(cell).run.func is run_steps
     xs = rng.standard_normal((9, 2, 1))
     hs, tape = run_steps(cell, model.h0, xs)
     assert hs.shape == (9, 2, 10)
@@ -184,13 +188,13 @@ def test_vanilla_fast_path_equals_step_by_step_loop(nonlinearity):
     rng = np.random.default_rng(7)
     model = make_model(N=10, d=3, seed=8, nonlinearity=nonlinearity)
     cell = model.cell
-    assert sequence_rules(cell)[0] is vanilla_run
+    assert sequence_rules(cell).run == cell.run
     xs = rng.standard_normal((25, 4, 3))
-    hs_fast, tape_fast = vanilla_run(cell, model.h0, xs)
+    hs_fast, tape_fast = cell.run(model.h0, xs)
     hs_loop, tape_loop = run_steps(cell, model.h0, xs)
     np.testing.assert_allclose(hs_fast, hs_loop, rtol=1e-13, atol=1e-13)
     hs_bar = rng.standard_normal(hs_fast.shape)
-    h0_fast, p_fast = vanilla_run_vjp(cell, tape_fast, hs_bar)
+    h0_fast, p_fast = cell.run_vjp(tape_fast, hs_bar)
     h0_loop, p_loop = run_steps_vjp(cell, tape_loop, hs_bar)
     np.testing.assert_allclose(h0_fast, h0_loop, rtol=1e-12, atol=1e-12)
     for name in ("W", "V", "b"):
@@ -254,7 +258,7 @@ def test_registered_gated_cells_train_through_the_generic_loop(cell_name):
     run with preflossing goes through unchanged."""
     t = Task("binary_xor", 4)
     model = Model.random(CELLS[cell_name].random(6, 1, 1.0, seed=0), seed=1)
-    assert sequence_rules(model.cell)[0] is run_steps
+    assert sequence_rules(model.cell).run.func is run_steps
     batch = t.sample(20, 3, seed=2)
     g = loss_and_grad(model, batch, "bce")
     v = random_like(model.params, np.random.default_rng(3))

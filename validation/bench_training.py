@@ -4,7 +4,7 @@ One epoch = draw a fresh batch, BPTT forward and reverse (floss_ref.bptt.loss_an
 one Adam step with gradient clipping: ``Run.train_epoch`` with diagnostics off.
 Measured on one core (threadpoolctl limits BLAS to one thread), as the median over
 several repeats of a block of epochs.  Side by side, with the same data, the BPTT of the
-vanilla fast path (vanilla_run / vanilla_run_vjp) against the generic loop over
+vanilla cell's own whole-sequence loops (VanillaRNN.run / run_vjp) against the generic loop over
 cell.step / cell.step_vjp, and the 10^4-epoch extrapolation next to the authors'
 ~1680 s (App. F).
 
@@ -17,8 +17,7 @@ import time
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from floss_ref.bptt import (LOSSES, Workspace, readout, readout_vjp, run_steps, run_steps_vjp, vanilla_run,
-                            vanilla_run_vjp)
+from floss_ref.bptt import LOSSES, Workspace, readout, readout_vjp, run_steps, run_steps_vjp
 from floss_ref.training import Run, TrainConfig
 
 PAPER_SECONDS_1E4_EPOCHS = 1680.0  # App. F, Julia, batch 16
@@ -61,15 +60,21 @@ def main():
             work = Workspace()  # as in Run: no large array allocated per epoch
 
             def go():
-                hs, tape = forward(cell, model.h0, batch.xs, work)
+                hs, tape = forward(model.h0, batch.xs, work)
                 r = readout(hs, model.w_out, model.offset)
                 bce(r, batch.ys, batch.mask)
                 hs_bar, _, _ = readout_vjp(hs, model.w_out, bce_vjp(r, batch.ys, batch.mask), work)
-                reverse(cell, tape, hs_bar, work)
+                reverse(tape, hs_bar, work)
             return go
 
-        fast = median_seconds(bptt(vanilla_run, vanilla_run_vjp), args.repeats, args.block)[0]
-        generic = median_seconds(bptt(run_steps, run_steps_vjp), args.repeats, args.block)[0]
+        def generic_run(h0, xs, work):
+            return run_steps(cell, h0, xs, work)
+
+        def generic_run_vjp(tape, hs_bar, work):
+            return run_steps_vjp(cell, tape, hs_bar, work)
+
+        fast = median_seconds(bptt(cell.run, cell.run_vjp), args.repeats, args.block)[0]
+        generic = median_seconds(bptt(generic_run, generic_run_vjp), args.repeats, args.block)[0]
 
     print(f"BLAS: {blas} (limited to 1 thread)")
     print(f"one training epoch, N = {args.N}, B = {args.B}, T = {args.T}: median {epoch * 1e3:.2f} ms "

@@ -11,6 +11,7 @@ states ``(*S, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``S``
 import numpy as np
 
 from .. import _validate
+from .._workspace import scratch
 from ..qr import positive_diagonal
 from ._linear import matvec, outer_sum, rmatvec, sum_to
 from ._params import check_keys, ensemble_shape
@@ -20,14 +21,27 @@ INITS = ("gaussian", "orthogonal")
 MEAN_SCALES = ("entry", "1/N")
 
 
-def _tanh(h):
-    phi = np.tanh(h)
-    return phi, 1.0 - phi * phi
+# phi and phi' of each nonlinearity.  phi' is computed from phi(h), which the forward
+# pass keeps anyway: 1 - tanh^2 for tanh; for ReLU, phi(h) > 0 exactly when h > 0
+# (phi'(0) := 0).  ``out`` writes into a given array (the whole-sequence loops).
+
+def _tanh(h, out=None):
+    return np.tanh(h, out=out)
 
 
-def _relu(h):
-    phi = np.maximum(h, 0.0)
-    return phi, (h > 0.0).astype(h.dtype)  # phi'(0) := 0
+def _tanh_slope(phi, out=None):
+    out = np.multiply(phi, phi, out=out)
+    return np.subtract(1.0, out, out=out)
+
+
+def _relu(h, out=None):
+    return np.maximum(h, 0.0, out=out)
+
+
+def _relu_slope(phi, out=None):
+    if out is None:
+        return (phi > 0.0).astype(phi.dtype)
+    return np.greater(phi, 0.0, out=out)
 
 
 class VanillaRNN:
@@ -75,7 +89,7 @@ class VanillaRNN:
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
         self.d = V.shape[-1]
-        self._phi = _tanh if self.nonlinearity == "tanh" else _relu
+        self._phi, self._slope = (_tanh, _tanh_slope) if self.nonlinearity == "tanh" else (_relu, _relu_slope)
 
     @classmethod
     def random(cls, N, d=1, g=1.0, *, nonlinearity="tanh", init="gaussian", mean=None,
@@ -144,7 +158,8 @@ class VanillaRNN:
         returns h_next : (*S, N) and the cache for the pullbacks and ``tangent``.
         """
         p = self.params
-        phi, dphi = self._phi(h)
+        phi = self._phi(h)
+        dphi = self._slope(phi)
         h_next = matvec(p["W"], phi) + p["b"]
         if x is not None:
             h_next = h_next + matvec(p["V"], x)
@@ -222,3 +237,107 @@ class VanillaRNN:
         if "W" in params_dot:
             out = out + params_dot["W"] @ (dphi[..., :, None] * Q)
         return out
+
+    # ---- a whole sequence at once, for BPTT (optional in the map protocol) ---------
+
+    def run(self, h0, xs, work=None):
+        """Eq. 9 over a whole sequence for one network (W : (N, N)), B trajectories.
+
+            h_{s+1} = (V x_s + b) + W phi(h_s)
+
+        The same arithmetic as T calls of :meth:`step`, arranged for speed: the input
+        drive ``V x_s + b`` of all T steps is one (T B, n_in) x (n_in, N) product before
+        the loop, written where the states go.
+
+        h0 : (N,) shared by the batch, or (B, N) one per trajectory
+        xs : (T, B, n_in)
+        work : workspace with ``empty(name, shape)`` (:class:`floss_ref.bptt.Workspace`), optional
+        returns hs : (T, B, N), tape = (phis : (T, B, N) holding phi(h_0) .. phi(h_{T-1}),
+        xs, h0.ndim)
+        """
+        W, V, b = self._one_network()
+        T, B = xs.shape[:2]
+        N = self.N
+        hs = scratch(work, "hs", (T, B, N))
+        phis = scratch(work, "phis", (T, B, N))
+        np.matmul(xs, V.T, out=hs)
+        hs += b
+        h = np.broadcast_to(h0, (B, N))
+        W_T = np.ascontiguousarray(W.T)  # a contiguous right factor is the faster GEMM here
+        recurrent = np.empty((B, N))
+        for s in range(T):
+            self._phi(h, phis[s])
+            np.matmul(phis[s], W_T, out=recurrent)
+            hs[s] += recurrent
+            h = hs[s]
+        return hs, (phis, xs, h0.ndim)
+
+    def run_vjp(self, tape, hs_bar, work=None):
+        """Pullback of :meth:`run`.
+
+        With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T:
+
+            g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
+            h0_bar  = phi'(h_0) * (W^T g_0), summed over b if h0 is shared
+            W_bar = sum_{s,b} g_s phi(h_s)^T,  V_bar = sum_{s,b} g_s x_s^T,  b_bar = sum_{s,b} g_s
+
+        The reverse loop only propagates g; the three parameter sums are one GEMM each
+        over all T B stacked rows afterwards (the parameters are shared by all steps).
+
+        hs_bar : (T, B, N)
+        work : workspace, optional
+        returns h0_bar : (N,) or (B, N) (as h0), params_bar : dict with W (N, N), V (N, n_in), b (N,)
+        """
+        phis, xs, h0_ndim = tape
+        W = self._one_network()[0]
+        T, B, N = hs_bar.shape
+        slopes = self._slope(phis, scratch(work, "slopes", phis.shape))
+        G = scratch(work, "G", hs_bar.shape)
+        G[T - 1] = hs_bar[T - 1]
+        back = np.empty((B, N))
+        for s in range(T - 1, 0, -1):
+            np.matmul(G[s], W, out=back)  # rows: (W^T g_s)^T
+            back *= slopes[s]
+            np.add(hs_bar[s - 1], back, out=G[s - 1])
+        h0_bar = (G[0] @ W) * slopes[0]
+        if h0_ndim == 1:  # a shared h0 receives the cotangents of all B trajectories
+            h0_bar = np.sum(h0_bar, axis=0)
+        G_rows = G.reshape(T * B, N)
+        params_bar = {"W": G_rows.T @ phis.reshape(T * B, N),
+                      "V": G_rows.T @ xs.reshape(T * B, xs.shape[-1]),
+                      "b": G_rows.sum(axis=0)}
+        return h0_bar, params_bar
+
+    def run_jvp(self, tape, h0_dot, params_dot):
+        """Tangent rule of :meth:`run`.
+
+            h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_s + b_dot,   h_dot_0 = h0_dot
+
+        h0_dot : (N,) or (B, N)
+        params_dot : dict of perturbations of W, V, b (missing keys are zero)
+        returns hs_dot : (T, B, N)
+        """
+        phis, xs, _ = tape
+        W = self._one_network()[0]
+        T, B, N = phis.shape
+        slopes = self._slope(phis, np.empty_like(phis))
+        drive_dot = np.zeros((T, B, N))
+        if "W" in params_dot:
+            drive_dot += phis @ params_dot["W"].T
+        if "V" in params_dot:
+            drive_dot += xs @ params_dot["V"].T
+        if "b" in params_dot:
+            drive_dot += params_dot["b"]
+        hs_dot = np.empty((T, B, N))
+        h_dot = np.broadcast_to(h0_dot, (B, N))
+        for s in range(T):
+            hs_dot[s] = (slopes[s] * h_dot) @ W.T + drive_dot[s]
+            h_dot = hs_dot[s]
+        return hs_dot
+
+    def _one_network(self):
+        if self.ensemble_shape:
+            raise ValueError(f"run, run_vjp and run_jvp are for one network; this one has ensemble axes "
+                             f"{self.ensemble_shape} (use step / step_vjp per step)")
+        p = self.params
+        return p["W"], p["V"], p["b"]
