@@ -296,7 +296,7 @@ class Model:
             w_out, offset = rng.standard_normal(cell.N), AUTHORS_OFFSET
         slots = () if h0_slots is None else (_validate.integer("h0_slots", h0_slots, minimum=1),)
         h = rng.standard_normal(slots + (cell.state_size,))
-        no_input = np.zeros(getattr(cell, "d", 1))
+        no_input = np.zeros(getattr(cell, "n_in", 1))
         for _ in range(relax_steps):
             h, _ = cell.step(h, no_input)
         if not np.all(np.isfinite(h)):

@@ -92,7 +92,7 @@ def _check_common(args, system):
 def _spectrum(system, args, T, seed):
     rng = np.random.default_rng(seed)
     from .tasks import draw_inputs
-    xs = draw_inputs(args.inputs, T, (), getattr(system, "d", 1), rng)
+    xs = draw_inputs(args.inputs, T, (), getattr(system, "n_in", 1), rng)
     h0 = rng.standard_normal(system.state_size)
     return lyapunov_spectrum(system, h0, xs, k=args.k, T=T, t_ons=args.t_ons,
                              transient=args.transient, seed=rng, progress=not args.quiet).exponents

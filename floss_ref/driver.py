@@ -45,7 +45,7 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     Parameters
     ----------
     system : differentiable map
-        E.g. ``VanillaRNN.random(...)``; with an ensemble axis E all networks are
+        E.g. ``VanillaRNN.random(...)``; with ensemble axes *nets all networks are
         flossed at once, each by its own gradient.
     epochs : int
         E_f.
@@ -97,13 +97,13 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
             raise type(exc)(f"clip_norm: {exc}") from None
         record_norms = False
     n = system.state_size
-    d = getattr(system, "d", 1)
+    n_in = getattr(system, "n_in", 1)
     losses, exps, norms = [], [], []
     bar = progress_bar(epochs, progress, "flossing", "epoch")
     start = time.perf_counter()
     with limit_blas(blas_threads):
         for _ in range(epochs):
-            xs = draw_inputs(inputs, T, batch_shape, d, rng)
+            xs = draw_inputs(inputs, T, batch_shape, n_in, rng)
             if xs is not None and input_scale != 1.0:
                 xs = xs * input_scale
             h0 = rng.standard_normal(batch_shape + (n,))

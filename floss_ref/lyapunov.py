@@ -51,15 +51,15 @@ class LyapunovResult:
 
     Attributes
     ----------
-    exponents : (*S, k) ndarray
+    exponents : (*batch, k) ndarray
         lambda_1 >= ... >= lambda_k (per time step, natural log), in QR order.
-    history : (n_qr, *S, k) ndarray or None
+    history : (n_qr, *batch, k) ndarray or None
         Running estimate after each QR in the averaging window (App. K convergence).
     history_steps : (n_qr,) ndarray or None
         The time step of each row of ``history``.
-    h : (*S, n) ndarray
+    h : (*batch, n) ndarray
         State after the last step.
-    Q : (*S, n, k) ndarray
+    Q : (*batch, n, k) ndarray
         Orthonormal tangent block after the last step.
     max_cond : float
         Largest R_11 / R_kk seen at any QR (Eq. 28).
@@ -115,16 +115,16 @@ def check_trajectory(system, h0, xs, T):
         raise ValueError(f"h0 must have trailing shape (..., {n}), got shape {h0.shape}{hint}")
     if xs is None:
         if T is None:
-            raise ValueError("give either the inputs xs : (T, *S, d) or the number of steps T")
+            raise ValueError("give either the inputs xs : (T, *batch, n_in) or the number of steps T")
         T = _validate.integer("T", T, minimum=1)
     else:
         xs = _validate.float_array("xs", xs, min_ndim=2)
         if T is not None and T != xs.shape[0]:
             raise ValueError(f"T = {T} but xs has {xs.shape[0]} steps; give one or make them agree")
         T = xs.shape[0]
-        d = getattr(system, "d", None)
-        if d is not None and xs.shape[-1] != d:
-            raise ValueError(f"xs must have shape (T, ..., d) with d = {d} inputs, got {xs.shape}")
+        n_in = getattr(system, "n_in", None)
+        if n_in is not None and xs.shape[-1] != n_in:
+            raise ValueError(f"xs must have shape (T, ..., n_in) with n_in = {n_in} inputs, got {xs.shape}")
     return n, h0, xs, T
 
 
@@ -445,25 +445,25 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
 
     The recurrence, in plain Python::
 
-        h, Q, S = h0, Q0, 0
+        h, Q, gamma = h0, Q0, 0
         for s in range(T):
             h, cache = system.step(h, xs[s])       # h_{s+1}
             Q = system.tangent(cache, Q)           # Q~_{s+1} = D_s Q_s  (Eq. 6)
             if s + 1 in schedule:                  # every t_ONS steps
                 Q, R = qr(Q)                       # Eq. 7
                 if s + 1 > transient:
-                    S += log(diag(R))
-        lambda = S / (T - transient)               # Eq. 3
+                    gamma += log(diag(R))
+        lambda = gamma / (T - transient)           # Eq. 3
 
     Parameters
     ----------
     system : map
         Anything following the map protocol of :mod:`floss_ref.maps` (an RNN cell, a
         :class:`~floss_ref.maps.FunctionMap`, ...).
-    h0 : (*S, n) array_like
-        Initial state(s); leading axes S are independent trajectories (or ensemble
+    h0 : (*batch, n) array_like
+        Initial state(s); leading axes *batch are independent trajectories (or ensemble
         members, see :mod:`floss_ref.cells._linear`).
-    xs : (T, *S, d) array_like or None
+    xs : (T, *batch, n_in) array_like or None
         Inputs; ``xs[s]`` drives step s.  None for an autonomous map (then give T).
     k : int
         Number of exponents, 1 <= k <= n.
@@ -473,7 +473,7 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
         Steps between re-orthonormalisations (t_ONS).
     transient : int
         Steps discarded before averaging (their QRs still run).
-    Q0 : (*S, n, k) array_like, optional
+    Q0 : (*batch, n, k) array_like, optional
         Initial orthonormal block; random (from ``seed``) if not given.
     seed : int, numpy.random.Generator or None
         For Q0.

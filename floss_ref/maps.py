@@ -5,12 +5,12 @@ A *map* is any object with
 ``state_size``
     int, the length n of the state vector.
 ``step(h, x) -> (h_next, cache)``
-    one time step, ``h : (*S, n)`` -> ``h_next : (*S, n)``; ``x`` is the input of this
-    step (``(*S, d)``) or None for an autonomous map.  ``cache`` is whatever the map
+    one time step, ``h : (*batch, n)`` -> ``h_next : (*batch, n)``; ``x`` is the input of this
+    step (``(*batch, n_in)``) or None for an autonomous map.  ``cache`` is whatever the map
     needs later to apply its Jacobian at this step.
 ``tangent(cache, Q) -> Q_tilde``
     the Jacobian of that step applied to a block of tangent vectors,
-    ``Q_tilde = D_s Q`` with ``D_s = dh_{s+1}/dh_s`` (Eq. 6), ``Q : (*S, n, k)``.
+    ``Q_tilde = D_s Q`` with ``D_s = dh_{s+1}/dh_s`` (Eq. 6), ``Q : (*batch, n, k)``.
     ``D_s`` need not be formed.
 
 That is all :func:`floss_ref.lyapunov_spectrum` uses.  Flossing (:mod:`floss_ref.flossing`)
@@ -30,7 +30,7 @@ A ``params_bar`` dict holds only the parameters the operation depends on; a miss
 means a zero cotangent.
 
 A map that holds an ensemble of R independent systems says so with ``ensemble_shape``
-(the leading axes E of its states and parameters); :func:`floss_ref.floss` then treats
+(the leading axes *nets of its states and parameters); :func:`floss_ref.floss` then treats
 each member as a network of its own.  Per-network gradient norms (and gradient clipping
 in :func:`floss_ref.floss`) also need ``param_core_ndim``: for each parameter, how many
 trailing axes belong to one network, as the cells in :mod:`floss_ref.cells` declare.
@@ -51,9 +51,9 @@ class FunctionMap:
     Parameters
     ----------
     step : callable
-        ``step(h, x) -> h_next`` with ``h : (*S, n)``; ``x`` is the step's input or None.
+        ``step(h, x) -> h_next`` with ``h : (*batch, n)``; ``x`` is the step's input or None.
     tangent : callable
-        ``tangent(h, x, Q) -> D(h, x) @ Q`` with ``Q : (*S, n, k)``, the Jacobian
+        ``tangent(h, x, Q) -> D(h, x) @ Q`` with ``Q : (*batch, n, k)``, the Jacobian
         ``d step / d h`` at ``(h, x)`` applied to Q.
     state_size : int
         n.

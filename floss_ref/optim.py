@@ -110,26 +110,26 @@ class Adam:
 # ---- per-network gradient norms and clipping (ensembles of networks) --------------------
 
 def gradient_norms(system, grads):
-    """Per-network L2 norm of a parameter gradient dict: a float, or an array of shape E
-    for a map with ensemble axes E (which must declare ``param_core_ndim``).
+    """Per-network L2 norm of a parameter gradient dict: a float, or an array of shape
+    ``nets`` for a map with ensemble axes ``*nets`` (which must declare ``param_core_ndim``).
 
-    A parameter shared by the whole ensemble (without the axes E) has no per-network
+    A parameter shared by the whole ensemble (without the axes *nets) has no per-network
     norm and is refused with a ValueError.
     """
-    E = tuple(getattr(system, "ensemble_shape", ()))
-    if not E:
+    nets = tuple(getattr(system, "ensemble_shape", ()))
+    if not nets:
         return global_norm(grads)
     core = getattr(system, "param_core_ndim", None)
     if core is None:
-        raise TypeError(f"per-network gradient norms of an ensemble {E} need the map's "
+        raise TypeError(f"per-network gradient norms of an ensemble {nets} need the map's "
                         "param_core_ndim (trailing axes of each parameter that belong to one network)")
-    total = np.zeros(E)
+    total = np.zeros(nets)
     for name, g in grads.items():
         lead = g.shape[:g.ndim - core[name]]
-        if lead != E:
-            raise ValueError(f"parameter {name!r} of shape {g.shape} has ensemble axes {lead}, not {E}: "
+        if lead != nets:
+            raise ValueError(f"parameter {name!r} of shape {g.shape} has ensemble axes {lead}, not {nets}: "
                              "per-network norms need every parameter to have one copy per network")
-        total += np.sum(g * g, axis=tuple(range(len(E), g.ndim)))
+        total += np.sum(g * g, axis=tuple(range(len(nets), g.ndim)))
     return np.sqrt(total)
 
 

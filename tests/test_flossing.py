@@ -32,7 +32,7 @@ CONFIGS = [
 def setup(nonlinearity, ensemble, seed=0):
     rng = np.random.default_rng(seed)
     g = 1.5 if nonlinearity == "tanh" else 0.5
-    net = VanillaRNN.random(N, d=2, g=g, nonlinearity=nonlinearity, mean=0.0, ensemble=ensemble, seed=rng)
+    net = VanillaRNN.random(N, n_in=2, g=g, nonlinearity=nonlinearity, mean=0.0, ensemble=ensemble, seed=rng)
     if nonlinearity == "relu":
         # keep most units active: with fewer than k active units D_s has rank < k and
         # R_kk = 0 (a genuine breakdown, tested separately)
@@ -165,7 +165,7 @@ def test_floss_continues_with_given_optimizer():
 
 
 def test_gradient_norms_and_clipping_are_per_network():
-    net = VanillaRNN.random(5, d=2, ensemble=(3,), seed=0)
+    net = VanillaRNN.random(5, n_in=2, ensemble=(3,), seed=0)
     rng = np.random.default_rng(1)
     grads = {name: rng.standard_normal(p.shape) for name, p in net.params.items()}
     grads["W"][1] *= 100.0                        # member 1 far above the others

@@ -32,11 +32,11 @@ CASES = [
 ]
 
 
-def make(ensemble, batch, with_x, unit_bias, rng, N=5, d=2, k=3):
-    net = GRU.random(N, d=d, g=1.5, input_scale=2.0, ensemble=ensemble, seed=rng)
+def make(ensemble, batch, with_x, unit_bias, rng, N=5, n_in=2, k=3):
+    net = GRU.random(N, n_in=n_in, g=1.5, input_scale=2.0, ensemble=ensemble, seed=rng)
     net.params["b"] = 0.5 * rng.standard_normal(ensemble + (3, N if unit_bias else 1))
     h = rng.standard_normal(batch + (N,))
-    x = rng.standard_normal(batch + (d,)) if with_x else None
+    x = rng.standard_normal(batch + (n_in,)) if with_x else None
     Q = rng.standard_normal(batch + (N, k))
     return net, h, x, Q
 
@@ -46,8 +46,8 @@ def perturbed(net, p_dot, eps):
 
 
 def test_step_matches_gru_equations(rng):
-    N, d = 4, 3
-    net, h, x, _ = make((), (), True, True, rng, N=N, d=d)
+    N, n_in = 4, 3
+    net, h, x, _ = make((), (), True, True, rng, N=N, n_in=n_in)
     W, V, b = net.params["W"], net.params["V"], net.params["b"]
     Wr, Wz, Wn = (W[j * N:(j + 1) * N] for j in range(3))
     Vr, Vz, Vn = (V[j * N:(j + 1) * N] for j in range(3))
@@ -60,12 +60,12 @@ def test_step_matches_gru_equations(rng):
 
 def test_random_and_seed():
     N = 64
-    net = GRU.random(N, d=2, g=np.array([0.5, 2.0]), ensemble=(2,), seed=0)
+    net = GRU.random(N, n_in=2, g=np.array([0.5, 2.0]), ensemble=(2,), seed=0)
     assert net.params["W"].shape == (2, 3 * N, N) and net.params["V"].shape == (2, 3 * N, 2)
     assert net.params["b"].shape == (2, 3, 1) and np.all(net.params["b"] == 0)
     np.testing.assert_allclose(net.params["W"].std(axis=(-2, -1)) * np.sqrt(N), [0.5, 2.0], rtol=0.05)
     assert net.state_size == N == net.N
-    again = GRU.random(N, d=2, g=np.array([0.5, 2.0]), ensemble=(2,), seed=0)
+    again = GRU.random(N, n_in=2, g=np.array([0.5, 2.0]), ensemble=(2,), seed=0)
     assert all(np.array_equal(net.params[p], again.params[p]) for p in GRU.param_names)
 
 
@@ -143,7 +143,7 @@ def test_bptt_gradient_matches_central_differences(rng):
     """loss_and_grad (generic BPTT over GRU.step_vjp) against central differences of the
     task loss along a random direction in all parameters, 1e-6 relative."""
     t = Task("binary_xor", 4)
-    net = GRU.random(5, d=t.channels, g=2.0, input_scale=3.0, seed=rng)
+    net = GRU.random(5, n_in=t.channels, g=2.0, input_scale=3.0, seed=rng)
     net.params["b"] = 0.3 * rng.standard_normal((3, 5))
     model = Model.random(net, seed=rng, relax_steps=5)
     batch = t.sample(16, 3, seed=rng)

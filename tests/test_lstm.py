@@ -36,12 +36,12 @@ CASES = [
 ]
 
 
-def make(ensemble, batch, with_x, unit_bias, rng, N=5, d=2, k=3):
-    net = LSTM.random(N, d=d, g=1.5, input_scale=2.0, ensemble=ensemble, seed=rng)
+def make(ensemble, batch, with_x, unit_bias, rng, N=5, n_in=2, k=3):
+    net = LSTM.random(N, n_in=n_in, g=1.5, input_scale=2.0, ensemble=ensemble, seed=rng)
     b_shape = ensemble + (4, N if unit_bias else 1)
     net.params["b"] = 0.5 * rng.standard_normal(b_shape)   # all biases non-zero
     s = rng.standard_normal(batch + (2 * N,))
-    x = rng.standard_normal(batch + (d,)) if with_x else None
+    x = rng.standard_normal(batch + (n_in,)) if with_x else None
     Q = rng.standard_normal(batch + (2 * N, k))
     return net, s, x, Q
 
@@ -54,8 +54,8 @@ def perturbed(net, p_dot, eps):
 
 def test_step_matches_equations_12_to_17(rng):
     """One step against the paper's equations written gate by gate (App. B)."""
-    N, d = 4, 3
-    net, s, x, _ = make((), (), True, True, rng, N=N, d=d)
+    N, n_in = 4, 3
+    net, s, x, _ = make((), (), True, True, rng, N=N, n_in=n_in)
     W, V, b = net.params["W"], net.params["V"], net.params["b"]
     Wi, Wf, Wc, Wo = (W[j * N:(j + 1) * N] for j in range(4))
     Vi, Vf, Vc, Vo = (V[j * N:(j + 1) * N] for j in range(4))
@@ -73,7 +73,7 @@ def test_step_matches_equations_12_to_17(rng):
 def test_random_follows_app_b():
     """Scalar biases with b_f ~ U(0, 1), others 0; W ~ N(0, g^2/N), per-network g."""
     N, g = 64, np.array([0.25, 1.0, 2.0])
-    net = LSTM.random(N, d=2, g=g, ensemble=(3,), seed=0)
+    net = LSTM.random(N, n_in=2, g=g, ensemble=(3,), seed=0)
     assert net.params["W"].shape == (3, 4 * N, N)
     assert net.params["V"].shape == (3, 4 * N, 2)
     assert net.params["b"].shape == (3, 4, 1)
@@ -85,7 +85,7 @@ def test_random_follows_app_b():
 
 
 def test_same_seed_same_network():
-    a, b = LSTM.random(7, d=2, g=0.7, seed=3), LSTM.random(7, d=2, g=0.7, seed=3)
+    a, b = LSTM.random(7, n_in=2, g=0.7, seed=3), LSTM.random(7, n_in=2, g=0.7, seed=3)
     for name in LSTM.param_names:
         assert np.array_equal(a.params[name], b.params[name])
     s = np.full(14, 0.1)
@@ -241,7 +241,7 @@ def test_bptt_gradient_matches_central_differences(task, rng):
     """loss_and_grad (generic BPTT over LSTM.step_vjp, readout of s[:N]) against central
     differences of the task loss, per parameter array, 1e-6 relative."""
     t = Task(task, 4)
-    net = LSTM.random(5, d=t.channels, g=1.5, input_scale=3.0, seed=rng)
+    net = LSTM.random(5, n_in=t.channels, g=1.5, input_scale=3.0, seed=rng)
     net.params["b"] = 0.3 * rng.standard_normal((4, 5))
     model = Model.random(net, seed=rng, relax_steps=5)
     batch = t.sample(16, 3, seed=rng)

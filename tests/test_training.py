@@ -45,12 +45,12 @@ class MemoryCell:
     it exercises the generic BPTT loop and the readout of state[..., :N].
     """
 
-    def __init__(self, N, d, seed):
+    def __init__(self, N, n_in, seed):
         rng = np.random.default_rng(seed)
-        self.inner = VanillaRNN.random(N, d, 1.0, seed=rng)
+        self.inner = VanillaRNN.random(N, n_in, 1.0, seed=rng)
         self.params = dict(self.inner.params, a=0.5 * rng.standard_normal(N))
         self.inner.params = self.params  # one dict, shared
-        self.N, self.d, self.state_size = N, d, 2 * N
+        self.N, self.n_in, self.state_size = N, n_in, 2 * N
 
     def step(self, s, x):
         N = self.N
@@ -80,11 +80,11 @@ class MemoryCell:
         return np.concatenate([h_next_dot, 0.5 * c_dot + (1.0 - phi * phi) * h_dot], axis=-1)
 
 
-def make_model(N=8, d=1, seed=0, nonlinearity="tanh", memory=False):
+def make_model(N=8, n_in=1, seed=0, nonlinearity="tanh", memory=False):
     if memory:
-        cell = MemoryCell(N, d, seed)
+        cell = MemoryCell(N, n_in, seed)
     else:
-        cell = VanillaRNN.random(N, d, 1.0, nonlinearity=nonlinearity, seed=seed)
+        cell = VanillaRNN.random(N, n_in, 1.0, nonlinearity=nonlinearity, seed=seed)
     return Model.random(cell, seed=seed + 1)
 
 
@@ -150,7 +150,7 @@ def test_readout_dot_product_with_state_longer_than_readout():
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_sequence_pullback_dot_product(rules, nonlinearity):
     rng = np.random.default_rng(3)
-    model = make_model(N=6, d=2, seed=4, nonlinearity=nonlinearity)
+    model = make_model(N=6, n_in=2, seed=4, nonlinearity=nonlinearity)
     cell = model.cell
     xs = rng.standard_normal((12, 3, 2))
     run, run_vjp, run_jvp = ((cell.run, cell.run_vjp, cell.run_jvp) if rules == "vanilla"
@@ -186,7 +186,7 @@ def test_generic_loop_dot_product_on_a_cell_with_hidden_memory():
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_vanilla_fast_path_equals_step_by_step_loop(nonlinearity):
     rng = np.random.default_rng(7)
-    model = make_model(N=10, d=3, seed=8, nonlinearity=nonlinearity)
+    model = make_model(N=10, n_in=3, seed=8, nonlinearity=nonlinearity)
     cell = model.cell
     assert sequence_rules(cell).run == cell.run
     xs = rng.standard_normal((25, 4, 3))
@@ -204,7 +204,7 @@ def test_vanilla_fast_path_equals_step_by_step_loop(nonlinearity):
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_whole_loss_dot_product(task):
     t = Task(task, 4)
-    model = make_model(N=8, d=t.channels, seed=9)
+    model = make_model(N=8, n_in=t.channels, seed=9)
     batch = t.sample(30, 3, seed=10)
     rng = np.random.default_rng(11)
     v = random_like(model.params, rng)
@@ -228,7 +228,7 @@ def central_difference(model, batch, loss, direction, eps):
 def test_bptt_gradient_matches_central_differences(task, loss):
     """Issue 3 figure: 1e-6 relative agreement, N = 8, B = 3, T = 30, every task, both losses."""
     t = Task(task, 4)
-    model = make_model(N=8, d=t.channels, seed=12)
+    model = make_model(N=8, n_in=t.channels, seed=12)
     batch = t.sample(30, 3, seed=13)
     g = loss_and_grad(model, batch, loss)
     rng = np.random.default_rng(14)

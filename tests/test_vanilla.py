@@ -22,11 +22,11 @@ CASES = [
 ]
 
 
-def make(nonlinearity, ensemble, batch, rng, N=6, d=2, k=3):
-    net = VanillaRNN.random(N, d=d, g=1.5, nonlinearity=nonlinearity, ensemble=ensemble,
+def make(nonlinearity, ensemble, batch, rng, N=6, n_in=2, k=3):
+    net = VanillaRNN.random(N, n_in=n_in, g=1.5, nonlinearity=nonlinearity, ensemble=ensemble,
                             mean=0.0, seed=rng)
     h = rng.standard_normal(batch + (N,))
-    x = rng.standard_normal(batch + (d,))
+    x = rng.standard_normal(batch + (n_in,))
     Q = rng.standard_normal(batch + (N, k))
     return net, h, x, Q
 
@@ -108,7 +108,7 @@ def test_same_seed_same_network():
     (dict(g=-1.0), "g must be"),
     (dict(g=np.ones(3), ensemble=(2,)), "g must"),
     (dict(ensemble=(0,)), "ensemble"),
-    (dict(d=0), "d must be"),
+    (dict(n_in=0), "n_in must be"),
 ])
 def test_random_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -116,7 +116,7 @@ def test_random_bad_arguments(kwargs, match):
 
 
 def test_bad_parameter_arrays():
-    good = VanillaRNN.random(4, d=2, seed=0).params
+    good = VanillaRNN.random(4, n_in=2, seed=0).params
     with pytest.raises(ValueError, match="W must have shape"):
         VanillaRNN({**good, "W": np.ones((4, 3))})
     with pytest.raises(ValueError, match="V must have trailing shape"):

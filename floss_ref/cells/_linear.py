@@ -1,8 +1,8 @@
 """Broadcasting linear algebra shared by the cells, with its pullbacks.
 
-Shape rule used by every cell: a state ``h`` has shape ``(*S, n)`` (units on the last
-axis, any leading batch / ensemble axes ``S``), a weight matrix has shape ``(*P, n, m)``
-and the leading axes ``P`` broadcast against ``S`` the NumPy way (right-aligned).  One
+Shape rule used by every cell: a state ``h`` has shape ``(*batch, n)`` (units on the last
+axis, any leading batch / ensemble axes ``*batch``), a weight matrix has shape ``(*P, n, m)``
+and the leading axes ``P`` broadcast against ``*batch`` the NumPy way (right-aligned).  One
 network, many trajectories: ``W : (N, N)``, ``h : (B, N)``.  An ensemble of R networks,
 one trajectory each: ``W : (R, N, N)``, ``h : (R, N)``.  An ensemble with B trajectories
 per network: ``W : (R, 1, N, N)``, ``h : (R, B, N)``.
@@ -15,8 +15,8 @@ def matvec(M, v):
     """``M @ v`` over the last axis.
 
     M : (*P, n, m)
-    v : (*S, m)
-    returns : (broadcast(P, S), n)
+    v : (*batch, m)
+    returns : (broadcast(P, batch), n)
     """
     if M.ndim == 2:
         return v @ M.T  # one GEMM over all leading axes of v
@@ -27,8 +27,8 @@ def rmatvec(M, u):
     """``M^T @ u`` over the last axis: the pullback of :func:`matvec` with respect to v.
 
     M : (*P, n, m)
-    u : (*S, n)
-    returns : (broadcast(P, S), m)
+    u : (*batch, n)
+    returns : (broadcast(P, batch), m)
     """
     if M.ndim == 2:
         return u @ M
@@ -38,8 +38,8 @@ def rmatvec(M, u):
 def outer_sum(u, v, shape):
     """``sum over broadcast axes of u v^T``: the pullback of :func:`matvec` w.r.t. M.
 
-    u : (*S, n)      cotangent of the output
-    v : (*S, m)      the vector M was applied to
+    u : (*batch, n)      cotangent of the output
+    v : (*batch, m)      the vector M was applied to
     shape : tuple    shape of M, (*P, n, m)
     returns : shape
     """

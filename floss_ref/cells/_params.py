@@ -13,7 +13,7 @@ def check_keys(params, names):
 
 
 def ensemble_shape(W, V, b, b_core_ndim):
-    """The leading (ensemble) shape E of ``W : (*E, ., N)``, ``V : (*E, ., d)`` and ``b``
+    """The leading (ensemble) shape ``nets`` of ``W : (*nets, ., N)``, ``V : (*nets, ., n_in)`` and ``b``
     (whose last ``b_core_ndim`` axes are not ensemble axes), or a ValueError."""
     try:
         return np.broadcast_shapes(W.shape[:-2], V.shape[:-2], b.shape[:b.ndim - b_core_ndim])
@@ -25,10 +25,10 @@ def ensemble_shape(W, V, b, b_core_ndim):
 def gated(params, gates):
     """Check the parameters of a gated cell whose ``len(gates)`` blocks are stacked.
 
-    ``W : (*E, G N, N)``, ``V : (*E, G N, d)`` and ``b : (*E, G, 1)`` (one scalar per
-    gate) or ``(*E, G, N)``, with G = len(gates) blocks in the order ``gates``.
+    ``W : (*nets, G N, N)``, ``V : (*nets, G N, n_in)`` and ``b : (*nets, G, 1)`` (one scalar per
+    gate) or ``(*nets, G, N)``, with G = len(gates) blocks in the order ``gates``.
 
-    returns W, V, b (float64), N and the ensemble shape E
+    returns W, V, b (float64), N and the ensemble shape ``nets``
     """
     G, order = len(gates), ", ".join(gates)
     W = _validate.float_array("W", params["W"], min_ndim=2)

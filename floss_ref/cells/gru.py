@@ -39,7 +39,7 @@ from ._linear import matvec, outer_sum, rmatvec, sum_to
 from ._params import check_keys, gated
 
 # What step saves: the input state h and input x, rz = (r, z) and their derivatives d_rz
-# (*S, 2, N), m = r * h, the candidate n, dn = 1 - n^2 and K = (K_r, K_z, K_n) (*S, 3, N).
+# (*batch, 2, N), m = r * h, the candidate n, dn = 1 - n^2 and K = (K_r, K_z, K_n) (*batch, 3, N).
 StepCache = collections.namedtuple("StepCache", "h x rz d_rz m n dn K")
 
 
@@ -49,20 +49,20 @@ class GRU:
     Parameters
     ----------
     params : dict
-        ``W : (*E, 3N, N)`` recurrent weights, ``V : (*E, 3N, d)`` input weights,
-        ``b : (*E, 3, 1)`` one scalar bias per gate or ``(*E, 3, N)`` one bias per gate
-        and unit.  Blocks / rows in the order (r, z, n).  ``E`` are ensemble axes.
+        ``W : (*nets, 3N, N)`` recurrent weights, ``V : (*nets, 3N, n_in)`` input weights,
+        ``b : (*nets, 3, 1)`` one scalar bias per gate or ``(*nets, 3, N)`` one bias per gate
+        and unit.  Blocks / rows in the order (r, z, n).  ``*nets`` are ensemble axes.
 
     Attributes
     ----------
     params : dict of ndarray
         The parameters, float64.  Flossing and training update them in place.
-    N, d : int
+    N, n_in : int
         Number of units and of input channels.
     state_size : int
         N (the dynamical state is h).
     ensemble_shape : tuple
-        E.
+        ``nets``, the shape of the ensemble axes (() for one network).
 
     Notes
     -----
@@ -80,7 +80,7 @@ class GRU:
     """
 
     param_names = ("W", "V", "b")
-    # axes of each parameter that belong to one network (the rest are ensemble axes E)
+    # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 2}
 
     def __init__(self, params):
@@ -88,24 +88,24 @@ class GRU:
         W, V, b, N, self.ensemble_shape = gated(params, ("r", "z", "n"))
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
-        self.d = V.shape[-1]
+        self.n_in = V.shape[-1]
 
     @classmethod
-    def random(cls, N, d=1, g=1.0, *, input_scale=1.0, ensemble=(), seed=None):
+    def random(cls, N, n_in=1, g=1.0, *, input_scale=1.0, ensemble=(), seed=None):
         """A random GRU network, initialised like the LSTM of App. B.
 
         Parameters
         ----------
         N : int
             Number of units.
-        d : int
+        n_in : int
             Number of input channels.
         g : float or array of shape ensemble
             Recurrent weights of all three blocks W_ij ~ N(0, g^2/N).
         input_scale : float
             Input weights V_ij ~ N(0, input_scale^2/N).
         ensemble : tuple of int
-            E, leading axes of independent networks.
+            The ensemble axes *nets: leading axes of independent networks.
         seed : int, numpy.random.Generator or None
 
         Notes
@@ -113,12 +113,12 @@ class GRU:
         Biases are scalars per gate, initialised to 0.
         """
         N = _validate.integer("N", N, minimum=1)
-        d = _validate.integer("d", d, minimum=1)
+        n_in = _validate.integer("n_in", n_in, minimum=1)
         g = _validate.ensemble_gain(g, ensemble)
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
         rng = _validate.rng(seed)
         W = g * rng.standard_normal(ensemble + (3 * N, N)) / np.sqrt(N)
-        V = input_scale * rng.standard_normal(ensemble + (3 * N, d)) / np.sqrt(N)
+        V = input_scale * rng.standard_normal(ensemble + (3 * N, n_in)) / np.sqrt(N)
         b = np.zeros(ensemble + (3, 1))
         return cls({"W": W, "V": V, "b": b})
 
@@ -127,9 +127,9 @@ class GRU:
     def step(self, h, x):
         """h_t = z * h_{t-1} + (1 - z) * n from h_{t-1} and x_t (module docstring).
 
-        h : (*S, N)
-        x : (*S, d) or None (no input)
-        returns h_next : (*S, N) and the cache for the pullbacks and ``tangent``.
+        h : (*batch, N)
+        x : (*batch, n_in) or None (no input)
+        returns h_next : (*batch, N) and the cache for the pullbacks and ``tangent``.
         """
         N = self.N
         W, V, b = self.params["W"], self.params["V"], self.params["b"]
@@ -137,10 +137,10 @@ class GRU:
         a = a.reshape(a.shape[:-1] + (2, N))
         if x is not None:
             u = matvec(V, x)
-            u = u.reshape(u.shape[:-1] + (3, N)) + b            # input and bias terms, (*S, 3, N)
+            u = u.reshape(u.shape[:-1] + (3, N)) + b            # input and bias terms, (*batch, 3, N)
         else:
             u = b
-        rz = expit(a + u[..., :2, :])                           # (*S, 2, N): r, z
+        rz = expit(a + u[..., :2, :])                           # (*batch, 2, N): r, z
         r, z = rz[..., 0, :], rz[..., 1, :]
         m = r * h
         n = np.tanh(matvec(W[..., 2 * N:, :], m) + u[..., 2, :])
@@ -154,8 +154,8 @@ class GRU:
         """Pullback of the pre-activations a_rz = W_rz h + V_rz x + b_rz and
         a_n = W_n (r * h) + V_n x + b_n, given their cotangents and the direct h_bar.
 
-        h_bar : (*S, N),  a_rz_bar : (*S, 2, N),  a_n_bar : (*S, N)
-        returns h_bar : (*S, N), params_bar : dict with W, V, b
+        h_bar : (*batch, N),  a_rz_bar : (*batch, 2, N),  a_n_bar : (*batch, N)
+        returns h_bar : (*batch, N), params_bar : dict with W, V, b
         """
         N = self.N
         h, x, rz, m, K = cache.h, cache.x, cache.rz, cache.m, cache.K
@@ -165,7 +165,7 @@ class GRU:
         a_rz_bar[..., 0, :] += K[..., 0, :] * m_bar              # m = r h, r = sigma(a_r)
         a_rz_flat = a_rz_bar.reshape(a_rz_bar.shape[:-2] + (2 * N,))
         h_bar = h_bar + rz[..., 0, :] * m_bar + rmatvec(W[..., :2 * N, :], a_rz_flat)
-        a_bar = np.concatenate([a_rz_bar, a_n_bar[..., None, :]], axis=-2)    # (*S, 3, N)
+        a_bar = np.concatenate([a_rz_bar, a_n_bar[..., None, :]], axis=-2)    # (*batch, 3, N)
         params_bar = {"W": np.concatenate([outer_sum(a_rz_flat, h, W[..., :2 * N, :].shape),
                                            outer_sum(a_n_bar, m, W[..., 2 * N:, :].shape)], axis=-2),
                       "b": sum_to(a_bar, b.shape)}
@@ -174,7 +174,7 @@ class GRU:
         return h_bar, params_bar
 
     def _preactivation_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of the pre-activations: (da_rz (*S, 2, N), dm (*S, N), da_n (*S, N))."""
+        """Tangent rule of the pre-activations: (da_rz (*batch, 2, N), dm (*batch, N), da_n (*batch, N))."""
         N = self.N
         h, x, rz, m, K = cache.h, cache.x, cache.rz, cache.m, cache.K
         W = self.params["W"]
@@ -204,8 +204,8 @@ class GRU:
             h_bar += W_rz^T (a_r_bar, a_z_bar)
             W_bar = ((a_r_bar, a_z_bar) h^T ; a_n_bar m^T),  V_bar = a_bar x^T,  b_bar = a_bar
 
-        h_next_bar : (*S, N)
-        returns h_bar : (*S, N), params_bar : dict
+        h_next_bar : (*batch, N)
+        returns h_bar : (*batch, N), params_bar : dict
         """
         rz, K = cache.rz, cache.K
         a_z_bar = K[..., 1, :] * h_next_bar
@@ -221,7 +221,7 @@ class GRU:
     # ---- tangent dynamics, Eq. 6: Q~ = D_s Q ----------------------------------------
 
     def _tangent_parts(self, cache, Q):
-        """A = W_rz Q (*S, 2, N, k), Q_m = r Q + K_r A_r and B = W_n Q_m (*S, N, k)."""
+        """A = W_rz Q (*batch, 2, N, k), Q_m = r Q + K_r A_r and B = W_n Q_m (*batch, N, k)."""
         N = self.N
         rz, K = cache.rz, cache.K
         W = self.params["W"]
@@ -233,8 +233,8 @@ class GRU:
     def tangent(self, cache, Q):
         """Q~_{s+1} = D_s Q_s = z * Q + K_z A_z + K_n W_n (r * Q + K_r A_r), A = W_rz Q.
 
-        Q : (*S, N, k)
-        returns : (*S, N, k)
+        Q : (*batch, N, k)
+        returns : (*batch, N, k)
         """
         rz, K = cache.rz, cache.K
         A, _, B = self._tangent_parts(cache, Q)
@@ -261,9 +261,9 @@ class GRU:
             n_bar   = -sigma'_z K_z_bar - 2 n (1 - z) K_n_bar
             a_n_bar = (1 - n^2) n_bar, then through a_n and a_rz as in step_vjp.
 
-        Q : (*S, N, k)
-        Q_tilde_bar : (*S, N, k)
-        returns h_bar : (*S, N), Q_bar : (*S, N, k), params_bar : dict with W, V, b
+        Q : (*batch, N, k)
+        Q_tilde_bar : (*batch, N, k)
+        returns h_bar : (*batch, N), Q_bar : (*batch, N, k), params_bar : dict with W, V, b
         """
         N = self.N
         h, rz, d_rz, n, dn, K = cache.h, cache.rz, cache.d_rz, cache.n, cache.dn, cache.K
@@ -281,7 +281,7 @@ class GRU:
         Q_m_bar = np.swapaxes(W[..., 2 * N:, :], -1, -2) @ B_bar
         r_bar = np.sum(Q_m_bar * Q, axis=-1)
         K_r_bar = np.sum(Q_m_bar * A[..., 0, :, :], axis=-1)
-        A_bar = np.concatenate([K[..., 0, :, None] * Q_m_bar, K[..., 1, :, None] * G], axis=-2)  # (*S, 2N, k)
+        A_bar = np.concatenate([K[..., 0, :, None] * Q_m_bar, K[..., 1, :, None] * G], axis=-2)  # (*batch, 2N, k)
         W_bar_tangent = np.concatenate(
             [sum_to(A_bar @ QT, W[..., :2 * N, :].shape),
              sum_to(B_bar @ np.swapaxes(Q_m, -1, -2), W[..., 2 * N:, :].shape)], axis=-2)

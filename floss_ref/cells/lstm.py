@@ -9,10 +9,10 @@
 
 The paper writes the recurrent weights as U_* and the input weights as W_*; here, as for
 the vanilla cell, ``W`` is recurrent and ``V`` is input.  The dynamical state is the pair
-(h, c), stored concatenated as ``s = (h, c) : (*S, 2N)``; the readout reads
+(h, c), stored concatenated as ``s = (h, c) : (*batch, 2N)``; the readout reads
 ``s[..., :N] = h``.  The four gates are stacked in the order (i, f, c~, o), so
 ``W : (*P, 4N, N)`` holds ``W_i, W_f, W_c, W_o`` as consecutive N-row blocks and one
-matrix product gives all pre-activations ``a = W h + V x + b``, viewed as ``(*S, 4, N)``.
+matrix product gives all pre-activations ``a = W h + V x + b``, viewed as ``(*batch, 4, N)``.
 
 Linearisation (the one-step Jacobian D_s, 2N x 2N, never formed).  Write
 sigma'_j = g_j (1 - g_j) for the sigmoid gates, 1 - c~^2 for the candidate, and
@@ -28,7 +28,7 @@ with the per-unit coefficients
     nu  = o (1 - tau^2).
 
 ``K = dG * M`` with ``dG = (sigma'_i, sigma'_f, 1 - c~^2, sigma'_o)`` and
-``M = (c~, c_{t-1}, i, tau)``, both ``(*S, 4, N)``.  The step's pullback is this map
+``M = (c~, c_{t-1}, i, tau)``, both ``(*batch, 4, N)``.  The step's pullback is this map
 transposed (plus the parameter terms); the tangent's pullback with respect to the state
 also differentiates the coefficients K, f, nu (the second-order term flossing needs).
 
@@ -49,19 +49,19 @@ GATES = ("i", "f", "c", "o")          # order of the N-row blocks of W, V and ro
 
 # What step saves for the pullbacks and the tangent: the input state (h, c), the input x,
 # gates = (i, f, c~, o), their derivatives dG, M = (c~, c, i, tau), K = dG * M and nu
-# (module docstring), each (*S, 4, N) or (*S, N).
+# (module docstring), each (*batch, 4, N) or (*batch, N).
 StepCache = collections.namedtuple("StepCache", "h c x gates dG M K nu")
 
 
 def _curvature(gates):
-    """E with d(dG)/da = dG * E: 1 - 2 g for a sigmoid gate g, -2 c~ for the tanh candidate.
+    """curv with d(dG)/da = dG * curv: 1 - 2 g for a sigmoid gate g, -2 c~ for the tanh candidate.
 
-    gates : (*S, 4, N)
-    returns : (*S, 4, N)
+    gates : (*batch, 4, N)
+    returns : (*batch, 4, N)
     """
-    E = 1.0 - 2.0 * gates
-    E[..., 2, :] = -2.0 * gates[..., 2, :]
-    return E
+    curv = 1.0 - 2.0 * gates
+    curv[..., 2, :] = -2.0 * gates[..., 2, :]
+    return curv
 
 
 class LSTM:
@@ -70,22 +70,22 @@ class LSTM:
     Parameters
     ----------
     params : dict
-        ``W : (*E, 4N, N)`` recurrent weights, ``V : (*E, 4N, d)`` input weights,
-        ``b : (*E, 4, 1)`` one scalar bias per gate (App. B) or ``(*E, 4, N)`` one bias
+        ``W : (*nets, 4N, N)`` recurrent weights, ``V : (*nets, 4N, n_in)`` input weights,
+        ``b : (*nets, 4, 1)`` one scalar bias per gate (App. B) or ``(*nets, 4, N)`` one bias
         per gate and unit.  Blocks / rows in the gate order (i, f, c~, o).
-        ``E`` are ensemble axes: R independent networks in one object.
+        ``*nets`` are ensemble axes: R independent networks in one object.
 
     Attributes
     ----------
     params : dict of ndarray
         The parameters, float64.  Flossing and training update them in place.
-    N, d : int
+    N, n_in : int
         Number of units and of input channels.
     state_size : int
         2N: the dynamical state is ``s = (h, c)``, concatenated on the last axis.
         Build it with ``np.concatenate([h, c], axis=-1)``.
     ensemble_shape : tuple
-        E.
+        ``nets``, the shape of the ensemble axes (() for one network).
 
     Notes
     -----
@@ -105,7 +105,7 @@ class LSTM:
     """
 
     param_names = ("W", "V", "b")
-    # axes of each parameter that belong to one network (the rest are ensemble axes E)
+    # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 2}
 
     def __init__(self, params):
@@ -114,17 +114,17 @@ class LSTM:
         self.params = {"W": W, "V": V, "b": b}
         self.N = N
         self.state_size = 2 * N
-        self.d = V.shape[-1]
+        self.n_in = V.shape[-1]
 
     @classmethod
-    def random(cls, N, d=1, g=1.0, *, input_scale=1.0, forget_gain=None, ensemble=(), seed=None):
+    def random(cls, N, n_in=1, g=1.0, *, input_scale=1.0, forget_gain=None, ensemble=(), seed=None):
         """A random LSTM network with the initialisation of App. B.
 
         Parameters
         ----------
         N : int
             Number of units.
-        d : int
+        n_in : int
             Number of input channels.
         g : float or array of shape ensemble
             Recurrent weights of all four gates W_ij ~ N(0, g^2/N).  An array gives each
@@ -137,7 +137,7 @@ class LSTM:
             other gates (the caption of Fig. 6); 0: App. B's text, which initialises
             g_fh as zero.  The same random numbers are drawn either way.
         ensemble : tuple of int
-            E, leading axes of independent networks.
+            The ensemble axes *nets: leading axes of independent networks.
         seed : int, numpy.random.Generator or None
 
         Notes
@@ -148,7 +148,7 @@ class LSTM:
         gain g scales the recurrent weights of every gate here.
         """
         N = _validate.integer("N", N, minimum=1)
-        d = _validate.integer("d", d, minimum=1)
+        n_in = _validate.integer("n_in", n_in, minimum=1)
         g = _validate.ensemble_gain(g, ensemble)
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
         rng = _validate.rng(seed)
@@ -158,7 +158,7 @@ class LSTM:
             forget_gain = _validate.real("forget_gain", forget_gain, minimum=0.0)
             f = GATES.index("f")
             W[..., f * N:(f + 1) * N, :] = forget_gain * Z[..., f * N:(f + 1) * N, :] / np.sqrt(N)
-        V = input_scale * rng.standard_normal(ensemble + (4 * N, d)) / np.sqrt(N)
+        V = input_scale * rng.standard_normal(ensemble + (4 * N, n_in)) / np.sqrt(N)
         b = np.zeros(ensemble + (4, 1))
         b[..., GATES.index("f"), 0] = rng.uniform(size=ensemble)
         return cls({"W": W, "V": V, "b": b})
@@ -168,13 +168,13 @@ class LSTM:
     def step(self, s, x):
         """s_t = (h_t, c_t) from s_{t-1} = (h_{t-1}, c_{t-1}) and x_t, Eqs. 12-17.
 
-        s : (*S, 2N)
-        x : (*S, d) or None (no input)
-        returns s_next : (*S, 2N) and the cache for the pullbacks and ``tangent``.
+        s : (*batch, 2N)
+        x : (*batch, n_in) or None (no input)
+        returns s_next : (*batch, 2N) and the cache for the pullbacks and ``tangent``.
         """
         N = self.N
         h, c = s[..., :N], s[..., N:]
-        a = self._preactivation(h, x)                           # (*S, 4, N)
+        a = self._preactivation(h, x)                           # (*batch, 4, N)
         gates = expit(a)
         gates[..., 2, :] = np.tanh(a[..., 2, :])
         dG = gates * (1.0 - gates)                              # sigma' of the sigmoid gates
@@ -189,7 +189,7 @@ class LSTM:
         return np.concatenate([h_next, c_next], axis=-1), StepCache(h, c, x, gates, dG, M, K, nu)
 
     def _preactivation(self, h, x):
-        """a = W h + V x + b, viewed per gate.  h : (*S, N) -> a : (*S, 4, N)."""
+        """a = W h + V x + b, viewed per gate.  h : (*batch, N) -> a : (*batch, 4, N)."""
         p = self.params
         a = matvec(p["W"], h)
         if x is not None:
@@ -197,7 +197,7 @@ class LSTM:
         return a.reshape(a.shape[:-1] + (4, self.N)) + p["b"]
 
     def _preactivation_vjp(self, cache, a_bar):
-        """Pullback of :meth:`_preactivation`: a_bar (*S, 4, N) -> (h_bar (*S, N), params_bar)."""
+        """Pullback of :meth:`_preactivation`: a_bar (*batch, 4, N) -> (h_bar (*batch, N), params_bar)."""
         h, x = cache.h, cache.x
         p = self.params
         a_bar_flat = a_bar.reshape(a_bar.shape[:-2] + (4 * self.N,))
@@ -208,7 +208,7 @@ class LSTM:
         return rmatvec(p["W"], a_bar_flat), params_bar
 
     def _preactivation_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of :meth:`_preactivation`: da (*S, 4, N) for perturbations h_dot, params_dot."""
+        """Tangent rule of :meth:`_preactivation`: da (*batch, 4, N) for perturbations h_dot, params_dot."""
         h, x = cache.h, cache.x
         a_dot = matvec(self.params["W"], h_dot)
         if "W" in params_dot:
@@ -229,8 +229,8 @@ class LSTM:
             h_bar = W^T a_bar,  W_bar = a_bar h^T,  V_bar = a_bar x^T,  b_bar = a_bar
         (parameter cotangents summed over the axes that broadcasting added).
 
-        s_next_bar : (*S, 2N)
-        returns s_bar : (*S, 2N), params_bar : dict
+        s_next_bar : (*batch, 2N)
+        returns s_bar : (*batch, 2N), params_bar : dict
         """
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
@@ -253,7 +253,7 @@ class LSTM:
     # ---- tangent dynamics, Eq. 6: Q~ = D_s Q ----------------------------------------
 
     def _tangent_parts(self, cache, Q):
-        """A = W Q_h per gate (*S, 4, N, k) and the new cell block Q~_c (*S, N, k)."""
+        """A = W Q_h per gate (*batch, 4, N, k) and the new cell block Q~_c (*batch, N, k)."""
         N = self.N
         f, K = cache.gates[..., 1, :], cache.K
         A = self.params["W"] @ Q[..., :N, :]
@@ -268,8 +268,8 @@ class LSTM:
             Q~_c = f * Q_c + K_i A_i + K_f A_f + K_c A_c
             Q~_h = K_o A_o + nu * Q~_c
 
-        Q : (*S, 2N, k)
-        returns : (*S, 2N, k)
+        Q : (*batch, 2N, k)
+        returns : (*batch, 2N, k)
         """
         K, nu = cache.K, cache.nu
         A, Q_c_next = self._tangent_parts(cache, Q)
@@ -288,19 +288,19 @@ class LSTM:
             Q_h_bar = W^T A_bar,                W_bar += A_bar Q_h^T
 
         then K = dG * M, f, nu as functions of the pre-activations a and of c_{t-1}, with
-        d(dG)/da = dG * E, E = (1 - 2i, 1 - 2f, -2c~, 1 - 2o) (sigma'' = sigma'(1 - 2 sigma),
+        d(dG)/da = dG * curv, curv = (1 - 2i, 1 - 2f, -2c~, 1 - 2o) (sigma'' = sigma'(1 - 2 sigma),
         tanh'' = -2 tanh tanh'):
 
             dG_bar = K_bar * M,   M_bar = K_bar * dG  -> c~_bar, c_bar, i_bar, tau_bar
             o_bar  = nu_bar (1 - tau^2),   tau_bar += -2 o tau nu_bar
-            a_bar  = dG * (gate_bar + E * dG_bar)       gate_bar = (i_bar, f_bar, c~_bar, o_bar)
+            a_bar  = dG * (gate_bar + curv * dG_bar)       gate_bar = (i_bar, f_bar, c~_bar, o_bar)
             c_t_bar = (1 - tau^2) tau_bar,   then through c_t = f c + i c~ like step_vjp:
             a_bar  += K * (c_t_bar, c_t_bar, c_t_bar, 0),   c_bar += f * c_t_bar
             h_bar  = W^T a_bar,   W_bar += a_bar h^T,   V_bar, b_bar as in step_vjp.
 
-        Q : (*S, 2N, k)
-        Q_tilde_bar : (*S, 2N, k)
-        returns s_bar : (*S, 2N), Q_bar : (*S, 2N, k), params_bar : dict with W, V, b
+        Q : (*batch, 2N, k)
+        Q_tilde_bar : (*batch, 2N, k)
+        returns s_bar : (*batch, 2N), Q_bar : (*batch, 2N, k), params_bar : dict with W, V, b
         """
         N = self.N
         gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
@@ -312,7 +312,7 @@ class LSTM:
 
         # bilinear part
         C = Q_c_next_bar + nu[..., None] * Q_h_next_bar
-        KA_bar = np.stack([C, C, C, Q_h_next_bar], axis=-3)                # (*S, 4, N, k)
+        KA_bar = np.stack([C, C, C, Q_h_next_bar], axis=-3)                # (*batch, 4, N, k)
         K_bar = np.sum(A * KA_bar, axis=-1)
         A_bar = K[..., None] * KA_bar
         A_bar = A_bar.reshape(A_bar.shape[:-3] + (4 * N, A_bar.shape[-1]))
@@ -322,11 +322,11 @@ class LSTM:
         nu_bar = np.sum(Q_h_next_bar * Q_c_next, axis=-1)
 
         # coefficients K = dG * M, f, nu as functions of a and c_{t-1}
-        E = _curvature(gates)
+        curv = _curvature(gates)
         M_bar = K_bar * dG
         dtau = 1.0 - tau * tau
         gate_bar = np.stack([M_bar[..., 2, :], f_bar, M_bar[..., 0, :], nu_bar * dtau], axis=-2)
-        a_bar = dG * (gate_bar + E * (K_bar * M))
+        a_bar = dG * (gate_bar + curv * (K_bar * M))
         tau_bar = M_bar[..., 3, :] - 2.0 * o * tau * nu_bar
         c_next_bar = dtau * tau_bar
         a_bar[..., :3, :] += K[..., :3, :] * c_next_bar[..., None, :]
@@ -351,9 +351,9 @@ class LSTM:
         c_next_dot = f * c_dot + Ka_dot[..., :3, :].sum(axis=-2)
         tau_dot = (1.0 - tau * tau) * c_next_dot
         gates_dot = dG * a_dot
-        E = _curvature(gates)
+        curv = _curvature(gates)
         M_dot = np.stack([gates_dot[..., 2, :], c_dot, gates_dot[..., 0, :], tau_dot], axis=-2)
-        K_dot = (E * gates_dot) * M + dG * M_dot
+        K_dot = (curv * gates_dot) * M + dG * M_dot
         f_dot = gates_dot[..., 1, :]
         nu_dot = gates_dot[..., 3, :] * (1.0 - tau * tau) - 2.0 * o * tau * tau_dot
 

@@ -5,7 +5,7 @@
 
 Each operation is followed by its pullback (``*_vjp``) and its tangent rule (``*_jvp``),
 which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.cells._linear`:
-states ``(*S, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``S``.
+states ``(*batch, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``*batch``.
 """
 
 import numpy as np
@@ -50,8 +50,8 @@ class VanillaRNN:
     Parameters
     ----------
     params : dict
-        ``W : (*E, N, N)`` recurrent weights, ``V : (*E, N, d)`` input weights,
-        ``b : (*E, N)`` bias.  ``E`` are ensemble axes: R independent networks in one
+        ``W : (*nets, N, N)`` recurrent weights, ``V : (*nets, N, n_in)`` input weights,
+        ``b : (*nets, N)`` bias.  ``*nets`` are ensemble axes: R independent networks in one
         object, each with its own weights and its own trajectory.
     nonlinearity : {"tanh", "relu"}
 
@@ -59,12 +59,12 @@ class VanillaRNN:
     ----------
     params : dict of ndarray
         The parameters, float64.  Flossing and training update them in place.
-    N, d : int
+    N, n_in : int
         Number of units and of input channels.
     state_size : int
         N (the dynamical state is h).
     ensemble_shape : tuple
-        E.
+        ``nets``, the shape of the ensemble axes (() for one network).
 
     Notes
     -----
@@ -73,7 +73,7 @@ class VanillaRNN:
     """
 
     param_names = ("W", "V", "b")
-    # axes of each parameter that belong to one network (the rest are ensemble axes E)
+    # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 1}
 
     def __init__(self, params, nonlinearity="tanh"):
@@ -88,11 +88,11 @@ class VanillaRNN:
         self.ensemble_shape = ensemble_shape(W, V, b, 1)
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
-        self.d = V.shape[-1]
+        self.n_in = V.shape[-1]
         self._phi, self._slope = (_tanh, _tanh_slope) if self.nonlinearity == "tanh" else (_relu, _relu_slope)
 
     @classmethod
-    def random(cls, N, d=1, g=1.0, *, nonlinearity="tanh", init="gaussian", mean=None,
+    def random(cls, N, n_in=1, g=1.0, *, nonlinearity="tanh", init="gaussian", mean=None,
                mean_scale="entry", bias_scale=0.1, ensemble=(), seed=None):
         """A random network with the paper's initialisation.
 
@@ -100,7 +100,7 @@ class VanillaRNN:
         ----------
         N : int
             Number of units.
-        d : int
+        n_in : int
             Number of input channels.
         g : float or array of shape ensemble
             Gain: W_ij ~ N(mean, g^2/N) (Section 3), or W = g * (Haar orthogonal) for
@@ -117,11 +117,11 @@ class VanillaRNN:
         bias_scale : float
             b_i ~ bias_scale * U(0, 1), as in the authors' code; 0 for no bias.
         ensemble : tuple of int
-            E, leading axes of independent networks.
+            The ensemble axes *nets: leading axes of independent networks.
         seed : int, numpy.random.Generator or None
         """
         N = _validate.integer("N", N, minimum=1)
-        d = _validate.integer("d", d, minimum=1)
+        n_in = _validate.integer("n_in", n_in, minimum=1)
         _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         _validate.choice("init", init, INITS)
         g = _validate.ensemble_gain(g, ensemble)
@@ -138,7 +138,7 @@ class VanillaRNN:
             Z = rng.standard_normal(ensemble + (N, N))
             Qz, _ = positive_diagonal(*np.linalg.qr(Z))  # diag(R) > 0 makes Q Haar distributed
             W = g * Qz
-        V = rng.standard_normal(ensemble + (N, d))
+        V = rng.standard_normal(ensemble + (N, n_in))
         b = bias_scale * rng.uniform(size=ensemble + (N,))
         return cls({"W": W, "V": V, "b": b}, nonlinearity=nonlinearity)
 
@@ -153,9 +153,9 @@ class VanillaRNN:
     def step(self, h, x):
         """h_{s+1} = W phi(h_s) + V x_{s+1} + b.
 
-        h : (*S, N)
-        x : (*S, d) or None (no input)
-        returns h_next : (*S, N) and the cache for the pullbacks and ``tangent``.
+        h : (*batch, N)
+        x : (*batch, n_in) or None (no input)
+        returns h_next : (*batch, N) and the cache for the pullbacks and ``tangent``.
         """
         p = self.params
         phi = self._phi(h)
@@ -172,8 +172,8 @@ class VanillaRNN:
             W_bar = h_next_bar phi(h)^T,  V_bar = h_next_bar x^T,  b_bar = h_next_bar
         (parameter cotangents summed over the batch axes that broadcasting added).
 
-        h_next_bar : (*S, N)
-        returns h_bar : (*S, N), params_bar : dict
+        h_next_bar : (*batch, N)
+        returns h_bar : (*batch, N), params_bar : dict
         """
         phi, dphi, x = cache
         p = self.params
@@ -201,8 +201,8 @@ class VanillaRNN:
     def tangent(self, cache, Q):
         """Q~_{s+1} = D_s Q_s = W (phi'(h_s) * Q_s), without forming D_s.
 
-        Q : (*S, N, k)
-        returns : (*S, N, k)
+        Q : (*batch, N, k)
+        returns : (*batch, N, k)
         """
         dphi = cache[1]
         return self.params["W"] @ (dphi[..., :, None] * Q)
@@ -215,9 +215,9 @@ class VanillaRNN:
             U_bar = W^T Q~_bar,    Q_bar = phi'(h) * U_bar
             h_bar = phi''(h) * sum_k (U_bar * Q)[:, k]     (D_s depends on h via phi'(h))
 
-        Q : (*S, N, k)
-        Q_tilde_bar : (*S, N, k)
-        returns h_bar : (*S, N), Q_bar : (*S, N, k), params_bar : dict with "W"
+        Q : (*batch, N, k)
+        Q_tilde_bar : (*batch, N, k)
+        returns h_bar : (*batch, N), Q_bar : (*batch, N, k), params_bar : dict with "W"
         """
         phi, dphi, _ = cache
         W = self.params["W"]

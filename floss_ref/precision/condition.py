@@ -311,7 +311,7 @@ def product_svd(Ds, Q0, horizons, *, prec=256, digits=10, auto_prec=False, check
             if s + 1 in horizons:
                 sigma[s + 1] = svd_r(mgs_r(P))     # mpmath, prec bits (m < n)
 
-    and alongside, in float64, ``Q R = qr(Ds[s] @ Q)``, ``S += log diag R``.
+    and alongside, in float64, ``Q R = qr(Ds[s] @ Q)``, ``gamma += log diag R``.
 
     Parameters
     ----------
