@@ -12,66 +12,19 @@ import time
 import numpy as np
 
 from . import _io, cli_train
-from .cells import CELLS, get_cell
+from .cli_options import float_range, int_at_least, add_network_options, build_network
 from .errors import NumericalBreakdownError
 from .driver import floss
 from .tasks import FLOSSING_INPUTS
 from .lyapunov import lyapunov_spectrum
 
 
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _float_range(minimum=None, strict=False):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not np.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-        if minimum is not None and (value < minimum or (strict and value == minimum)):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {value}")
-        return value
-    return parse
-
-
-def add_network_options(parser, N=32, g=1.0):
-    """Options that build a random network (shared by every subcommand that needs one)."""
-    net = parser.add_argument_group("network")
-    net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
-    net.add_argument("--N", type=_int_at_least(1), default=N, help=f"number of units N (default: {N})")
-    net.add_argument("--g", type=_float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
-    net.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="vanilla cell only (default: tanh)")
-    net.add_argument("--init", choices=("gaussian", "orthogonal"), default="gaussian", help="vanilla cell only (default: gaussian)")
-    net.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
-
-
-def build_network(args):
-    """The random network described by :func:`add_network_options`' arguments."""
-    cls = get_cell(args.cell)
-    if args.cell == "vanilla":
-        return cls.random(args.N, g=args.g, nonlinearity=args.nonlinearity, init=args.init, seed=args.seed)
-    if args.nonlinearity != "tanh" or args.init != "gaussian":
-        raise ValueError(f"--nonlinearity and --init apply to the vanilla cell only, not to --cell {args.cell}")
-    return cls.random(args.N, g=args.g, seed=args.seed)
-
-
 def _add_run_options(parser, k, T, transient):
     run = parser.add_argument_group("Lyapunov spectrum")
-    run.add_argument("--k", type=_int_at_least(1), default=k, help=f"number of exponents k (default: {k})")
-    run.add_argument("--T", type=_int_at_least(1), default=T, help=f"time steps T (default: {T})")
-    run.add_argument("--t-ons", type=_int_at_least(1), default=1, help="steps between QRs t_ONS (default: 1)")
-    run.add_argument("--transient", type=_int_at_least(0), default=transient,
+    run.add_argument("--k", type=int_at_least(1), default=k, help=f"number of exponents k (default: {k})")
+    run.add_argument("--T", type=int_at_least(1), default=T, help=f"time steps T (default: {T})")
+    run.add_argument("--t-ons", type=int_at_least(1), default=1, help="steps between QRs t_ONS (default: 1)")
+    run.add_argument("--transient", type=int_at_least(0), default=transient,
                      help=f"initial steps left out of the average (default: {transient})")
     run.add_argument("--inputs", choices=FLOSSING_INPUTS, default="gaussian",
                      help="input x_s: N(0,1), Bernoulli{0,1} or none (default: gaussian)")
@@ -168,12 +121,12 @@ def make_parser():
                                    "towards a target with Adam, then compare the spectrum before and after.")
     add_network_options(p, N=32)
     _add_run_options(p, k=16, T=100, transient=20)
-    p.add_argument("--epochs", type=_int_at_least(0), default=200, help="flossing epochs E_f (default: 200)")
-    p.add_argument("--lr", type=_float_range(0.0, strict=True), default=1e-2, help="Adam learning rate (default: 0.01)")
-    p.add_argument("--target", type=_float_range(), default=0.0, help="target exponent (default: 0)")
-    p.add_argument("--clip-norm", type=_float_range(0.0, strict=True), default=None,
+    p.add_argument("--epochs", type=int_at_least(0), default=200, help="flossing epochs E_f (default: 200)")
+    p.add_argument("--lr", type=float_range(0.0, strict=True), default=1e-2, help="Adam learning rate (default: 0.01)")
+    p.add_argument("--target", type=float_range(), default=0.0, help="target exponent (default: 0)")
+    p.add_argument("--clip-norm", type=float_range(0.0, strict=True), default=None,
                    help="clip each epoch's flossing gradient to this L2 norm (default: no clipping)")
-    p.add_argument("--T-eval", type=_int_at_least(1), default=1000,
+    p.add_argument("--T-eval", type=int_at_least(1), default=1000,
                    help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
     p.set_defaults(handler=cmd_floss)
 

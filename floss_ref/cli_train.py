@@ -1,9 +1,12 @@
 """Command line for training: ``python -m floss_ref train ...`` and ``python -m floss_ref demo``.
 
 :func:`register` adds both subcommands to an argparse subparsers object.  Option names
-follow the paper's symbols as in :mod:`floss_ref.cli` (``--N``, ``--g``, ``--T``, ``--k``).
-Bad arguments print ``error: ...`` to stderr and exit with code 2 (no traceback); a
-numerical breakdown exits with code 1; every output path is checked before training.
+follow the paper's symbols as in :mod:`floss_ref.cli` (``--N``, ``--g``, ``--T``, ``--k``),
+with the network options shared with every subcommand
+(:func:`floss_ref.cli_options.add_network_options`).  The handlers raise ValueError /
+TypeError for bad arguments and NumericalBreakdownError for a breakdown; the one error
+policy of :func:`floss_ref.cli.main` turns them into a one-line message and exit code 2
+or 1.  Every output path is checked before training.
 """
 
 import argparse
@@ -15,12 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ._threads import limit_blas
-from .cells import CELLS
 from ._io import check_writable
-from .errors import NumericalBreakdownError
+from ._threads import limit_blas
+from .cli_options import add_network_options, cell_options, float_range, int_at_least
 from .tasks import TASKS
-from .training import PROTOCOLS, Run, TrainConfig, train
+from .training import PROTOCOLS, SETTING_CHOICES, Run, TrainConfig, train
 
 DEFAULTS = TrainConfig()
 
@@ -30,11 +32,6 @@ DEFAULTS = TrainConfig()
 DEMO = dict(task="binary_xor", delay=30, N=32, T=100, batch=16, epochs=6000, k=32,
             floss_epochs=300, floss_at=(0, 100, 200, 300, 400), diag_every=100)
 DEMO_PROTOCOLS = ("none", "during")
-
-
-def _error(message, code=2):
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
 
 
 def _epoch_list(text):
@@ -58,6 +55,11 @@ def _check_plot_path(path):
 
 def register(subparsers):
     """Add the ``train`` and ``demo`` subcommands to ``subparsers``."""
+    _add_train(subparsers)
+    _add_demo(subparsers)
+
+
+def _add_train(subparsers):
     p = subparsers.add_parser(
         "train", help="train an RNN on a delayed task, with or without gradient flossing",
         description="Train a network on one of the paper's delayed tasks (App. H) with BPTT and Adam, "
@@ -66,68 +68,84 @@ def register(subparsers):
     task = p.add_argument_group("task")
     task.add_argument("--task", choices=sorted(TASKS), default=DEFAULTS.task,
                       help=f"task (default: {DEFAULTS.task})")
-    task.add_argument("--delay", type=int, default=DEFAULTS.delay, help=f"delay d (default: {DEFAULTS.delay})")
-    task.add_argument("--T", type=int, default=DEFAULTS.T, help=f"sequence length T (default: {DEFAULTS.T})")
-    task.add_argument("--batch", type=int, default=DEFAULTS.batch, help=f"batch size B (default: {DEFAULTS.batch})")
-    net = p.add_argument_group("network")
-    net.add_argument("--cell", choices=sorted(CELLS), default=DEFAULTS.cell, help="cell type (default: vanilla)")
-    net.add_argument("--N", type=int, default=DEFAULTS.N, help=f"number of units N (default: {DEFAULTS.N})")
-    net.add_argument("--g", type=float, default=DEFAULTS.g, help=f"initial gain g (default: {DEFAULTS.g})")
-    net.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="vanilla only (default: tanh)")
-    net.add_argument("--init", choices=("gaussian", "orthogonal"), default="gaussian", help="vanilla only (default: gaussian)")
-    net.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed (default: 0)")
+    task.add_argument("--delay", type=int_at_least(1), default=DEFAULTS.delay,
+                      help=f"delay d (default: {DEFAULTS.delay})")
+    task.add_argument("--T", type=int_at_least(1), default=DEFAULTS.T, help=f"sequence length T (default: {DEFAULTS.T})")
+    task.add_argument("--batch", type=int_at_least(1), default=DEFAULTS.batch,
+                      help=f"batch size B (default: {DEFAULTS.batch})")
+    add_network_options(p, N=DEFAULTS.N, g=DEFAULTS.g)
     opt = p.add_argument_group("training")
-    opt.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"training epochs E (default: {DEFAULTS.epochs})")
-    opt.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"Adam learning rate (default: {DEFAULTS.lr})")
-    opt.add_argument("--clip", type=float, default=DEFAULTS.clip,
-                     help=f"global gradient-norm clip, 0 for none (default: {DEFAULTS.clip})")
+    opt.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS.epochs,
+                     help=f"training epochs E (default: {DEFAULTS.epochs})")
+    opt.add_argument("--lr", type=float_range(0.0, strict=True), default=DEFAULTS.lr,
+                     help=f"Adam learning rate (default: {DEFAULTS.lr})")
+    opt.add_argument("--clip", type=float_range(0.0), default=DEFAULTS.clip,
+                     help=f"gradient-norm clip, 0 for none (default: {DEFAULTS.clip})")
+    paper = p.add_argument_group(
+        "settings where the paper's text and the authors' code differ (default: the first choice)")
+    for name, choices in SETTING_CHOICES.items():
+        paper.add_argument("--" + name.replace("_", "-"), choices=choices, default=getattr(DEFAULTS, name),
+                           help=f"see floss_ref.training.TrainConfig (default: {getattr(DEFAULTS, name)})")
+    paper.add_argument("--forget-gain", type=float_range(0.0), default=None,
+                       help="lstm cell: recurrent gain of the forget gate (default: g, as the other gates)")
+    _add_flossing_options(p)
+    _add_output_options(p)
+    p.set_defaults(handler=cmd_train)
+
+
+def _add_flossing_options(p):
     fl = p.add_argument_group("flossing")
     fl.add_argument("--protocol", choices=PROTOCOLS, default="none",
                     help="none | prefloss (before training) | during (before training and at --floss-at) | "
                          "throughout (every --floss-every epochs) (default: none)")
-    fl.add_argument("--k", type=int, default=None, help="flossed exponents k (default: min(75, state size))")
-    fl.add_argument("--floss-epochs", type=int, default=DEFAULTS.floss_epochs,
+    fl.add_argument("--k", type=int_at_least(1), default=None, help="flossed exponents k (default: min(75, state size))")
+    fl.add_argument("--floss-epochs", type=int_at_least(1), default=DEFAULTS.floss_epochs,
                     help=f"flossing epochs E_f per episode (default: {DEFAULTS.floss_epochs})")
-    fl.add_argument("--floss-T", type=int, default=DEFAULTS.floss_T,
+    fl.add_argument("--floss-T", type=int_at_least(1), default=DEFAULTS.floss_T,
                     help=f"steps per flossing sequence (default: {DEFAULTS.floss_T})")
-    fl.add_argument("--floss-transient", type=int, default=DEFAULTS.floss_transient,
+    fl.add_argument("--floss-transient", type=int_at_least(0), default=DEFAULTS.floss_transient,
                     help=f"steps left out of the exponents' average (default: {DEFAULTS.floss_transient})")
-    fl.add_argument("--floss-lr", type=float, default=DEFAULTS.floss_lr,
+    fl.add_argument("--floss-lr", type=float_range(0.0, strict=True), default=DEFAULTS.floss_lr,
                     help=f"flossing Adam learning rate (default: {DEFAULTS.floss_lr})")
     fl.add_argument("--floss-at", type=_epoch_list, default=DEFAULTS.floss_at,
                     help="epochs of the episodes for --protocol during (default: 0,100,200,300,400)")
-    fl.add_argument("--floss-every", type=int, default=DEFAULTS.floss_every,
+    fl.add_argument("--floss-every", type=int_at_least(1), default=DEFAULTS.floss_every,
                     help=f"period P for --protocol throughout (default: {DEFAULTS.floss_every})")
+
+
+def _add_output_options(p):
     out = p.add_argument_group("diagnostics and output")
-    out.add_argument("--diag-every", type=int, default=DEFAULTS.diag_every,
+    out.add_argument("--diag-every", type=int_at_least(0), default=DEFAULTS.diag_every,
                      help="record Lyapunov exponents and singular values of dL/dW every this many epochs, "
                           f"0 for never (default: {DEFAULTS.diag_every})")
-    out.add_argument("--diag-k", type=int, default=None, help="exponents recorded (default: min(10, state size))")
-    out.add_argument("--test-batch", type=int, default=DEFAULTS.test_batch,
+    out.add_argument("--diag-k", type=int_at_least(1), default=None, help="exponents recorded (default: min(10, state size))")
+    out.add_argument("--test-batch", type=int_at_least(1), default=DEFAULTS.test_batch,
                      help=f"sequences scored after training (default: {DEFAULTS.test_batch})")
     out.add_argument("--checkpoint", help="checkpoint file (.npz), written atomically during the run")
-    out.add_argument("--checkpoint-every", type=int, default=100, help="epochs between checkpoints (default: 100)")
+    out.add_argument("--checkpoint-every", type=int_at_least(1), default=100, help="epochs between checkpoints (default: 100)")
     out.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     out.add_argument("--history", help="write the history to this .json or .npz file")
     out.add_argument("--plot", help="write a figure of the history to this .png file")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=cmd_train)
 
+
+def _add_demo(subparsers):
     p = subparsers.add_parser(
         "demo", help="the same network trained with and without gradient flossing (a few minutes)",
         description=f"Train one network twice on the binary temporal XOR task (d = {DEMO['delay']}, "
                     f"N = {DEMO['N']}, T = {DEMO['T']}, {DEMO['epochs']} epochs): without flossing and "
                     "with flossing during training.  Prints a comparison and writes a figure.")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
     p.add_argument("--out", default="demo.png", help="figure file (default: demo.png)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel processes (default: 2)")
+    p.add_argument("--jobs", type=int_at_least(1), default=2, help="parallel processes (default: 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_demo)
 
 
 def _config_from_args(args):
     return TrainConfig(
-        task=args.task, delay=args.delay, cell=args.cell, nonlinearity=args.nonlinearity, init=args.init,
+        task=args.task, delay=args.delay, cell=args.cell, **cell_options(args),
+        **{name: getattr(args, name) for name in (*SETTING_CHOICES, "forget_gain")},
         N=args.N, g=args.g, T=args.T, batch=args.batch, epochs=args.epochs, lr=args.lr,
         clip=None if args.clip == 0 else args.clip, seed=args.seed, protocol=args.protocol, k=args.k,
         floss_epochs=args.floss_epochs, floss_T=args.floss_T, floss_transient=args.floss_transient,
@@ -148,28 +166,23 @@ def _summary_lines(run, seconds):
 
 def cmd_train(args):
     """Handler of ``train``."""
+    config = _config_from_args(args)
+    if args.history is not None:
+        if not args.history.endswith((".json", ".npz")):
+            raise ValueError(f"--history must end in .json or .npz, got {args.history!r}")
+        check_writable(args.history)
+    if args.plot is not None:
+        _check_plot_path(args.plot)
+    start = time.perf_counter()
     try:
-        config = _config_from_args(args)
-        if args.checkpoint_every < 1:
-            raise ValueError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
-        if args.history is not None:
-            if not args.history.endswith((".json", ".npz")):
-                raise ValueError(f"--history must end in .json or .npz, got {args.history!r}")
-            check_writable(args.history)
-        if args.plot is not None:
-            _check_plot_path(args.plot)
-        start = time.perf_counter()
         run = train(config, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                     resume=args.resume, progress=_show_progress(args))
-        seconds = time.perf_counter() - start
-    except (ValueError, TypeError) as exc:  # includes CheckpointError
-        _error(str(exc))
-    except NumericalBreakdownError as exc:
-        _error(f"numerical breakdown: {exc}", code=1)
     except KeyboardInterrupt:
         where = (f"; continue from the last checkpoint with --resume --checkpoint {args.checkpoint}"
                  if args.checkpoint else "")
-        _error(f"interrupted{where}", code=130)
+        print(f"interrupted{where}", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - start
     for line in _summary_lines(run, seconds):
         print(line)
     if args.history is not None:
@@ -244,26 +257,15 @@ def demo_table(results):
 
 def cmd_demo(args):
     """Handler of ``demo``."""
-    try:
-        if args.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {args.seed}")
-        if args.jobs < 1:
-            raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
-        _check_plot_path(args.out)
-        c = demo_configs(args.seed)[0]
-        print(f"binary temporal XOR y_s = x_(s-{c.delay // 2}) xor x_(s-{c.delay}), vanilla RNN N = {c.N}, "
-              f"T = {c.T}, B = {c.batch}, {c.epochs} epochs, seed {args.seed}")
-        print(f"trained twice from the same initial network on the same batches: without flossing, and "
-              f"with {c.floss_epochs}-epoch flossing episodes (k = {c.k}) before epochs "
-              f"{', '.join(str(e) for e in c.floss_at)}")
-        start = time.perf_counter()
-        results = run_demo(args.seed, jobs=args.jobs, progress=_show_progress(args))
-    except (ValueError, TypeError) as exc:
-        _error(str(exc))
-    except NumericalBreakdownError as exc:
-        _error(f"numerical breakdown: {exc}", code=1)
-    except KeyboardInterrupt:
-        _error("interrupted", code=130)
+    _check_plot_path(args.out)
+    c = demo_configs(args.seed)[0]
+    print(f"binary temporal XOR y_s = x_(s-{c.delay // 2}) xor x_(s-{c.delay}), vanilla RNN N = {c.N}, "
+          f"T = {c.T}, B = {c.batch}, {c.epochs} epochs, seed {args.seed}")
+    print(f"trained twice from the same initial network on the same batches: without flossing, and "
+          f"with {c.floss_epochs}-epoch flossing episodes (k = {c.k}) before epochs "
+          f"{', '.join(str(e) for e in c.floss_at)}")
+    start = time.perf_counter()
+    results = run_demo(args.seed, jobs=args.jobs, progress=_show_progress(args))
     for line in demo_table(results):
         print(line)
     ok = demo_verdict(results)

@@ -20,7 +20,7 @@ from ._io import check_writable
 from ._progress import progress_bar
 from ._threads import limit_blas
 from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
-from .cells import CELLS, VanillaRNN
+from .cells import CELLS, check_cell_options, make_cell
 from .checkpoint import load_checkpoint, save_checkpoint, save_history
 from .driver import floss
 from .lyapunov import lyapunov_spectrum
@@ -39,6 +39,10 @@ SETTING_CHOICES = {
     "h0_mode": ("shared", "per_slot"),
     "w_mean_scale": ("entry", "1/N"),
 }
+# TrainConfig fields that are options of a cell's random() (cells.make_cell), by option
+_CELL_OPTION_FIELDS = {"nonlinearity": "nonlinearity", "init": "init", "mean_scale": "w_mean_scale",
+                       "forget_gain": "forget_gain"}
+_CELL_OPTION_DEFAULTS = {"nonlinearity": "tanh", "init": "gaussian", "w_mean_scale": "entry", "forget_gain": None}
 # the authors' public code (GradientFlossing_XOR.jl) where the paper's text is silent;
 # xor_lags is left out: which lags the figures' "d" means is an open question
 AUTHORS_SETTINGS = {"input_scale": "streams", "readout_init": "authors", "clip_mode": "per_array",
@@ -163,16 +167,11 @@ class TrainConfig:
         _validate.choice("protocol", self.protocol, PROTOCOLS)
         _validate.choice("nonlinearity", self.nonlinearity, ("tanh", "relu"))
         _validate.choice("init", self.init, ("gaussian", "orthogonal"))
-        if self.cell != "vanilla" and (self.nonlinearity, self.init) != ("tanh", "gaussian"):
-            raise ValueError(f"nonlinearity and init apply to the vanilla cell only, not to cell {self.cell!r}")
         for name, options in SETTING_CHOICES.items():
             _validate.choice(name, getattr(self, name), options)
-        if self.cell != "vanilla" and self.w_mean_scale != "entry":
-            raise ValueError(f"w_mean_scale applies to the vanilla cell only, not to cell {self.cell!r}")
         if self.forget_gain is not None:
-            if self.cell != "lstm":
-                raise ValueError(f"forget_gain applies to the lstm cell only, not to cell {self.cell!r}")
             keep("forget_gain", _validate.real("forget_gain", self.forget_gain, minimum=0.0))
+        check_cell_options(self.cell, self.cell_options(), labels=_CELL_OPTION_FIELDS)
         task = self.make_task()
         keep("delay", task.delay)
         keep("T", task.check_length(self.T))
@@ -196,6 +195,12 @@ class TrainConfig:
         if self.protocol == "during" and self.floss_at and max(self.floss_at) >= self.epochs:
             raise ValueError(f"floss_at holds epoch {max(self.floss_at)} but the run has only {self.epochs} "
                              f"epochs (0 .. {self.epochs - 1}); pass flossing epochs inside the run")
+
+    def cell_options(self):
+        """The options of ``cells.make_cell`` this configuration sets (those that differ
+        from the defaults), by option name."""
+        return {option: getattr(self, field) for option, field in _CELL_OPTION_FIELDS.items()
+                if getattr(self, field) != _CELL_OPTION_DEFAULTS[field]}
 
     def make_task(self):
         """The :class:`floss_ref.tasks.Task` of this configuration."""
@@ -268,13 +273,7 @@ class Run:
         self.config = c = config
         self.task = c.make_task()
         init = _stream(c, _INIT)
-        if c.cell == "vanilla":
-            cell = VanillaRNN.random(c.N, self.task.channels, c.g, nonlinearity=c.nonlinearity,
-                                     init=c.init, mean_scale=c.w_mean_scale, seed=init)
-        elif c.cell == "lstm":
-            cell = CELLS[c.cell].random(c.N, self.task.channels, c.g, forget_gain=c.forget_gain, seed=init)
-        else:
-            cell = CELLS[c.cell].random(c.N, self.task.channels, c.g, seed=init)
+        cell = make_cell(c.cell, c.N, self.task.channels, c.g, seed=init, **c.cell_options())
         self.model = Model.random(cell, seed=init, readout_init=c.readout_init,
                                   h0_slots=c.batch if c.h0_mode == "per_slot" else None)
         n = cell.state_size

@@ -19,7 +19,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from floss_ref.cli import _float_range  # noqa: E402
+from floss_ref.cli_options import float_range  # noqa: E402
 from floss_ref.sweep import SweepError, run_sweep  # noqa: E402
 
 SCALES = ("quick", "paper")
@@ -47,7 +47,7 @@ def clip_norm(text):
     """argparse type of a gradient-clipping option: a positive number or 'none'."""
     if text.strip().lower() == "none":
         return None
-    return _float_range(0.0, strict=True)(text)
+    return float_range(0.0, strict=True)(text)
 
 
 def delays_and_headline(by, task, wanted):

@@ -105,6 +105,8 @@ class LSTM:
     """
 
     param_names = ("W", "V", "b")
+    # keyword options of random() beyond N, n_in, g, ensemble and seed (see cells.make_cell)
+    random_options = ("input_scale", "forget_gain")
     # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 2}
 

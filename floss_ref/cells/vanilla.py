@@ -73,6 +73,8 @@ class VanillaRNN:
     """
 
     param_names = ("W", "V", "b")
+    # keyword options of random() beyond N, n_in, g, ensemble and seed (see cells.make_cell)
+    random_options = ("nonlinearity", "init", "mean", "mean_scale", "bias_scale")
     # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 1}
 

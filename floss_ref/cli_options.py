@@ -1,0 +1,57 @@
+"""Option types and the network options shared by every subcommand of the command line."""
+
+import argparse
+
+import numpy as np
+
+from .cells import CELLS, make_cell
+
+
+def int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def float_range(minimum=None, strict=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+        if minimum is not None and (value < minimum or (strict and value == minimum)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {value}")
+        return value
+    return parse
+
+
+def add_network_options(parser, N=32, g=1.0):
+    """Options that build a random network, shared by every subcommand that needs one.
+    The cell options (``--nonlinearity``, ``--init``) default to None, "not given": a
+    given one that the chosen cell does not take is refused by :func:`floss_ref.cells.make_cell`."""
+    net = parser.add_argument_group("network")
+    net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
+    net.add_argument("--N", type=int_at_least(1), default=N, help=f"number of units N (default: {N})")
+    net.add_argument("--g", type=float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
+    net.add_argument("--nonlinearity", choices=("tanh", "relu"), default=None, help="vanilla cell only (default: tanh)")
+    net.add_argument("--init", choices=("gaussian", "orthogonal"), default=None,
+                     help="vanilla cell only (default: gaussian)")
+    net.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
+
+
+def cell_options(args):
+    """The cell options given on the command line (see :func:`add_network_options`)."""
+    return {name: getattr(args, name) for name in ("nonlinearity", "init") if getattr(args, name) is not None}
+
+
+def build_network(args):
+    """The random network described by :func:`add_network_options`' arguments."""
+    return make_cell(args.cell, args.N, 1, args.g, seed=args.seed, **cell_options(args))
