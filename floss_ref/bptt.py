@@ -1,21 +1,22 @@
 """Backpropagation through time by hand: task losses, readout, the recurrence over a
 sequence and its pullback, and the model (cell + readout + trained initial state).
 
-One network, B trajectories, a trained initial state h_0 shared by the batch.  Forward
-and reverse recurrences, side by side (``n`` is the cell's state size, the readout sees
-the first N entries of the state)::
+One network, B trajectories, a trained initial state h_0 shared by the batch (or one
+per batch slot).  Time index as in Eq. 9: step s maps h_s to h_{s+1} and reads the input
+x_{s+1}, stored as ``xs[s]``.  Forward and reverse recurrences, side by side (``n`` is
+the cell's state size, the readout sees the first N entries of the state)::
 
     forward (s = 0 .. T-1)                       reverse (s = T-1 .. 0)
-    h_{s+1}, c_s = cell.step(h_s, x_s)           g = g + H_bar[s]          (from the readout)
+    h_{s+1}, c_s = cell.step(h_s, xs[s])         g = g + H_bar[s]          (from the readout)
     r_s = w_out . h_{s+1}[:N] + offset           g, p_bar = cell.step_vjp(c_s, g)
-    L = mean_{s >= d, b} loss(r_s, y_s)          grads += p_bar
+    L = mean_{scored s, b} loss(r_s, ys[s])      grads += p_bar
                                                  h0_bar = sum_b g
 
 ``H_bar[s] = (dL/dr_s) w_out`` padded with zeros to n entries.  That generic loop works
 with any differentiable map of :mod:`floss_ref.maps` that has an attribute ``N``.  A
 cell may run the same recurrence its own faster way (``run`` / ``run_vjp`` / ``run_jvp``,
 optional in the map protocol): the vanilla RNN (Eq. 9) does, with the input drive
-``V x_s + b`` of all steps as one GEMM before the loop and the parameter cotangents as
+``V x_{s+1} + b`` of all steps as one GEMM before the loop and the parameter cotangents as
 one GEMM over all stacked step cotangents after the reverse loop.
 """
 

@@ -13,7 +13,7 @@ from ._progress import progress_bar
 from ._threads import limit_blas
 from .flossing import flossing_grad
 from .cells import VanillaRNN
-from .lyapunov import lyapunov_spectrum, random_orthonormal
+from .lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum, random_orthonormal
 from .optim import Adam, clip_per_network, gradient_norms
 from .tasks import FLOSSING_INPUTS, draw_inputs
 
@@ -157,7 +157,7 @@ def floss_result(params):
     def spectrum():
         h0 = rng.standard_normal(p["N"])
         xs = draw_inputs(p["inputs"], spectrum_T, (), 1, rng)
-        return lyapunov_spectrum(cell, h0, xs, T=spectrum_T, k=spectrum_k, transient=spectrum_T // 10,
+        return lyapunov_spectrum(cell, h0, xs, T=spectrum_T, k=spectrum_k, transient=spectrum_T // TRANSIENT_FRACTION,
                                  seed=rng).exponents
 
     if spectrum_k:

@@ -39,6 +39,10 @@ from .qr import default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_un
 # Q0^T Q0 may differ from I by this much (entrywise): a block orthonormalised in float64
 # is orthonormal to ~1e-15; 1e-10 still accepts one stored to 10 digits (e.g. in text)
 ORTHONORMAL_ATOL = 1e-10
+# where a spectrum is measured on a trajectory with no transient of its own (the training
+# diagnostics, the spectra before and after flossing in Fig. 1), its first
+# T // TRANSIENT_FRACTION steps are left out: there h relaxes from h_0 and Q aligns
+TRANSIENT_FRACTION = 10
 
 
 class ConditioningWarning(RuntimeWarning):

@@ -2,9 +2,10 @@
 targets and the mask of scored steps.
 
 Time convention (shared with :mod:`floss_ref.lyapunov` and :mod:`floss_ref.training`):
-step s = 0 .. T-1 reads the input ``xs[s]`` and produces ``h_{s+1}``; the readout at step
-s is ``r_s = w_out . h_{s+1} + offset`` and is compared with ``ys[s]``.  So at step s the
-network has seen x_0 .. x_s, and a target built from x_{s-d} is defined once s >= d:
+step s = 0 .. T-1 reads the input ``xs[s]`` (the paper's x_{s+1} in Eq. 9) and produces
+``h_{s+1}``; the readout at step s is ``r_s = w_out . h_{s+1} + offset`` and is compared
+with ``ys[s]``.  In the table below x_j means ``xs[j]``: at step s the network has seen
+x_0 .. x_s, and a target built from x_{s-d} is defined once s >= d:
 
 =============== ============ ============================================ ==========
 name            inputs       target y_s                                   loss

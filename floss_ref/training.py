@@ -23,7 +23,7 @@ from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
 from .cells import CELLS, check_cell_options, make_cell
 from .checkpoint import load_checkpoint, save_checkpoint, save_history
 from .driver import floss
-from .lyapunov import lyapunov_spectrum
+from .lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum
 from .optim import Adam
 from .tasks import TASKS, Task
 
@@ -39,6 +39,11 @@ SETTING_CHOICES = {
     "h0_mode": ("shared", "per_slot"),
     "w_mean_scale": ("entry", "1/N"),
 }
+# k flossed by default: the paper's k = 75 for N = 80 (Sections 6-7; Fig. 3's caption)
+DEFAULT_K = 75
+# exponents recorded by the diagnostics by default: Fig. 13 shows lambda_1 and lambda_10
+DEFAULT_DIAG_K = 10
+
 # TrainConfig fields that are options of a cell's random() (cells.make_cell), by option
 _CELL_OPTION_FIELDS = {"nonlinearity": "nonlinearity", "init": "init", "mean_scale": "w_mean_scale",
                        "forget_gain": "forget_gain"}
@@ -80,7 +85,7 @@ class TrainConfig:
         No flossing; one episode before epoch 0 (preflossing); episodes before epoch 0
         and before each epoch in ``floss_at``; episodes before every ``floss_every``-th epoch.
     k : int or None
-        Number of flossed exponents; None: min(75, n).
+        Number of flossed exponents; None: min(DEFAULT_K = 75, n).
     floss_epochs, floss_T, floss_transient, floss_lr : int, int, int, float
         Per episode: E_f Adam steps on sequences of T_f steps of Bernoulli inputs, the
         first ``floss_transient`` of which are left out of the average (authors: T_f = 55,
@@ -93,9 +98,9 @@ class TrainConfig:
     diag_every : int
         Every this many epochs (and at the last) record the first ``diag_k`` Lyapunov
         exponents (on that epoch's batch, averaged over its B trajectories, the first
-        T // 10 steps left out) and the singular values of dL/dW; 0: never.
+        T // TRANSIENT_FRACTION = T // 10 steps left out) and the singular values of dL/dW; 0: never.
     diag_k : int or None
-        None: min(10, n).
+        None: min(DEFAULT_DIAG_K = 10, n).
     test_batch : int
         Sequences in the held-out batch scored after training.
 
@@ -277,8 +282,8 @@ class Run:
         self.model = Model.random(cell, seed=init, readout_init=c.readout_init,
                                   h0_slots=c.batch if c.h0_mode == "per_slot" else None)
         n = cell.state_size
-        self.k = min(75, n) if c.k is None else c.k
-        self.diag_k = min(10, n) if c.diag_k is None else c.diag_k
+        self.k = min(DEFAULT_K, n) if c.k is None else c.k
+        self.diag_k = min(DEFAULT_DIAG_K, n) if c.diag_k is None else c.diag_k
         for name, value in (("k", self.k), ("diag_k", self.diag_k)):
             if value > n:
                 raise ValueError(f"{name} = {value} exceeds the state size n = {n} of the network")
@@ -321,7 +326,7 @@ class Run:
         B = batch.xs.shape[1]
         h0 = np.broadcast_to(self.model.h0, (B, self.model.h0.shape[-1]))
         res = lyapunov_spectrum(self.model.cell, h0, batch.xs, k=self.diag_k,
-                                transient=self.config.T // 10, seed=_stream(self.config, _DIAG, e))
+                                transient=self.config.T // TRANSIENT_FRACTION, seed=_stream(self.config, _DIAG, e))
         self.history["exponents"][i] = np.mean(res.exponents, axis=0)
         W_bar = grads.get("W")
         if W_bar is not None and W_bar.ndim == 2:

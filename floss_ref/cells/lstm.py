@@ -9,8 +9,8 @@
 
 The paper writes the recurrent weights as U_* and the input weights as W_*; here, as for
 the vanilla cell, ``W`` is recurrent and ``V`` is input.  The dynamical state is the pair
-(h, c), stored concatenated as ``s = (h, c) : (*batch, 2N)``; the readout reads
-``s[..., :N] = h``.  The four gates are stacked in the order (i, f, c~, o), so
+(h, c), stored concatenated as ``hc = (h, c) : (*batch, 2N)``; the readout reads
+``hc[..., :N] = h``.  The four gates are stacked in the order (i, f, c~, o), so
 ``W : (*P, 4N, N)`` holds ``W_i, W_f, W_c, W_o`` as consecutive N-row blocks and one
 matrix product gives all pre-activations ``a = W h + V x + b``, viewed as ``(*batch, 4, N)``.
 
@@ -82,7 +82,7 @@ class LSTM:
     N, n_in : int
         Number of units and of input channels.
     state_size : int
-        2N: the dynamical state is ``s = (h, c)``, concatenated on the last axis.
+        2N: the dynamical state is ``hc = (h, c)``, concatenated on the last axis.
         Build it with ``np.concatenate([h, c], axis=-1)``.
     ensemble_shape : tuple
         ``nets``, the shape of the ensemble axes (() for one network).
@@ -98,9 +98,9 @@ class LSTM:
     >>> import numpy as np
     >>> from floss_ref.cells import LSTM
     >>> net = LSTM.random(8, g=0.5, seed=0)
-    >>> s = np.zeros(net.state_size)                      # (h, c) = (0, 0)
-    >>> s_next, cache = net.step(s, np.ones(1))
-    >>> s_next.shape, net.tangent(cache, np.eye(16)[:, :3]).shape
+    >>> hc = np.zeros(net.state_size)                      # (h, c) = (0, 0)
+    >>> hc_next, cache = net.step(hc, np.ones(1))
+    >>> hc_next.shape, net.tangent(cache, np.eye(16)[:, :3]).shape
     ((16,), (16, 3))
     """
 
@@ -167,15 +167,15 @@ class LSTM:
 
     # ---- one time step, Eqs. 12-17 --------------------------------------------------
 
-    def step(self, s, x):
-        """s_t = (h_t, c_t) from s_{t-1} = (h_{t-1}, c_{t-1}) and x_t, Eqs. 12-17.
+    def step(self, hc, x):
+        """hc_t = (h_t, c_t) from hc_{t-1} = (h_{t-1}, c_{t-1}) and x_t, Eqs. 12-17.
 
-        s : (*batch, 2N)
+        hc : (*batch, 2N)
         x : (*batch, n_in) or None (no input)
-        returns s_next : (*batch, 2N) and the cache for the pullbacks and ``tangent``.
+        returns hc_next : (*batch, 2N) and the cache for the pullbacks and ``tangent``.
         """
         N = self.N
-        h, c = s[..., :N], s[..., N:]
+        h, c = hc[..., :N], hc[..., N:]
         a = self._preactivation(h, x)                           # (*batch, 4, N)
         gates = expit(a)
         gates[..., 2, :] = np.tanh(a[..., 2, :])
@@ -222,7 +222,7 @@ class LSTM:
             a_dot = a_dot + params_dot["b"]
         return a_dot
 
-    def step_vjp(self, cache, s_next_bar):
+    def step_vjp(self, cache, hc_next_bar):
         """Pullback of :meth:`step`: the transpose of the linearisation in the module docstring.
 
             c_tot = c_t_bar + nu * h_t_bar                   (c_t feeds h_t, Eq. 17)
@@ -231,24 +231,24 @@ class LSTM:
             h_bar = W^T a_bar,  W_bar = a_bar h^T,  V_bar = a_bar x^T,  b_bar = a_bar
         (parameter cotangents summed over the axes that broadcasting added).
 
-        s_next_bar : (*batch, 2N)
-        returns s_bar : (*batch, 2N), params_bar : dict
+        hc_next_bar : (*batch, 2N)
+        returns hc_bar : (*batch, 2N), params_bar : dict
         """
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
-        h_next_bar, c_next_bar = s_next_bar[..., :N], s_next_bar[..., N:]
+        h_next_bar, c_next_bar = hc_next_bar[..., :N], hc_next_bar[..., N:]
         c_tot = c_next_bar + nu * h_next_bar
         a_bar = K * np.stack([c_tot, c_tot, c_tot, h_next_bar], axis=-2)
         h_bar, params_bar = self._preactivation_vjp(cache, a_bar)
         return np.concatenate([h_bar, f * c_tot], axis=-1), params_bar
 
-    def step_jvp(self, cache, s_dot, params_dot):
-        """Tangent rule of :meth:`step`: ds_next for perturbations s_dot, params_dot."""
+    def step_jvp(self, cache, hc_dot, params_dot):
+        """Tangent rule of :meth:`step`: d hc_next for perturbations hc_dot, params_dot."""
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
-        a_dot = self._preactivation_jvp(cache, s_dot[..., :N], params_dot)
+        a_dot = self._preactivation_jvp(cache, hc_dot[..., :N], params_dot)
         Ka_dot = K * a_dot
-        c_next_dot = f * s_dot[..., N:] + Ka_dot[..., :3, :].sum(axis=-2)
+        c_next_dot = f * hc_dot[..., N:] + Ka_dot[..., :3, :].sum(axis=-2)
         h_next_dot = Ka_dot[..., 3, :] + nu * c_next_dot
         return np.concatenate([h_next_dot, c_next_dot], axis=-1)
 
@@ -302,7 +302,7 @@ class LSTM:
 
         Q : (*batch, 2N, k)
         Q_tilde_bar : (*batch, 2N, k)
-        returns s_bar : (*batch, 2N), Q_bar : (*batch, 2N, k), params_bar : dict with W, V, b
+        returns hc_bar : (*batch, 2N), Q_bar : (*batch, 2N, k), params_bar : dict with W, V, b
         """
         N = self.N
         gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
@@ -339,16 +339,16 @@ class LSTM:
         params_bar["W"] += W_bar_tangent
         return np.concatenate([h_bar, c_bar], axis=-1), Q_bar, params_bar
 
-    def tangent_jvp(self, cache, Q, s_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of s, Q and the parameters."""
+    def tangent_jvp(self, cache, Q, hc_dot, Q_dot, params_dot):
+        """Tangent rule of :meth:`tangent` for perturbations of hc, Q and the parameters."""
         N = self.N
         gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
         f, o, tau = gates[..., 1, :], gates[..., 3, :], M[..., 3, :]
         A, Q_c_next = self._tangent_parts(cache, Q)
 
         # perturbation of the coefficients K, f, nu
-        a_dot = self._preactivation_jvp(cache, s_dot[..., :N], params_dot)
-        c_dot = s_dot[..., N:]
+        a_dot = self._preactivation_jvp(cache, hc_dot[..., :N], params_dot)
+        c_dot = hc_dot[..., N:]
         Ka_dot = K * a_dot
         c_next_dot = f * c_dot + Ka_dot[..., :3, :].sum(axis=-2)
         tau_dot = (1.0 - tau * tau) * c_next_dot

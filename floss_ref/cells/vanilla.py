@@ -245,10 +245,10 @@ class VanillaRNN:
     def run(self, h0, xs, work=None):
         """Eq. 9 over a whole sequence for one network (W : (N, N)), B trajectories.
 
-            h_{s+1} = (V x_s + b) + W phi(h_s)
+            h_{s+1} = (V x_{s+1} + b) + W phi(h_s),     x_{s+1} = xs[s]
 
         The same arithmetic as T calls of :meth:`step`, arranged for speed: the input
-        drive ``V x_s + b`` of all T steps is one (T B, n_in) x (n_in, N) product before
+        drive ``V x_{s+1} + b`` of all T steps is one (T B, n_in) x (n_in, N) product before
         the loop, written where the states go.
 
         h0 : (N,) shared by the batch, or (B, N) one per trajectory
@@ -281,7 +281,7 @@ class VanillaRNN:
 
             g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
             h0_bar  = phi'(h_0) * (W^T g_0), summed over b if h0 is shared
-            W_bar = sum_{s,b} g_s phi(h_s)^T,  V_bar = sum_{s,b} g_s x_s^T,  b_bar = sum_{s,b} g_s
+            W_bar = sum_{s,b} g_s phi(h_s)^T,  V_bar = sum_{s,b} g_s x_{s+1}^T,  b_bar = sum_{s,b} g_s
 
         The reverse loop only propagates g; the three parameter sums are one GEMM each
         over all T B stacked rows afterwards (the parameters are shared by all steps).
@@ -313,7 +313,7 @@ class VanillaRNN:
     def run_jvp(self, tape, h0_dot, params_dot):
         """Tangent rule of :meth:`run`.
 
-            h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_s + b_dot,   h_dot_0 = h0_dot
+            h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_{s+1} + b_dot,   h_dot_0 = h0_dot
 
         h0_dot : (N,) or (B, N)
         params_dot : dict of perturbations of W, V, b (missing keys are zero)

@@ -62,7 +62,7 @@ import numpy as np
 from .. import _validate
 from .._threads import limit_blas
 from ..errors import NumericalBreakdownError
-from ..lyapunov import benettin, check_state, check_trajectory, random_orthonormal
+from ..lyapunov import ORTHONORMAL_ATOL, benettin, check_state, check_trajectory, random_orthonormal
 from . import blockfloat
 
 GROWTH_MARGIN_BITS = 16
@@ -294,7 +294,7 @@ def _start_block(Q0, n, m, seed):
     Q0 = _validate.float_array("Q0", Q0, min_ndim=2)
     if Q0.shape != (n, m):
         raise ValueError(f"Q0 must have shape (n, m) = ({n}, {m}), got {Q0.shape}")
-    if not np.allclose(Q0.T @ Q0, np.eye(m), atol=1e-10):
+    if not np.allclose(Q0.T @ Q0, np.eye(m), atol=ORTHONORMAL_ATOL):
         raise ValueError("Q0 must have orthonormal columns (Q0^T Q0 = I)")
     return Q0
 
