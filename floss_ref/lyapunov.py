@@ -207,7 +207,7 @@ class BenettinPass:
     Q : (*batch, n, k) ndarray
         Orthonormal tangent block after the last step.
     max_cond : float
-        Largest R_11 / R_kk seen at any QR (Eq. 28).
+        Largest R_11 / R_kk seen at any QR (Eq. 28); NaN if not tracked.
     gamma_history : (n_qr, *batch, k) ndarray or None
         gamma after each QR in the averaging window.
     history_steps : (n_qr,) ndarray or None
@@ -225,7 +225,7 @@ class BenettinPass:
     tape: list = None
 
 
-def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", cond_warn=np.inf,
+def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", cond_warn=None,
              record=False, history=False, progress=False):
     """The Benettin loop, forward (Algorithm 2), on validated arguments::
 
@@ -253,8 +253,9 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     schedule : set of int
         Step counts after which a QR runs (:func:`qr_schedule`).
     qr_method : {"lapack", "householder"}
-    cond_warn : float
-        Warn (:class:`ConditioningWarning`, once) when R_11 / R_kk at a QR exceeds this.
+    cond_warn : float or None
+        Track R_11 / R_kk at every QR (Eq. 28) and warn (:class:`ConditioningWarning`,
+        once) when it exceeds this; None: no tracking (``max_cond`` is NaN).
     record : bool
         Keep the tape for :func:`benettin_vjp`.
     history : bool
@@ -274,7 +275,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     gamma = np.zeros(h.shape[:-1] + (Q.shape[-1],))
     tape = [] if record else None
     gamma_history, history_steps = [], []
-    max_cond, warned = 1.0, False
+    max_cond, warned = (1.0 if cond_warn is not None else np.nan), False
     bar = progress_bar(T, progress, "Benettin loop", "step")
     for s in range(T):
         if bar is not None:
@@ -288,13 +289,8 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
             Q_next, R = qr_unchecked(Q_tilde, qr_method)
             r = np.diagonal(R, axis1=-2, axis2=-1)
             check_diagonal(r, s)
-            cond = float(np.max(r[..., 0] / r[..., -1]))
-            max_cond = max(max_cond, cond)
-            if cond > cond_warn and not warned:
-                warnings.warn(f"R_11/R_kk = {cond:.3g} at step {s} (Eq. 28): the smallest exponents "
-                              "lose about log10 of that many digits; use a smaller t_ons",
-                              ConditioningWarning, stacklevel=4)
-                warned = True
+            if cond_warn is not None:
+                max_cond, warned = _track_conditioning(r, s, max_cond, cond_warn, warned)
             if s + 1 > transient:
                 gamma += np.log(r)
                 if history:
@@ -310,6 +306,17 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     return BenettinPass(gamma=gamma, h=h, Q=Q, max_cond=max_cond,
                         gamma_history=np.array(gamma_history) if history else None,
                         history_steps=np.array(history_steps) if history else None, tape=tape)
+
+
+def _track_conditioning(r, s, max_cond, cond_warn, warned):
+    """Update the largest R_11 / R_kk (Eq. 28) with the QR after step s; warn once."""
+    cond = float(np.max(r[..., 0] / r[..., -1]))
+    if cond > cond_warn and not warned:
+        warnings.warn(f"R_11/R_kk = {cond:.3g} at step {s} (Eq. 28): the smallest exponents "
+                      "lose about log10 of that many digits; use a smaller t_ons",
+                      ConditioningWarning, stacklevel=4)  # the caller of lyapunov_spectrum
+        warned = True
+    return max(max_cond, cond), warned
 
 
 def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedule, qr_method="lapack"):

@@ -13,10 +13,20 @@ Measures, side by side in one run, with BLAS limited to one thread (threadpoolct
 Figures are medians over ``--repeat`` runs; the machine is shared, so compare ratios
 measured in the same run.
 
+``--against DIR`` instead compares case 1 (LAPACK) of this checkout with the floss_ref
+package of another checkout in DIR (e.g. ``git worktree add /tmp/old <commit>``): each
+repeat runs one fresh process per checkout, alternating, each timing 3 gradients after a
+warm-up with BLAS on one thread; the medians of CPU time and wall time of the two and
+their ratios are printed with the load average.
+
     python validation/bench_flossing.py [--repeat 7]
+    python validation/bench_flossing.py --against /tmp/old [--repeat 7]
 """
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -43,10 +53,52 @@ def case(N, k, T, ensemble, qr_method, seed=0):
     return lambda: flossing_grad(net, h0, xs, k=k, t_ons=1, seed=1, qr_method=qr_method, blas_threads=None)
 
 
+# one timing in a fresh process: the package is imported from sys.argv[1]
+_TIMING = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from threadpoolctl import threadpool_limits
+import floss_ref
+from floss_ref import VanillaRNN, flossing_grad
+assert floss_ref.__file__.startswith(sys.argv[1]), floss_ref.__file__
+rng = np.random.default_rng(0)
+net = VanillaRNN.random(80, g=1.0, seed=rng)
+h0, xs = rng.standard_normal(80), rng.standard_normal((300, 1))
+with threadpool_limits(1):
+    flossing_grad(net, h0, xs, k=75, seed=1, blas_threads=None)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(3):
+        flossing_grad(net, h0, xs, k=75, seed=1, blas_threads=None)
+    print((time.process_time() - cpu) / 3, (time.perf_counter() - wall) / 3)
+"""
+
+
+def compare_against(other, repeat):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    other = os.path.abspath(other)
+    if not os.path.isfile(os.path.join(other, "floss_ref", "__init__.py")):
+        sys.exit(f"--against: {other!r} holds no floss_ref package")
+    times = {here: [], other: []}
+    for _ in range(repeat):
+        for path in (here, other):  # interleaved
+            out = subprocess.run([sys.executable, "-c", _TIMING, path], capture_output=True, text=True, check=True)
+            times[path].append([float(v) for v in out.stdout.split()])
+    med = {path: np.median(np.array(t), axis=0) for path, t in times.items()}
+    print(f"flossing gradient N=80 k=75 T=300 t_ONS=1 LAPACK, BLAS 1 thread, medians of {repeat} interleaved "
+          f"processes x 3 gradients; load average {os.getloadavg()[0]:.2f}")
+    for label, path in (("this checkout", here), ("--against", other)):
+        print(f"  {label:<14} {path}: CPU {med[path][0]:.4f} s, wall {med[path][1]:.4f} s")
+    print(f"  ratio this / against: CPU {med[here][0] / med[other][0]:.3f}, wall {med[here][1] / med[other][1]:.3f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--against", metavar="DIR", help="compare with the floss_ref package of the checkout in DIR")
     args = p.parse_args()
+    if args.against:
+        return compare_against(args.against, args.repeat)
     with threadpool_limits(1):
         print(f"flossing gradient, BLAS on 1 thread, median (min..max) of {args.repeat} runs")
         print(f"{'case':<52} {'median s':>9} {'min':>7} {'max':>7}")
