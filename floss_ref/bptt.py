@@ -58,6 +58,8 @@ def mse(r, ys, mask):
 def mse_vjp(r, ys, mask, L_bar=1.0):
     """Pullback of :func:`mse`: r_bar = L_bar * 2 (r - y) / (B n_s) at scored steps, else 0.
 
+    Derivation: ``docs/derivations.md``, section 8.
+
     returns r_bar : (T, B)
     """
     return (2.0 * L_bar / _scored_count(ys, mask)) * (r - ys) * mask[:, None]
@@ -85,6 +87,8 @@ def bce_logits(r, ys, mask):
 
 def bce_logits_vjp(r, ys, mask, L_bar=1.0):
     """Pullback of :func:`bce_logits`: dl/dr = sigmoid(r) - y, times L_bar / (B n_s).
+
+    Derivation: ``docs/derivations.md``, section 8.
 
     returns r_bar : (T, B)
     """
@@ -124,6 +128,8 @@ def readout(hs, w_out, offset):
 
 def readout_vjp(hs, w_out, r_bar, work=None):
     """Pullback of :func:`readout`.
+
+    Derivation: ``docs/derivations.md``, section 8.
 
         hs_bar[..., :N] = r_bar w_out   (zero on the other n - N entries)
         w_out_bar = sum_{s,b} r_bar_sb h_{s+1}[:N],   offset_bar = sum_{s,b} r_bar_sb
@@ -172,6 +178,8 @@ def run_steps(cell, h0, xs, work=None):
 def run_steps_vjp(cell, tape, hs_bar, work=None):
     """Pullback of :func:`run_steps` (the reverse loop of the module docstring).
 
+    Derivation: ``docs/derivations.md``, section 8.
+
     hs_bar : (T, B, n)   cotangents of h_1 .. h_T from the loss
     work : Workspace, optional (unused: this loop keeps no (T, B, n) array)
     returns h0_bar : (n,) (summed over the batch, h0 is shared) or (B, n) (one h0 per
@@ -191,6 +199,8 @@ def run_steps_vjp(cell, tape, hs_bar, work=None):
 
 def run_steps_jvp(cell, tape, h0_dot, params_dot):
     """Tangent rule of :func:`run_steps`: the state perturbations h_1_dot .. h_T_dot.
+
+    Derivation: ``docs/derivations.md``, section 8.
 
     h0_dot : (n,)
     params_dot : dict of perturbations of cell.params (missing keys are zero)
@@ -349,6 +359,8 @@ def task_loss(model, batch, loss):
 
 def loss_and_grad(model, batch, loss, work=None):
     """Task loss and its gradient by backpropagation through time (module docstring).
+
+    Derivation: ``docs/derivations.md``, section 8.
 
     Parameters
     ----------

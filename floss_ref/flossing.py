@@ -97,6 +97,8 @@ def flossing_loss(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
 def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1, transient=0,
                       target=0.0, Q0=None, seed=None, qr_method="lapack", blas_threads=1):
     """The flossing loss and its directional derivative (forward mode) along a
+
+    Derivation: ``docs/derivations.md``, section 5.
     perturbation of the initial state and of the parameters.
 
     Arguments as in :func:`flossing_grad`, plus
@@ -131,6 +133,8 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
 def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
                   Q0=None, seed=None, qr_method="lapack", blas_threads=1):
     """Flossing loss and its exact gradient by a hand-written reverse pass (Algorithm 1).
+
+    Derivation: ``docs/derivations.md``, section 5.
 
     The reverse recurrence is in the module docstring and in
     :func:`floss_ref.lyapunov.benettin_vjp`.  The gradient is that of ``sum(loss)`` over

@@ -321,6 +321,8 @@ def _track_conditioning(r, s, max_cond, cond_warn, warned):
 
 def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedule, qr_method="lapack"):
     """Tangent (forward-mode derivative) of gamma along a perturbation of h_0 and of the
+
+    Derivation: ``docs/derivations.md``, section 5.
     parameters: the loop of :func:`benettin`, each line followed by its tangent rule::
 
         h_dot, Q_dot, gamma_dot = h0_dot, 0, 0           # Q0 is fixed
@@ -369,6 +371,8 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
 
 def benettin_vjp(system, forward, gamma_bar, *, transient):
     """Adjoint of :func:`benettin`: pull a cotangent of gamma back to h_0 and the
+
+    Derivation: ``docs/derivations.md``, section 5.
     parameters, through every step, tangent step and QR of the recorded tape
     (Algorithm 1).  The forward loop and this reverse loop, side by side::
 

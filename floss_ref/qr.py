@@ -128,6 +128,8 @@ def positive_diagonal(Q, R):
 def qr_jvp(Q, R, A_dot, rtol=None):
     """Forward-mode derivative of the thin QR: ``A_dot -> (Q_dot, R_dot)``.
 
+    Derivation: ``docs/derivations.md``, section 4.
+
     Derivation.  Differentiate ``A = Q R``, ``Q^T Q = I``:
     ``A_dot = Q_dot R + Q R_dot`` and ``Q^T Q_dot + Q_dot^T Q = 0``.  Multiply by
     ``Q^T`` on the left and ``R^{-1}`` on the right::
@@ -185,6 +187,8 @@ def qr_jvp(Q, R, A_dot, rtol=None):
 
 def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
     """Pullback of the thin QR (paper Eq. 8 = Eq. 11): ``(Q_bar, R_bar) -> A_bar``.
+
+    Derivation: ``docs/derivations.md``, section 4.
 
     ::
 

@@ -201,6 +201,8 @@ class GRU:
     def step_vjp(self, cache, h_next_bar):
         """Pullback of :meth:`step`: the transpose of the linearisation in the module docstring.
 
+        Derivation: ``docs/derivations.md``, section 7.
+
             h_bar = z * h_t_bar,   a_z_bar = K_z h_t_bar,   a_n_bar = K_n h_t_bar
             m_bar = W_n^T a_n_bar, a_r_bar = K_r m_bar,     h_bar += r * m_bar
             h_bar += W_rz^T (a_r_bar, a_z_bar)
@@ -215,7 +217,10 @@ class GRU:
         return self._preactivation_vjp(cache, rz[..., 1, :] * h_next_bar, a_rz_bar, K[..., 2, :] * h_next_bar)
 
     def step_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of :meth:`step`: dh_next for perturbations h_dot, params_dot."""
+        """Tangent rule of :meth:`step`: dh_next for perturbations h_dot, params_dot.
+
+        Derivation: ``docs/derivations.md``, section 7.
+        """
         rz, K = cache.rz, cache.K
         a_rz_dot, _, a_n_dot = self._preactivation_jvp(cache, h_dot, params_dot)
         return rz[..., 1, :] * h_dot + K[..., 1, :] * a_rz_dot[..., 1, :] + K[..., 2, :] * a_n_dot
@@ -244,6 +249,8 @@ class GRU:
 
     def tangent_vjp(self, cache, Q, Q_tilde_bar):
         """Pullback of :meth:`tangent` (the second-order term flossing needs).
+
+        Derivation: ``docs/derivations.md``, section 7.
 
         Bilinear part, with G = Q~_bar:
 
@@ -302,7 +309,10 @@ class GRU:
         return h_bar, Q_bar, params_bar
 
     def tangent_jvp(self, cache, Q, h_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters."""
+        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters.
+
+        Derivation: ``docs/derivations.md``, section 7.
+        """
         N = self.N
         h, rz, d_rz, n, dn, K = cache.h, cache.rz, cache.d_rz, cache.n, cache.dn, cache.K
         W = self.params["W"]

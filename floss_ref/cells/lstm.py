@@ -225,6 +225,8 @@ class LSTM:
     def step_vjp(self, cache, hc_next_bar):
         """Pullback of :meth:`step`: the transpose of the linearisation in the module docstring.
 
+        Derivation: ``docs/derivations.md``, section 6.
+
             c_tot = c_t_bar + nu * h_t_bar                   (c_t feeds h_t, Eq. 17)
             a_bar = K * (c_tot, c_tot, c_tot, h_t_bar)       (gates i, f, c~ feed c_t; o feeds h_t)
             c_bar = f * c_tot
@@ -243,7 +245,10 @@ class LSTM:
         return np.concatenate([h_bar, f * c_tot], axis=-1), params_bar
 
     def step_jvp(self, cache, hc_dot, params_dot):
-        """Tangent rule of :meth:`step`: d hc_next for perturbations hc_dot, params_dot."""
+        """Tangent rule of :meth:`step`: d hc_next for perturbations hc_dot, params_dot.
+
+        Derivation: ``docs/derivations.md``, section 6.
+        """
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
         a_dot = self._preactivation_jvp(cache, hc_dot[..., :N], params_dot)
@@ -280,6 +285,8 @@ class LSTM:
 
     def tangent_vjp(self, cache, Q, Q_tilde_bar):
         """Pullback of :meth:`tangent` (the second-order term flossing needs).
+
+        Derivation: ``docs/derivations.md``, section 6.
 
         Reverse of the two lines of :meth:`tangent`, then of the coefficients.  First the
         bilinear part (cotangents of Q, of W through A = W Q_h, and of the coefficients):
@@ -340,7 +347,10 @@ class LSTM:
         return np.concatenate([h_bar, c_bar], axis=-1), Q_bar, params_bar
 
     def tangent_jvp(self, cache, Q, hc_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of hc, Q and the parameters."""
+        """Tangent rule of :meth:`tangent` for perturbations of hc, Q and the parameters.
+
+        Derivation: ``docs/derivations.md``, section 6.
+        """
         N = self.N
         gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
         f, o, tau = gates[..., 1, :], gates[..., 3, :], M[..., 3, :]

@@ -170,6 +170,8 @@ class VanillaRNN:
     def step_vjp(self, cache, h_next_bar):
         """Pullback of :meth:`step`.
 
+        Derivation: ``docs/derivations.md``, section 2.
+
             h_bar = phi'(h) * (W^T h_next_bar)
             W_bar = h_next_bar phi(h)^T,  V_bar = h_next_bar x^T,  b_bar = h_next_bar
         (parameter cotangents summed over the batch axes that broadcasting added).
@@ -186,7 +188,10 @@ class VanillaRNN:
         return rmatvec(p["W"], h_next_bar) * dphi, params_bar
 
     def step_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of :meth:`step`: d h_next for perturbations h_dot, params_dot."""
+        """Tangent rule of :meth:`step`: d h_next for perturbations h_dot, params_dot.
+
+        Derivation: ``docs/derivations.md``, section 2.
+        """
         phi, dphi, x = cache
         p = self.params
         out = matvec(p["W"], dphi * h_dot)
@@ -212,6 +217,8 @@ class VanillaRNN:
     def tangent_vjp(self, cache, Q, Q_tilde_bar):
         """Pullback of :meth:`tangent` (the second-order term flossing needs).
 
+        Derivation: ``docs/derivations.md``, section 3.
+
         With U = diag(phi'(h)) Q and Q~ = W U:
             W_bar = Q~_bar U^T
             U_bar = W^T Q~_bar,    Q_bar = phi'(h) * U_bar
@@ -231,7 +238,10 @@ class VanillaRNN:
         return h_bar, Q_bar, params_bar
 
     def tangent_jvp(self, cache, Q, h_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters."""
+        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters.
+
+        Derivation: ``docs/derivations.md``, section 3.
+        """
         phi, dphi, _ = cache
         W = self.params["W"]
         dphi_dot = self._d2phi(phi, dphi) * h_dot
@@ -277,6 +287,8 @@ class VanillaRNN:
     def run_vjp(self, tape, hs_bar, work=None):
         """Pullback of :meth:`run`.
 
+        Derivation: ``docs/derivations.md``, section 8.
+
         With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T:
 
             g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
@@ -312,6 +324,8 @@ class VanillaRNN:
 
     def run_jvp(self, tape, h0_dot, params_dot):
         """Tangent rule of :meth:`run`.
+
+        Derivation: ``docs/derivations.md``, section 8.
 
             h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_{s+1} + b_dot,   h_dot_0 = h0_dot
 
