@@ -36,7 +36,7 @@ READOUT_INITS = ("scaled", "authors")
 AUTHORS_OFFSET = 0.001  # the readout offset's initial value in the authors' code
 
 
-# ---- task losses (SPEC section 6) -----------------------------------------------------
+# ---- task losses (App. H) -------------------------------------------------------------
 
 def _scored_count(ys, mask):
     return ys.shape[1] * int(np.count_nonzero(mask))

@@ -1,8 +1,8 @@
 """Thin QR decomposition (Benettin step between Eqs. 6 and 7) and its pullback (Eq. 8/11).
 
-The Benettin / QR algorithm (SPEC section 3) re-orthonormalises the tangent directions
+The Benettin / QR algorithm (Eqs. 6-7, Algorithm 2) re-orthonormalises the tangent directions
 with a thin QR decomposition, ``Q~ = Q R``, and reads the Lyapunov exponents off
-``log R_ii``.  Gradient flossing (SPEC section 4) backpropagates through that QR, so this
+``log R_ii``.  Gradient flossing (Algorithm 1) backpropagates through that QR, so this
 module holds the forward map and both of its derivatives side by side:
 
 ``qr(A)`` / ``householder_qr(A)``

@@ -1,5 +1,5 @@
 """Training runs on the delayed tasks: configuration, the flossing protocols,
-diagnostics and resumable runs (SPEC sections 6-7).
+diagnostics and resumable runs (the paper's Sections 6-7, App. C-D, H).
 
 Training (:class:`Run`): Adam (lr 1e-3) with the gradient norm clipped at 0.03, batch
 16, T = 300, fresh task data every epoch, as in the authors' code; trained are the cell
@@ -60,7 +60,7 @@ AUTHORS_SETTINGS = {"input_scale": "streams", "readout_init": "authors", "clip_m
 class TrainConfig:
     """Everything that determines a training run (and so must match to resume one).
 
-    Defaults are the authors' (SPEC sections 6-7) where they exist.
+    Defaults are the paper's (Sections 6-7, App. H) where it states them.
 
     Parameters
     ----------

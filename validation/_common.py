@@ -112,7 +112,7 @@ def stats(values):
 def band(ax, x, runs, color, label, center="median", faint=True):
     """Solid centre line (median or mean over runs), 25-75 % band, individual runs faint.
 
-    runs : (R, len(x)) array
+    runs : (n_runs, len(x)) array
     """
     runs = np.asarray(runs, dtype=float)
     mid = np.nanmedian(runs, axis=0) if center == "median" else np.nanmean(runs, axis=0)

@@ -64,7 +64,7 @@ def main(argv=None):
         _common.band(axes[0][0], x, h0, color, protocol)
         _common.band(axes[0][1], x, acc, color, protocol, center="mean")
         diag = runs[0]["history/diag_epochs"]
-        sv = np.array([r["history/grad_W_sv"] for r in runs])  # (R, D, N)
+        sv = np.array([r["history/grad_W_sv"] for r in runs])  # (n_runs, D, N)
         for i, ls in zip(s["sv"], ("-", "--", ":")):
             mid = np.median(sv[:, :, i - 1], axis=0)
             axes[0][2].plot(diag, mid, color=color, ls=ls, lw=1.4, label=f"{protocol}: $\\sigma_{{{i}}}$")

@@ -27,7 +27,7 @@ import _common  # noqa: E402
 from floss_ref import VanillaRNN, lyapunov_spectrum  # noqa: E402
 
 NAME = "appK_convergence"
-SCALE = {"quick": dict(N=80, T=2000, R=10), "paper": dict(N=80, T=20_000, R=10)}
+SCALE = {"quick": dict(N=80, T=2000, n_runs=10), "paper": dict(N=80, T=20_000, n_runs=10)}
 INDICES = (1, 20, 60, 80)
 
 
@@ -36,13 +36,13 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     s = SCALE[args.scale]
-    N, T, R = s["N"], s["T"], s["R"]
+    N, T, n_runs = s["N"], s["T"], s["n_runs"]
     rng = np.random.default_rng(args.seed)
     net = VanillaRNN.random(N, 1, 1.0, nonlinearity="tanh", seed=rng)
-    xs = np.broadcast_to(rng.standard_normal((T, 1, 1)), (T, R, 1))  # sigma = 1, same input for all
-    h0 = rng.standard_normal((R, N))
+    xs = np.broadcast_to(rng.standard_normal((T, 1, 1)), (T, n_runs, 1))  # sigma = 1, same input for all
+    h0 = rng.standard_normal((n_runs, N))
     res = lyapunov_spectrum(net, h0, xs, k=N, history=True, seed=rng)
-    hist = res.history  # (T, R, N) running estimates
+    hist = res.history  # (T, n_runs, N) running estimates
     t = np.asarray(res.history_steps)
     out = _common.out_dir(args, NAME)
 
@@ -50,7 +50,7 @@ def main(argv=None):
     rows = []
     print(f"{'i':>3} {'lambda_i (median)':>18} {'spread at T/10':>15} {'spread at T':>12} {'slope':>7}")
     for ax, i in zip(axes[0], INDICES):
-        curves = hist[:, :, i - 1].T  # (R, T)
+        curves = hist[:, :, i - 1].T  # (n_runs, T)
         spread = curves.max(axis=0) - curves.min(axis=0)
         late = (t >= T // 10) & (spread > 0)  # log of a zero spread (all estimates equal) is undefined
         slope = np.polyfit(np.log(t[late]), np.log(spread[late]), 1)[0]
@@ -64,7 +64,7 @@ def main(argv=None):
                title=f"i = {i}")
     _common.write_csv(os.path.join(out, f"appK_{args.scale}.csv"),
                       ["i", "lambda_median_final", "spread_at_T_over_10", "spread_at_T", "loglog_slope"], rows)
-    fig.suptitle(f"{R} initial conditions, one network N = {N}, g = 1, sigma = 1, t_ONS = 1")
+    fig.suptitle(f"{n_runs} initial conditions, one network N = {N}, g = 1, sigma = 1, t_ONS = 1")
     _common.save(fig, os.path.join(out, f"appK_{args.scale}.png"))
 
 

@@ -4,7 +4,7 @@ Measures, side by side in one run, with BLAS limited to one thread (threadpoolct
 
 1. one network, N = 80, k = 75, T = 300, t_ONS = 1: LAPACK QR path and hand-written
    Householder path (target: LAPACK path <= 0.2 s);
-2. one network vs an ensemble of R = 16 networks, N = 32, k = 32, T = 300 (target: the
+2. one network vs an ensemble of 16 networks, N = 32, k = 32, T = 300 (target: the
    ensemble costs <= 3x the single network, i.e. it is vectorised, not a loop), for
    both QR paths.  With LAPACK the ensemble is bound by one LAPACK QR and one triangular
    solve per network and step (about 20 + 10 us at 32 x 32), which alone exceed twice a

@@ -6,7 +6,7 @@ x ~ N(0, 1), one trajectory per epoch) are flossed with Adam on the loss
 gradient clipped to norm 1 per epoch (--clip-norm none: plain Adam; see
 validation/fig1b_clipping.py for why and how much it matters).  Afterwards
 lambda_1 is measured on a fresh trajectory of 1000 steps (100 more discarded as
-transient).  The ten networks run as one ensemble (R = 10), vectorised.
+transient).  The ten networks run as one ensemble (--nets 10), vectorised.
 
 Acceptance (issue "Core"): median |lambda_1 - target| <= 0.05 for every target.
 
@@ -30,12 +30,12 @@ TARGETS = (-1.0, -0.5, 0.0)
 
 def run(target, args):
     rng = np.random.default_rng(args.seed)
-    g = rng.uniform(0.0, 1.0, size=args.R)
-    net = VanillaRNN.random(args.N, g=g, ensemble=(args.R,), seed=rng)
+    g = rng.uniform(0.0, 1.0, size=args.nets)
+    net = VanillaRNN.random(args.N, g=g, ensemble=(args.nets,), seed=rng)
     hist = floss(net, epochs=args.epochs, k=1, T=args.T, transient=args.transient, target=target,
                  lr=args.lr, clip_norm=args.clip_norm, inputs="gaussian", seed=rng)
-    xs = rng.standard_normal((args.T_eval + 100, args.R, 1))
-    h0 = rng.standard_normal((args.R, args.N))
+    xs = rng.standard_normal((args.T_eval + 100, args.nets, 1))
+    h0 = rng.standard_normal((args.nets, args.N))
     lam1 = lyapunov_spectrum(net, h0, xs, k=1, transient=100, seed=rng).exponents[:, 0]
     return g, hist, lam1
 
@@ -43,7 +43,7 @@ def run(target, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--N", type=int, default=32)
-    p.add_argument("--R", type=int, default=10, help="number of networks")
+    p.add_argument("--nets", type=int, default=10, help="number of networks")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--T", type=int, default=500, help="steps per flossing epoch")
     p.add_argument("--transient", type=int, default=100, help="steps left out of each epoch's average")
@@ -55,7 +55,7 @@ def main():
     p.add_argument("--png", help="write a figure of lambda_1 over epochs")
     args = p.parse_args()
 
-    print(f"Fig. 1B miniature: R = {args.R} networks, N = {args.N}, g ~ U(0,1), {args.epochs} Adam epochs "
+    print(f"Fig. 1B miniature: {args.nets} networks, N = {args.N}, g ~ U(0,1), {args.epochs} Adam epochs "
           f"(lr = {args.lr}, gradient clipped at {args.clip_norm}), T = {args.T} steps per epoch "
           f"({args.transient} transient), "
           f"evaluation on {args.T_eval} fresh steps")

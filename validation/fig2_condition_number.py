@@ -92,11 +92,11 @@ def settings(args):
 
 def networks(cfg, k_floss):
     """The cfg["networks"] networks, flossed on k_floss exponents (0: as initialised)."""
-    R, N = cfg["networks"], cfg["N"]
-    init = VanillaRNN.random(N, g=cfg["g"], ensemble=(R,), seed=cfg["seed"])
+    n_nets, N = cfg["networks"], cfg["N"]
+    init = VanillaRNN.random(N, g=cfg["g"], ensemble=(n_nets,), seed=cfg["seed"])
     if k_floss == 0:
-        return [_single(init, r) for r in range(R)]
-    key = (f"fig2_nets_N{N}_R{R}_k{k_floss}_E{cfg['epochs']}_T{cfg['T_floss']}"
+        return [_single(init, r) for r in range(n_nets)]
+    key = (f"fig2_nets_N{N}_nets{n_nets}_k{k_floss}_E{cfg['epochs']}_T{cfg['T_floss']}"
            f"_tr{cfg['floss_transient']}_lr{cfg['lr']}_s{cfg['seed']}.npz")
     path = os.path.join(OUT, key)
     if os.path.exists(path):
@@ -110,9 +110,9 @@ def networks(cfg, k_floss):
                      seed=cfg["seed"] + 1000 + k_floss)
         params = init.params
         np.savez(path, **params)
-        print(f"  flossed {R} networks on k = {k_floss} exponents for {cfg['epochs']} epochs "
+        print(f"  flossed {n_nets} networks on k = {k_floss} exponents for {cfg['epochs']} epochs "
               f"in {time.perf_counter() - start:.0f} s; last-epoch loss {np.round(hist.loss[-1], 4)}")
-    return [_single(VanillaRNN(params), r) for r in range(R)]
+    return [_single(VanillaRNN(params), r) for r in range(n_nets)]
 
 
 def _single(ensemble, r):

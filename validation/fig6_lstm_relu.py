@@ -53,7 +53,7 @@ def make_network(cell, N, g, args, rng):
 
 def lambda_1(net, T, transient, rng):
     """lambda_1 on a fresh trajectory (fresh state, inputs and Q0); -inf on a collapse."""
-    xs = rng.standard_normal((T, net.d))
+    xs = rng.standard_normal((T, net.n_in))
     s0 = rng.standard_normal(net.state_size)
     try:
         return float(lyapunov_spectrum(net, s0, xs, k=1, transient=transient, seed=rng).exponents[0])
