@@ -15,7 +15,7 @@ from . import _io, cli_train
 from .cli_options import float_range, int_at_least, add_network_options, build_network
 from .errors import NumericalBreakdownError
 from .driver import floss
-from .tasks import FLOSSING_INPUTS
+from .tasks import FLOSSING_INPUTS, draw_inputs
 from .lyapunov import lyapunov_spectrum
 
 
@@ -42,13 +42,16 @@ def _check_common(args, system):
         _io.check_writable(args.out)
 
 
-def _spectrum(system, args, T, seed):
+def _run_spectrum(system, args, T, seed):
     rng = np.random.default_rng(seed)
-    from .tasks import draw_inputs
     xs = draw_inputs(args.inputs, T, (), getattr(system, "n_in", 1), rng)
     h0 = rng.standard_normal(system.state_size)
     return lyapunov_spectrum(system, h0, xs, k=args.k, T=T, t_ons=args.t_ons,
-                             transient=args.transient, seed=rng, progress=not args.quiet).exponents
+                             transient=args.transient, seed=rng, progress=not args.quiet)
+
+
+def _spectrum(system, args, T, seed):
+    return _run_spectrum(system, args, T, seed).exponents
 
 
 def _fmt(lam, width=8):
@@ -56,18 +59,27 @@ def _fmt(lam, width=8):
     return "[" + shown + (", ..." if lam.size > width else "") + "]"
 
 
+def _fmt_se(se, width=8):
+    shown = ", ".join(f"{v:.4f}" for v in se[:width])
+    return "[" + shown + (", ..." if se.size > width else "") + "]"
+
+
 def cmd_spectrum(args):
     system = build_network(args)
     _check_common(args, system)
     start = time.perf_counter()
-    lam = _spectrum(system, args, args.T, args.seed + 1)
+    res = _run_spectrum(system, args, args.T, args.seed + 1)
+    lam, se = res.exponents, res.stderr
     seconds = time.perf_counter() - start
     print(f"{args.cell} network, N = {args.N}, g = {args.g}, T = {args.T}, t_ONS = {args.t_ons}, "
           f"transient = {args.transient}: {seconds:.2f} s")
     print(f"lambda_1..{args.k} = {_fmt(lam, 10)}")
-    print(f"lambda_1 = {lam[0]:+.4f}   lambda_k = {lam[-1]:+.4f}   sum = {lam.sum():+.4f}")
+    print(f"standard errors  = {_fmt_se(se, 10)}  (batch means: {res.n_blocks} blocks of {res.block_steps} steps)")
+    print(f"lambda_1 = {lam[0]:+.4f} +- {se[0]:.4f}   lambda_k = {lam[-1]:+.4f} +- {se[-1]:.4f}   "
+          f"sum = {lam.sum():+.4f}")
     if args.out:
-        _io.save_results(args.out, {"exponents": lam, "N": args.N, "g": args.g, "k": args.k,
+        _io.save_results(args.out, {"exponents": lam, "stderr": se, "n_blocks": res.n_blocks,
+                                    "block_steps": res.block_steps, "N": args.N, "g": args.g, "k": args.k,
                                     "T": args.T, "t_ons": args.t_ons, "seed": args.seed})
         print(f"wrote {args.out}")
     return 0

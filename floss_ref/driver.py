@@ -158,7 +158,7 @@ def floss_result(params):
         h0 = rng.standard_normal(p["N"])
         xs = draw_inputs(p["inputs"], spectrum_T, (), 1, rng)
         return lyapunov_spectrum(cell, h0, xs, T=spectrum_T, k=spectrum_k, transient=spectrum_T // TRANSIENT_FRACTION,
-                                 seed=rng).exponents
+                                 seed=rng, stderr=False).exponents
 
     if spectrum_k:
         out["spectrum_before"] = spectrum()

@@ -33,6 +33,7 @@ from . import _validate
 from ._progress import progress_bar
 from ._threads import limit_blas
 from .errors import NumericalBreakdownError
+from .lyapunov_stats import BatchMeans
 from .qr import default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
 
 
@@ -43,6 +44,10 @@ ORTHONORMAL_ATOL = 1e-10
 # diagnostics, the spectra before and after flossing in Fig. 1), its first
 # T // TRANSIENT_FRACTION steps are left out: there h relaxes from h_0 and Q aligns
 TRANSIENT_FRACTION = 10
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """The step budget ran out before every standard error fell below ``tol``."""
 
 
 class ConditioningWarning(RuntimeWarning):
@@ -67,6 +72,19 @@ class LyapunovResult:
         Orthonormal tangent block after the last step.
     max_cond : float
         Largest R_11 / R_kk seen at any QR (Eq. 28).
+    stderr : (*batch, k) ndarray or None
+        Standard error of each exponent by batch means over ``n_blocks`` blocks of
+        ``block_steps`` steps (NaN with fewer than 16 blocks; None if not asked for).
+        The 95 % interval is ``exponents +- confidence_halfwidth(stderr, n_blocks)``.
+    n_blocks, block_steps : int
+    lag1_autocorr : float
+        Lag-1 autocorrelation of consecutive block estimates (near 0 for independent
+        blocks; a :class:`~floss_ref.lyapunov_stats.ShortBlocksWarning` above
+        max(0.2, 3/sqrt(n_blocks))).
+    steps : int
+        Steps run (fewer than T when ``tol`` stopped the run).
+    converged : bool or None
+        With ``tol``: whether every standard error fell below it; None without ``tol``.
     """
 
     exponents: np.ndarray
@@ -75,6 +93,12 @@ class LyapunovResult:
     h: np.ndarray
     Q: np.ndarray
     max_cond: float
+    stderr: np.ndarray = None
+    n_blocks: int = 0
+    block_steps: int = 0
+    lag1_autocorr: float = float("nan")
+    steps: int = 0
+    converged: bool = None
 
 
 def random_orthonormal(n, k, shape=(), seed=None):
@@ -214,6 +238,8 @@ class BenettinPass:
         The step count of each row of ``gamma_history``.
     tape : list of TapeStep or None
         One entry per step, for :func:`benettin_vjp`.
+    steps : int
+        Steps run: T, or fewer if ``on_qr`` stopped the loop.
     """
 
     gamma: np.ndarray
@@ -223,10 +249,11 @@ class BenettinPass:
     gamma_history: np.ndarray = None
     history_steps: np.ndarray = None
     tape: list = None
+    steps: int = None
 
 
 def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", cond_warn=None,
-             record=False, history=False, progress=False):
+             record=False, history=False, progress=False, on_qr=None):
     """The Benettin loop, forward (Algorithm 2), on validated arguments::
 
         h, Q, gamma = h0, Q0, 0
@@ -261,6 +288,11 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     history : bool
         Keep gamma after each QR in the averaging window.
     progress : bool
+    on_qr : callable or None
+        ``on_qr(s, log_r, steps, Q_next, R)`` after every QR in the averaging window,
+        with the QR's ``log_r = log diag R : (*batch, k)``, the number of steps since the
+        previous QR (or the transient) and the factors; returning True stops the loop
+        after that step (``BenettinPass.steps``).
 
     Returns
     -------
@@ -276,6 +308,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     tape = [] if record else None
     gamma_history, history_steps = [], []
     max_cond, warned = (1.0 if cond_warn is not None else np.nan), False
+    last_qr, steps = 0, T
     bar = progress_bar(T, progress, "Benettin loop", "step")
     for s in range(T):
         if bar is not None:
@@ -291,21 +324,30 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
             check_diagonal(r, s)
             if cond_warn is not None:
                 max_cond, warned = _track_conditioning(r, s, max_cond, cond_warn, warned)
+            stop = False
             if s + 1 > transient:
-                gamma += np.log(r)
+                log_r = np.log(r)
+                gamma += log_r
                 if history:
                     gamma_history.append(gamma.copy())
                     history_steps.append(s + 1)
+                if on_qr is not None:
+                    stop = on_qr(s, log_r, s + 1 - max(last_qr, transient), Q_next, R)
+            last_qr = s + 1
         else:
-            Q_next = Q_tilde
+            Q_next, stop = Q_tilde, False
         if record:
             tape.append(TapeStep(cache, Q, Q_next, R))
         h, Q = h_next, Q_next
+        if stop:
+            steps = s + 1
+            break
     if bar is not None:
         bar.close()
     return BenettinPass(gamma=gamma, h=h, Q=Q, max_cond=max_cond,
                         gamma_history=np.array(gamma_history) if history else None,
-                        history_steps=np.array(history_steps) if history else None, tape=tape)
+                        history_steps=np.array(history_steps) if history else None, tape=tape,
+                        steps=steps)
 
 
 def _track_conditioning(r, s, max_cond, cond_warn, warned):
@@ -455,7 +497,7 @@ def _qr_vjp_at(step, Q_next_bar, R_bar, rtol, s):
 
 def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q0=None,
                       seed=None, history=False, qr_method="lapack", cond_warn=1e8,
-                      progress=False, blas_threads=1):
+                      stderr=True, tol=None, progress=False, blas_threads=1):
     """The first k Lyapunov exponents of a map along one trajectory (Algorithm 2).
 
     The recurrence, in plain Python::
@@ -497,6 +539,16 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     qr_method : {"lapack", "householder"}
     cond_warn : float
         Warn (:class:`ConditioningWarning`) when R_11 / R_kk at a QR exceeds this.
+    stderr : bool
+        Also estimate the standard error of each exponent by batch means
+        (:class:`~floss_ref.lyapunov_stats.BatchMeans`; ``docs/derivations.md``,
+        section 9).  A :class:`~floss_ref.lyapunov_stats.ShortBlocksWarning` says when
+        the blocks are too short to be independent.
+    tol : float, optional
+        Convergence stop: end the run as soon as every standard error is below ``tol``
+        (checked whenever a block completes, from 16 blocks on).  T (or the length of
+        xs) is then the step budget; if it runs out first, a
+        :class:`ConvergenceWarning` says so and ``converged`` is False.
     progress : bool
         Show a progress bar over the T steps.
     blas_threads : int or None
@@ -525,12 +577,85 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     """
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     _validate.choice("qr_method", qr_method, ("lapack", "householder"))
+    if tol is not None:
+        tol = _validate.real("tol", tol, minimum=0.0, strict_min=True)
+    blocks = BatchMeans(h.shape[:-1] + (k,)) if stderr or tol is not None else None
+
+    def on_qr(s, log_r, steps, Q_next, R):
+        # a block completed: stop once every standard error is below tol
+        if not blocks.add(log_r, steps) or tol is None:
+            return False
+        return bool(np.all(blocks.stderr() < tol))
+
     # overflow and NaN are detected and reported by the loop itself (check_state, ...)
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         run = benettin(system, h, xs, T, Q, transient=transient, schedule=qr_schedule(T, t_ons, transient),
-                       qr_method=qr_method, cond_warn=cond_warn, history=history, progress=progress)
+                       qr_method=qr_method, cond_warn=cond_warn, history=history, progress=progress,
+                       on_qr=None if blocks is None else on_qr)
     if history:  # running estimate lambda = gamma / (steps averaged so far)
         steps = run.history_steps.reshape((-1,) + (1,) * (run.gamma_history.ndim - 1))
         running = run.gamma_history / (steps - transient)
-    return LyapunovResult(exponents=run.gamma / (T - transient), history=running if history else None,
-                          history_steps=run.history_steps, h=run.h, Q=run.Q, max_cond=run.max_cond)
+    result = LyapunovResult(exponents=run.gamma / (run.steps - transient), history=running if history else None,
+                            history_steps=run.history_steps, h=run.h, Q=run.Q, max_cond=run.max_cond,
+                            steps=run.steps)
+    if blocks is not None:
+        result.stderr, result.n_blocks, result.block_steps = blocks.stderr(), blocks.n_blocks, blocks.block_steps
+        result.lag1_autocorr = blocks.check_independence(stacklevel=3)
+    if tol is not None:
+        result.converged = bool(np.all(result.stderr < tol))
+        if not result.converged:
+            warnings.warn(f"the standard errors did not fall below tol = {tol:g} within the step budget of "
+                          f"{T} steps (largest {np.nanmax(result.stderr):.3g}, {blocks.n_blocks} blocks); "
+                          "give a longer trajectory (T or xs)", ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def finite_time_exponents(system, h0, xs=None, *, k, tau, T=None, t_ons=1, transient=0, Q0=None,
+                          seed=None, qr_method="lapack", blas_threads=1):
+    """Finite-time Lyapunov exponents: the first k exponents over consecutive windows of
+    ``tau`` steps after the transient, along one run of the Benettin loop.
+
+        lambda_i(window w) = (1/tau) sum of log R_ii over the QRs in steps
+                             (T_tr + w tau, T_tr + (w + 1) tau]
+
+    Their mean over the windows is the exponent of :func:`lyapunov_spectrum`; their spread
+    shrinks like 1/sqrt(tau) once tau is long compared with the correlation time of the
+    increments (central limit theorem; ``docs/derivations.md``, section 9).  A trailing
+    part of fewer than tau steps is left out.
+
+    Parameters
+    ----------
+    tau : int
+        Window length in steps, a multiple of ``t_ons`` (so that windows end on QRs);
+        with a transient, ``transient`` must be a multiple of ``t_ons`` too.
+    Other arguments as in :func:`lyapunov_spectrum`; T (or xs) must hold at least one
+    window after the transient.
+
+    Returns
+    -------
+    (n_windows, *batch, k) ndarray
+    """
+    h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
+    tau = _validate.integer("tau", tau, minimum=1)
+    if tau % t_ons or transient % t_ons:
+        raise ValueError(f"tau ({tau}) and transient ({transient}) must be multiples of t_ons ({t_ons}), "
+                         "so that every window ends on a QR")
+    n_windows = (T - transient) // tau
+    if n_windows < 1:
+        raise ValueError(f"T - transient = {T - transient} steps hold no window of tau = {tau} steps; "
+                         "increase T or reduce tau")
+    windows, current, filled = [], np.zeros(h.shape[:-1] + (k,)), [0]
+
+    def on_qr(s, log_r, steps, Q_next, R):
+        current[...] += log_r
+        filled[0] += steps
+        if filled[0] == tau:
+            windows.append(current / tau)
+            current[...] = 0.0
+            filled[0] = 0
+        return len(windows) == n_windows
+
+    with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
+        benettin(system, h, xs, T, Q, transient=transient, schedule=qr_schedule(T, t_ons, transient),
+                 qr_method=qr_method, on_qr=on_qr)
+    return np.array(windows)

@@ -326,7 +326,8 @@ class Run:
         B = batch.xs.shape[1]
         h0 = np.broadcast_to(self.model.h0, (B, self.model.h0.shape[-1]))
         res = lyapunov_spectrum(self.model.cell, h0, batch.xs, k=self.diag_k,
-                                transient=self.config.T // TRANSIENT_FRACTION, seed=_stream(self.config, _DIAG, e))
+                                transient=self.config.T // TRANSIENT_FRACTION, seed=_stream(self.config, _DIAG, e),
+                                stderr=False)
         self.history["exponents"][i] = np.mean(res.exponents, axis=0)
         W_bar = grads.get("W")
         if W_bar is not None and W_bar.ndim == 2:
