@@ -59,7 +59,8 @@ def configs(scale, tasks, delays, seeds, protocols, extra=None):
 
 def setting_fields(args):
     """TrainConfig fields of --settings and --xor-lags, and a label naming them."""
-    fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
+    fields = {"ours": {}, "authors": dict(AUTHORS_SETTINGS),
+              "input-scale": {"input_scale": AUTHORS_SETTINGS["input_scale"]}}[args.settings]
     if args.xor_lags != "half":
         fields["xor_lags"] = args.xor_lags
     label = f"{args.settings}_lags-{args.xor_lags}"
@@ -72,14 +73,17 @@ def main(argv=None):
     p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
     p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
-    p.add_argument("--settings", choices=("ours", "authors"), default="ours",
-                   help="'ours' (TrainConfig defaults) or 'authors': where the paper is silent, the "
+    p.add_argument("--settings", choices=("ours", "authors", "input-scale"), default="ours",
+                   help="'ours' (TrainConfig defaults); 'authors': where the paper is silent, the "
                         "authors' code's input scaling 1/n_in, readout init, per-array clipping and one h0 "
-                        "per batch slot (floss_ref.training.AUTHORS_SETTINGS)")
+                        "per batch slot (floss_ref.training.AUTHORS_SETTINGS); 'input-scale': only the "
+                        "input scaling of those four")
     p.add_argument("--xor-lags", choices=("half", "double"), default="half",
                    help="binary XOR lags (d/2, d) as in Eq. 20 (default) or (d, 2d) as in App. H's table "
                         "and the authors' code")
     p.add_argument("--timing", action="store_true", help="time one preflossing run here instead of the sweep")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: report and draw the finished tasks found in the results directory")
     args = p.parse_args(argv)
     if args.timing:
         return timing(args.scale)
@@ -91,8 +95,13 @@ def main(argv=None):
     curve_every = 100 if args.scale == "paper" else None
     tasks = sweep_tasks(cfgs, curve_every=curve_every)
     settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
-    results = _common.sweep(args, NAME, tasks, settings,
-                            label=None if args.scale == "quick" and not settings else label)
+    label = None if args.scale == "quick" and not settings else label
+    if args.report_only:
+        from floss_ref.sweep import load_results
+        results = load_results(_common.results_dir(args, NAME, label), [t.name for t in tasks])
+        print(f"{NAME}: {len(results)} of {len(tasks)} tasks finished")
+    else:
+        results = _common.sweep(args, NAME, tasks, settings, label=label)
     out = _common.out_dir(args, NAME)
     report(args, cfgs, tasks, results, out, suffix="" if not settings else "_" + label)
 
@@ -120,6 +129,8 @@ def report(args, cfgs, tasks, results, out, suffix=""):
     rows, curves = [], []
     by = {}
     for c, t in zip(cfgs, tasks):
+        if t.name not in results:  # not finished yet (--report-only)
+            continue
         r = results[t.name]
         acc = float(r["summary/test_accuracy"])
         rows.append([c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, acc,
@@ -139,7 +150,7 @@ def report(args, cfgs, tasks, results, out, suffix=""):
     _common.write_csv(os.path.join(out, f"fig4_summary_{args.scale}{suffix}.csv"),
                       ["task", "delay", "protocol", "n", "median", "p25", "p75", "mean", "min", "max"], summary)
 
-    task_names = sorted({c.task for c in cfgs}, key=TASKS.index)
+    task_names = sorted({task for task, _, _ in by}, key=TASKS.index)
     fig, axes = _common.figure(2, len(task_names))
     width = max(1, cfgs[0].epochs // 100)
     for row, task in enumerate(task_names):
