@@ -33,7 +33,7 @@ from . import _validate
 from ._progress import progress_bar
 from ._threads import limit_blas
 from .errors import NumericalBreakdownError
-from .lyapunov_stats import BatchMeans
+from .lyapunov_stats import BatchMeans, ensemble_mean
 from .qr import default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
 
 
@@ -99,6 +99,14 @@ class LyapunovResult:
     lag1_autocorr: float = float("nan")
     steps: int = 0
     converged: bool = None
+
+    def across(self, axis=0):
+        """Mean and standard error of the exponents across independent trajectories or
+        networks (the leading axis ``axis`` of ``exponents``): std / sqrt(count).
+
+        returns mean, stderr : ``exponents`` without ``axis``
+        """
+        return ensemble_mean(self.exponents, axis=axis)
 
 
 def random_orthonormal(n, k, shape=(), seed=None):

@@ -87,6 +87,9 @@ def test_stderr_agrees_with_the_spread_across_trajectories():
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
     half = confidence_halfwidth(res.stderr, res.n_blocks)
     assert np.all(half > res.stderr)
+    mean, across = res.across()
+    np.testing.assert_allclose(across, spread / np.sqrt(32))
+    np.testing.assert_allclose(mean, res.exponents.mean(axis=0))
 
 
 def test_linear_map_has_no_scatter():
