@@ -5,14 +5,14 @@ Options are named after the paper's symbols (``--N``, ``--g``, ``--k``, ``--T``,
 a numerical breakdown (overflow, collapsed tangent vectors) exits with code 1.
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 from . import _io, cli_train
-from .cli_options import float_range, int_at_least, add_network_options, build_network
+from . import __version__
+from .cli_options import MAX_EPOCHS, MAX_STEPS, Parser, add_network_options, build_network, float_range, int_at_least
 from .errors import NumericalBreakdownError
 from .driver import floss
 from .tasks import FLOSSING_INPUTS, draw_inputs
@@ -21,8 +21,11 @@ from .lyapunov import lyapunov_spectrum
 
 def _add_run_options(parser, k, T, transient):
     run = parser.add_argument_group("Lyapunov spectrum")
-    run.add_argument("--k", type=int_at_least(1), default=k, help=f"number of exponents k (default: {k})")
-    run.add_argument("--T", type=int_at_least(1), default=T, help=f"time steps T (default: {T})")
+    run.add_argument("--k", type=int_at_least(1), default=None,
+                     help="number of exponents k (default: " + ("the state size n, all of them)" if k == "n"
+                                                                else f"min({k}, state size n))"))
+    run.set_defaults(default_k=k)
+    run.add_argument("--T", type=int_at_least(1, MAX_STEPS), default=T, help=f"time steps T (default: {T})")
     run.add_argument("--t-ons", type=int_at_least(1), default=1, help="steps between QRs t_ONS (default: 1)")
     run.add_argument("--transient", type=int_at_least(0), default=transient,
                      help=f"initial steps left out of the average (default: {transient})")
@@ -34,11 +37,15 @@ def _add_run_options(parser, k, T, transient):
 
 def _check_common(args, system):
     n = system.state_size
+    if args.k is None:  # a default that works for every network size
+        args.k = n if args.default_k == "n" else min(args.default_k, n)
     if args.k > n:
         raise ValueError(f"--k must be <= the state size {n} of this network, got {args.k}")
     if args.transient >= args.T:
         raise ValueError(f"--T ({args.T}) must be longer than --transient ({args.transient})")
-    if args.out:
+    if args.out is not None:
+        if not args.out.endswith((".json", ".npz")):
+            raise ValueError(f"--out must be a file name ending in .json or .npz, got {args.out!r}")
         _io.check_writable(args.out)
 
 
@@ -77,7 +84,7 @@ def cmd_spectrum(args):
     print(f"standard errors  = {_fmt_se(se, 10)}  (batch means: {res.n_blocks} blocks of {res.block_steps} steps)")
     print(f"lambda_1 = {lam[0]:+.4f} +- {se[0]:.4f}   lambda_k = {lam[-1]:+.4f} +- {se[-1]:.4f}   "
           f"sum = {lam.sum():+.4f}")
-    if args.out:
+    if args.out is not None:
         _io.save_results(args.out, {"exponents": lam, "stderr": se, "n_blocks": res.n_blocks,
                                     "block_steps": res.block_steps, "N": args.N, "g": args.g, "k": args.k,
                                     "T": args.T, "t_ons": args.t_ons, "seed": args.seed})
@@ -117,15 +124,16 @@ def cmd_floss(args):
 
 
 def make_parser():
-    parser = argparse.ArgumentParser(prog="python -m floss_ref",
-                                     description="Gradient flossing reference implementation (Engelken, NeurIPS 2023).")
+    parser = Parser(prog="python -m floss_ref",
+                    description="Gradient flossing reference implementation (Engelken, NeurIPS 2023).")
+    parser.add_argument("--version", action="version", version=f"floss_ref {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("spectrum", help="Lyapunov spectrum of a random network",
                        description="Compute the first k Lyapunov exponents of a random network (Algorithm 2).")
     add_network_options(p, N=80)
-    _add_run_options(p, k=80, T=1000, transient=100)
+    _add_run_options(p, k="n", T=1000, transient=100)
     p.set_defaults(handler=cmd_spectrum)
 
     p = sub.add_parser("floss", help="floss a random network and show its spectrum before and after",
@@ -133,12 +141,12 @@ def make_parser():
                                    "towards a target with Adam, then compare the spectrum before and after.")
     add_network_options(p, N=32)
     _add_run_options(p, k=16, T=100, transient=20)
-    p.add_argument("--epochs", type=int_at_least(0), default=200, help="flossing epochs E_f (default: 200)")
+    p.add_argument("--epochs", type=int_at_least(1, MAX_EPOCHS), default=200, help="flossing epochs E_f (default: 200)")
     p.add_argument("--lr", type=float_range(0.0, strict=True), default=1e-2, help="Adam learning rate (default: 0.01)")
     p.add_argument("--target", type=float_range(), default=0.0, help="target exponent (default: 0)")
     p.add_argument("--clip-norm", type=float_range(0.0, strict=True), default=None,
                    help="clip each epoch's flossing gradient to this L2 norm (default: no clipping)")
-    p.add_argument("--T-eval", type=int_at_least(1), default=1000,
+    p.add_argument("--T-eval", type=int_at_least(1, MAX_STEPS), default=1000,
                    help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
     p.set_defaults(handler=cmd_floss)
 
@@ -148,16 +156,20 @@ def make_parser():
 
 
 
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
 def main(argv=None):
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except (ValueError, TypeError) as exc:
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except NumericalBreakdownError as exc:
-        print(f"{parser.prog} {args.command}: numerical breakdown: {exc}", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: numerical breakdown: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -7,7 +7,16 @@ import numpy as np
 from .cells import CELLS, make_cell
 
 
-def int_at_least(minimum):
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, ``<prog>: error: <message>``, with exit
+    code 2: the same format as the errors the subcommands raise (:func:`floss_ref.cli.main`)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def int_at_least(minimum, maximum=None):
+    """argparse type: an integer >= minimum (and <= maximum, a size limit)."""
     def parse(text):
         try:
             value = int(text)
@@ -15,8 +24,16 @@ def int_at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum} (a size limit of this command), got {value}")
         return value
     return parse
+
+
+# Size limits of the command line: beyond them memory or time runs out before any result
+MAX_N = 4096            # units: a 4096 x 4096 W is 134 MB, its QR loop hours
+MAX_STEPS = 10 ** 8     # time steps of one trajectory (inputs alone: 800 MB per channel)
+MAX_EPOCHS = 10 ** 8
 
 
 def float_range(minimum=None, strict=False):
@@ -39,7 +56,7 @@ def add_network_options(parser, N=32, g=1.0):
     given one that the chosen cell does not take is refused by :func:`floss_ref.cells.make_cell`."""
     net = parser.add_argument_group("network")
     net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
-    net.add_argument("--N", type=int_at_least(1), default=N, help=f"number of units N (default: {N})")
+    net.add_argument("--N", type=int_at_least(1, MAX_N), default=N, help=f"number of units N (default: {N})")
     net.add_argument("--g", type=float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
     net.add_argument("--nonlinearity", choices=("tanh", "relu"), default=None, help="vanilla cell only (default: tanh)")
     net.add_argument("--init", choices=("gaussian", "orthogonal"), default=None,

@@ -19,8 +19,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ._io import check_writable
+from ._progress import progress_bar
 from ._threads import limit_blas
-from .cli_options import add_network_options, cell_options, float_range, int_at_least
+from .cli_options import MAX_EPOCHS, add_network_options, cell_options, float_range, int_at_least
+
+MAX_SEQUENCE = 10 ** 6          # T and batch sizes of the train command
+MAX_TRAIN_BYTES = 8 * 2 ** 30   # refuse a run whose BPTT arrays would exceed 8 GiB
 from .tasks import TASKS
 from .training import PROTOCOLS, SETTING_CHOICES, Run, TrainConfig, train
 
@@ -42,7 +46,19 @@ def _epoch_list(text):
 
 
 def _show_progress(args):
-    return not args.quiet and sys.stderr.isatty()
+    """A live bar on a terminal, a line every few seconds in a log (floss_ref._progress)."""
+    return not args.quiet
+
+
+def _check_size(config):
+    """Refuse a run whose BPTT arrays (states, nonlinearities, cotangents of every step of
+    the batch and of the held-out batch) would not fit in MAX_TRAIN_BYTES."""
+    n = 2 * config.N if config.cell == "lstm" else config.N
+    need = 8 * 6 * config.T * max(config.batch, config.test_batch) * n
+    if need > MAX_TRAIN_BYTES:
+        raise ValueError(f"T = {config.T}, batch = {config.batch}, test batch = {config.test_batch} and N = "
+                         f"{config.N} need about {need / 2 ** 30:.0f} GiB of arrays (limit "
+                         f"{MAX_TRAIN_BYTES / 2 ** 30:.0f} GiB); use a shorter T, smaller batches or fewer units")
 
 
 def _check_plot_path(path):
@@ -70,17 +86,19 @@ def _add_train(subparsers):
                       help=f"task (default: {DEFAULTS.task})")
     task.add_argument("--delay", type=int_at_least(1), default=DEFAULTS.delay,
                       help=f"delay d (default: {DEFAULTS.delay})")
-    task.add_argument("--T", type=int_at_least(1), default=DEFAULTS.T, help=f"sequence length T (default: {DEFAULTS.T})")
-    task.add_argument("--batch", type=int_at_least(1), default=DEFAULTS.batch,
+    task.add_argument("--T", type=int_at_least(1, MAX_SEQUENCE), default=DEFAULTS.T,
+                      help=f"sequence length T (default: {DEFAULTS.T})")
+    task.add_argument("--batch", type=int_at_least(1, MAX_SEQUENCE), default=DEFAULTS.batch,
                       help=f"batch size B (default: {DEFAULTS.batch})")
     add_network_options(p, N=DEFAULTS.N, g=DEFAULTS.g)
     opt = p.add_argument_group("training")
-    opt.add_argument("--epochs", type=int_at_least(1), default=DEFAULTS.epochs,
+    opt.add_argument("--epochs", type=int_at_least(1, MAX_EPOCHS), default=DEFAULTS.epochs,
                      help=f"training epochs E (default: {DEFAULTS.epochs})")
     opt.add_argument("--lr", type=float_range(0.0, strict=True), default=DEFAULTS.lr,
                      help=f"Adam learning rate (default: {DEFAULTS.lr})")
-    opt.add_argument("--clip", type=float_range(0.0), default=DEFAULTS.clip,
-                     help=f"gradient-norm clip, 0 for none (default: {DEFAULTS.clip})")
+    opt.add_argument("--clip-norm", type=float_range(0.0), default=DEFAULTS.clip,
+                     help=f"clip the training gradient to this norm, 0 for none (default: {DEFAULTS.clip}; "
+                          "global or per array: --clip-mode)")
     paper = p.add_argument_group(
         "settings where the paper's text and the authors' code differ (default: the first choice)")
     for name, choices in SETTING_CHOICES.items():
@@ -124,7 +142,7 @@ def _add_output_options(p):
     out.add_argument("--checkpoint", help="checkpoint file (.npz), written atomically during the run")
     out.add_argument("--checkpoint-every", type=int_at_least(1), default=100, help="epochs between checkpoints (default: 100)")
     out.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
-    out.add_argument("--history", help="write the history to this .json or .npz file")
+    out.add_argument("--out", help="write the history and the configuration to this .json or .npz file")
     out.add_argument("--plot", help="write a figure of the history to this .png file")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -136,7 +154,7 @@ def _add_demo(subparsers):
                     f"N = {DEMO['N']}, T = {DEMO['T']}, {DEMO['epochs']} epochs): without flossing and "
                     "with flossing during training.  Prints a comparison and writes a figure.")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
-    p.add_argument("--out", default="demo.png", help="figure file (default: demo.png)")
+    p.add_argument("--plot", default="demo.png", help="figure file (default: demo.png)")
     p.add_argument("--jobs", type=int_at_least(1), default=2, help="parallel processes (default: 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_demo)
@@ -147,7 +165,7 @@ def _config_from_args(args):
         task=args.task, delay=args.delay, cell=args.cell, **cell_options(args),
         **{name: getattr(args, name) for name in (*SETTING_CHOICES, "forget_gain")},
         N=args.N, g=args.g, T=args.T, batch=args.batch, epochs=args.epochs, lr=args.lr,
-        clip=None if args.clip == 0 else args.clip, seed=args.seed, protocol=args.protocol, k=args.k,
+        clip=None if args.clip_norm == 0 else args.clip_norm, seed=args.seed, protocol=args.protocol, k=args.k,
         floss_epochs=args.floss_epochs, floss_T=args.floss_T, floss_transient=args.floss_transient,
         floss_lr=args.floss_lr, floss_at=args.floss_at, floss_every=args.floss_every,
         diag_every=args.diag_every, diag_k=args.diag_k, test_batch=args.test_batch)
@@ -167,10 +185,13 @@ def _summary_lines(run, seconds):
 def cmd_train(args):
     """Handler of ``train``."""
     config = _config_from_args(args)
-    if args.history is not None:
-        if not args.history.endswith((".json", ".npz")):
-            raise ValueError(f"--history must end in .json or .npz, got {args.history!r}")
-        check_writable(args.history)
+    _check_size(config)
+    if args.out is not None:
+        if not args.out.endswith((".json", ".npz")):  # also refuses an empty --out
+            raise ValueError(f"--out must end in .json or .npz, got {args.out!r}")
+        check_writable(args.out)
+        if args.checkpoint is not None and os.path.abspath(args.out) == os.path.abspath(args.checkpoint):
+            raise ValueError("--out and --checkpoint name the same file; give two paths")
     if args.plot is not None:
         _check_plot_path(args.plot)
     start = time.perf_counter()
@@ -185,9 +206,9 @@ def cmd_train(args):
     seconds = time.perf_counter() - start
     for line in _summary_lines(run, seconds):
         print(line)
-    if args.history is not None:
-        run.save_history(args.history)
-        print(f"wrote {args.history}")
+    if args.out is not None:
+        run.save_history(args.out)
+        print(f"wrote {args.out}")
     if args.plot is not None:
         from .plotting import plot_history
         plot_history([run.history], [config.protocol], args.plot,
@@ -208,11 +229,8 @@ def _train_one(config, progress, position):
     start = time.perf_counter()
     with limit_blas(1):
         run = Run(config)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=config.epochs, desc=f"{config.protocol:>6}", unit="epoch", position=position,
-                       mininterval=0.5)
+        bar = progress_bar(config.epochs, progress, f"{config.protocol:>6}", "epoch", leave=True,
+                           position=position)
         while not run.done:
             run.train_epoch()
             if bar is not None:
@@ -257,7 +275,7 @@ def demo_table(results):
 
 def cmd_demo(args):
     """Handler of ``demo``."""
-    _check_plot_path(args.out)
+    _check_plot_path(args.plot)
     c = demo_configs(args.seed)[0]
     print(f"binary temporal XOR y_s = x_(s-{c.delay // 2}) xor x_(s-{c.delay}), vanilla RNN N = {c.N}, "
           f"T = {c.T}, B = {c.batch}, {c.epochs} epochs, seed {args.seed}")
@@ -273,7 +291,7 @@ def cmd_demo(args):
           + ("As expected: with flossing the task is learned, without it the accuracy stays near chance."
              if ok else "Unexpected for this seed: the usual gap between the two runs did not appear."))
     from .plotting import plot_history
-    plot_history([h for _, h, _, _ in results], [c.protocol for c, _, _, _ in results], args.out,
+    plot_history([h for _, h, _, _ in results], [c.protocol for c, _, _, _ in results], args.plot,
                  title=f"binary temporal XOR, d = {c.delay}, N = {c.N}, seed {args.seed}")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.plot}")
     return 0

@@ -371,7 +371,7 @@ class Run:
             Written atomically every ``checkpoint_every`` epochs and when stopping.
         checkpoint_every : int
         progress : bool
-            Show a tqdm progress bar on stderr.
+            Show progress on stderr: a bar on a terminal, a line every few seconds in a log.
         blas_threads : int or None
             BLAS threads during training (None: leave the setting alone).  One thread is
             the fastest for these small matrices, and keeps results independent of the

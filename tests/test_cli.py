@@ -78,7 +78,7 @@ def test_bad_arguments_exit_2_without_traceback(args, message):
 
 
 def test_unwritable_output_fails_before_the_run(tmp_path):
-    target = tmp_path / "adir"
+    target = tmp_path / "adir.json"
     target.mkdir()
     res = run_cli("floss", "--epochs", "100000", "--out", str(target))
     assert res.returncode == 2 and "is a directory" in res.stderr

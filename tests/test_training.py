@@ -468,7 +468,7 @@ SMALL_ARGS = ["--N", "8", "--T", "16", "--batch", "2", "--epochs", "4", "--diag-
 def test_cli_train_writes_history_checkpoint_and_summary(tmp_path, capsys):
     ck, hist = tmp_path / "run.ckpt.npz", tmp_path / "hist.json"
     cli(["train", "--task", "binary_xor", "--delay", "2", "--protocol", "prefloss", *SMALL_ARGS,
-         "--checkpoint", str(ck), "--history", str(hist)])
+         "--checkpoint", str(ck), "--out", str(hist)])
     out = capsys.readouterr().out
     assert "test accuracy" in out
     assert json.loads(hist.read_text())["epochs_done"] == 4
@@ -488,9 +488,11 @@ def test_cli_train_writes_history_checkpoint_and_summary(tmp_path, capsys):
     (["--task", "copy", "--delay", "2", "--forget-gain", "0"], "forget_gain does not apply to the 'vanilla' cell"),
     (["--task", "copy", "--delay", "2", "--xor-lags", "double"], "lags='double' applies to the temporal XOR"),
     (["--task", "copy", "--delay", "2", "--epochs", "-1"], "--epochs: must be >= 1"),
-    (["--task", "copy", "--delay", "2", "--history", "/nonexistent-dir/h.json"], "does not exist"),
+    (["--task", "copy", "--delay", "2", "--out", "/nonexistent-dir/h.json"], "does not exist"),
     (["--task", "copy", "--delay", "2", "--checkpoint", "/nonexistent-dir/c.npz"], "does not exist"),
-    (["--task", "copy", "--delay", "2", "--history", "h.csv"], ".json or .npz"),
+    (["--task", "copy", "--delay", "2", "--out", "h.csv"], ".json or .npz"),
+    (["--task", "copy", "--delay", "2", "--out", "r.npz", "--checkpoint", "r.npz"], "the same file"),
+    (["--task", "copy", "--delay", "2", "--batch", "100000", "--T", "100000"], "GiB of arrays"),
     (["--task", "copy", "--delay", "2", "--floss-at", "1,x"], "floss-at"),
     (["--task", "copy", "--delay", "2", "--resume"], "resume needs"),
 ])
@@ -512,7 +514,7 @@ def test_cli_demo_on_a_tiny_setting(tmp_path, monkeypatch, capsys):
     import floss_ref.cli_train as cli_train
     monkeypatch.setattr(cli_train, "DEMO", dict(SMALL, task="binary_xor", delay=2, floss_at=(0, 4)))
     out = tmp_path / "demo.png"
-    assert cli(["demo", "--out", str(out), "--quiet", "--jobs", "2", "--seed", "1"]) == 0
+    assert cli(["demo", "--plot", str(out), "--quiet", "--jobs", "2", "--seed", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in lines if line.split() and line.split()[0] in ("none", "during")]
     assert [r[0] for r in rows] == ["none", "during"]
@@ -522,8 +524,8 @@ def test_cli_demo_on_a_tiny_setting(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("argv,match", [
     (["--jobs", "0"], "--jobs: must be >= 1"),
-    (["--out", "/nonexistent-dir/demo.png"], "does not exist"),
-    (["--out", "demo.svg"], "must end in .png"),
+    (["--plot", "/nonexistent-dir/demo.png"], "does not exist"),
+    (["--plot", "demo.svg"], "must end in .png"),
     (["--seed", "-2"], "--seed: must be >= 0"),
 ])
 def test_cli_demo_bad_arguments(argv, match, capsys):
