@@ -111,7 +111,7 @@ def cmd_floss(args):
     print(f"  after:  {_fmt(after)}")
     print(f"  sum_i (lambda_i - target)^2: before {np.sum((before - args.target) ** 2):.4g}, "
           f"after {np.sum((after - args.target) ** 2):.4g}")
-    if args.out:
+    if args.out is not None:
         results = {"exponents_before": before, "exponents_after": after,
                    "loss_per_epoch": hist.loss, "exponents_per_epoch": hist.exponents,
                    "grad_norm_per_epoch": hist.grad_norm, "N": args.N, "g": args.g, "k": args.k,
