@@ -61,7 +61,10 @@ class LyapunovResult:
     Attributes
     ----------
     exponents : (*batch, k) ndarray
-        lambda_1 >= ... >= lambda_k (per time step, natural log), in QR order.
+        lambda_1 .. lambda_k (per time step, natural log) in QR order: column j of Q
+        converges to the j-th Oseledets direction, so the exponents decrease in the limit
+        T -> inf; over a finite T two nearly equal exponents may come out in either order
+        (within their standard errors).
     history : (n_qr, *batch, k) ndarray or None
         Running estimate after each QR in the averaging window (App. K convergence).
     history_steps : (n_qr,) ndarray or None

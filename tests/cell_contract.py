@@ -2,7 +2,7 @@
 
 The protocol (floss_ref/maps.py) is ``step``, ``tangent``, their pullbacks ``step_vjp``,
 ``tangent_vjp`` and their tangent rules ``step_jvp``, ``tangent_jvp``.  The checks come at
-the first two levels of STYLE.md item 10:
+the first two levels of gradient checks (docs/derivations.md, section 1):
 
 - dot-product tests, <u, jvp(v)> = <vjp(u), v> for random u, v: pullback against tangent
   rule, exact up to round-off (rel 1e-12);

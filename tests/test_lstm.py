@@ -1,6 +1,6 @@
 """LSTM cell (App. B, Eqs. 12-17): forward step, 2N x 2N tangent dynamics, pullbacks.
 
-Three levels of checks (STYLE.md item 10): dot-product tests pair each pullback with its
+Three levels of checks (docs/derivations.md, section 1): dot-product tests pair each pullback with its
 tangent rule (round-off exact); central differences check the tangent rules and the
 Jacobian action against the forward code; the forward code is checked against a
 gate-by-gate transcription of Eqs. 12-17.  Then the drivers: Lyapunov spectrum

@@ -251,3 +251,27 @@ def test_readme_henon_example_prints_what_it_says():
     np.testing.assert_allclose(res.stderr, [0.0030, 0.0030], atol=5e-5)
     assert res.exponents.sum() == pytest.approx(np.log(B_HENON), abs=1e-12)
     assert kaplan_yorke_dimension(res.exponents) == pytest.approx(1.26, abs=5e-3)
+
+
+def test_readme_lstm_example_prints_what_it_says():
+    """QR order: lambda_2 and lambda_3 are equal within their standard errors, and come
+    out in the order the README shows."""
+    from floss_ref import LSTM
+    net = LSTM.random(32, g=0.5, seed=0)
+    xs = np.random.default_rng(1).standard_normal((1000, 1))
+    res = lyapunov_spectrum(net, np.zeros(net.state_size), xs, k=4, transient=100, seed=2)
+    np.testing.assert_allclose(res.exponents, [-0.166, -0.204, -0.203, -0.215], atol=5e-4)
+    np.testing.assert_allclose(res.stderr, [0.001, 0.002, 0.001, 0.002], atol=5e-4)
+    assert abs(res.exponents[1] - res.exponents[2]) < 2 * res.stderr[1]
+
+
+def test_running_history_at_every_entry():
+    """Entry i of the running estimate is the spectrum of the same run cut after
+    history_steps[i] steps: checked for every entry, with t_ONS = 3 and a transient."""
+    net = chaotic_network()
+    h0 = np.random.default_rng(9).standard_normal(32)
+    res = lyapunov_spectrum(net, h0, T=40, k=3, t_ons=3, transient=7, seed=10, history=True, stderr=False)
+    assert list(res.history_steps) == [9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 40]
+    for steps, row in zip(res.history_steps, res.history):
+        cut = lyapunov_spectrum(net, h0, T=int(steps), k=3, t_ons=3, transient=7, seed=10, stderr=False)
+        np.testing.assert_array_equal(row, cut.exponents)

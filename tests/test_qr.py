@@ -1,7 +1,7 @@
 """Tests for floss_ref.qr: the thin QR of the Benettin step (between Eqs. 6 and 7), its
 tangent rule and its pullback (Eq. 8 = Eq. 11).
 
-Gradient checks at two levels (STYLE.md item 10): the dot-product test
+Gradient checks at two levels (docs/derivations.md, section 1): the dot-product test
 <A_bar, A_dot> = <Q_bar, Q_dot> + <R_bar, R_dot> between qr_vjp and qr_jvp (round-off
 exact), and central finite differences of the forward map.
 """

@@ -1,6 +1,6 @@
 """Task losses, readout, BPTT by hand, protocols, diagnostics and the train/demo CLI.
 
-Gradient checks at the two levels of STYLE.md: dot-product tests between each pullback
+Gradient checks at the two levels of docs/derivations.md, section 1: dot-product tests between each pullback
 and its tangent rule (round-off exact), and central finite differences of the whole
 task loss (N = 8, B = 3, T = 30, every task, both losses, 1e-6 relative).
 """

@@ -1,4 +1,4 @@
-"""Speed of one flossing-gradient evaluation (issue "Core", App. F / Table 1 costs).
+"""Speed of one flossing-gradient evaluation (App. F / Table 1 costs).
 
 Measures, side by side in one run, with BLAS limited to one thread (threadpoolctl):
 

@@ -1,4 +1,4 @@
-"""Cost of the LSTM / GRU flossing gradient relative to the vanilla one (issue 6).
+"""Cost of the LSTM / GRU flossing gradient relative to the vanilla one.
 
 Target: one flossing gradient (:func:`floss_ref.flossing_grad`) of an LSTM with N = 32
 units, k = 32 exponents and T = 300 steps costs at most 4x that of a vanilla RNN with the

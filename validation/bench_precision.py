@@ -1,4 +1,4 @@
-"""Speed and accuracy of floss_ref.precision (issue 4): the figures it must reach.
+"""Speed and accuracy of floss_ref.precision: the figures it must reach.
 
 1. Product step, N = 80, m = 80 (and m = 15), 256 bits: the block-float limb product
    (:mod:`floss_ref.precision.blockfloat`, one exact float64 GEMM of stacked limbs)

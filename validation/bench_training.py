@@ -1,4 +1,4 @@
-"""Speed of one training epoch (issue 3 target: <= 15 ms for N = 80, B = 16, T = 300).
+"""Speed of one training epoch (target: <= 15 ms for N = 80, B = 16, T = 300).
 
 One epoch = draw a fresh batch, BPTT forward and reverse (floss_ref.bptt.loss_and_grad),
 one Adam step with gradient clipping: ``Run.train_epoch`` with diagnostics off.

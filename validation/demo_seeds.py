@@ -1,4 +1,4 @@
-"""Does the demo's comparison hold across seeds?  (issue 3: at least 4 of 5 seeds)
+"""Does the demo's comparison hold across seeds?  (target: at least 4 of 5 seeds)
 
 Runs ``python -m floss_ref demo``'s two trainings (no flossing / flossing during training,
 same initial network, same batches) for seeds 0-4 and prints one line per seed: test

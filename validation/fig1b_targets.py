@@ -8,7 +8,7 @@ validation/fig1b_clipping.py for why and how much it matters).  Afterwards
 lambda_1 is measured on a fresh trajectory of 1000 steps (100 more discarded as
 transient).  The ten networks run as one ensemble (--nets 10), vectorised.
 
-Acceptance (issue "Core"): median |lambda_1 - target| <= 0.05 for every target.
+Acceptance: median |lambda_1 - target| <= 0.05 for every target.
 
     python validation/fig1b_targets.py [--epochs 100] [--lr 0.005] [--clip-norm 1] [--seed 0] [--png fig1b.png]
 """

@@ -17,7 +17,7 @@ For every network, before and after flossing:
 Panels
 ------
 A  log10 kappa_2 against t - tau (m = 15, 25 horizons), products (thin lines, the first
-   ``--trajectories`` of them) and Eq. 10 (dashed).  Acceptance (issue 4): the slope of
+   ``--trajectories`` of them) and Eq. 10 (dashed).  Acceptance: the slope of
    ln kappa_2 fitted over 100 <= t - tau <= 500 agrees with lambda_1 - lambda_15 within
    5%, at initialisation and after flossing, for each network.  One trajectory's slope
    fluctuates with its finite-time exponents: its standard deviation is about 0.008 at

@@ -21,7 +21,7 @@ Outputs, in ``--out-dir``:
   fig6_lstm_relu.csv           cell, network, g, epoch, lambda_1 (the estimate on that
                                epoch's flossing trajectory, before its update)
   fig6_lstm_relu_summary.csv   per network: g, lambda_1 before and after, status
-and the table on stdout.  Target (issue 6): median |lambda_1| <= 0.05 after 100 epochs
+and the table on stdout.  Target: median |lambda_1| <= 0.05 after 100 epochs
 for the 10 LSTMs.
 
     python validation/fig6_lstm_relu.py [--epochs 100] [--seed 0] [--out-dir validation/out]
