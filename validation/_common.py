@@ -91,6 +91,31 @@ def sweep(args, name, tasks, settings, label=None):
         sys.exit(f"{name}: {exc}")
 
 
+class Verdicts:
+    """The script's own verdicts on the claims it checks: ``check`` prints one line
+    ``PASS: <claim>: <numbers>`` or ``FAIL: ...``; ``exit_code`` prints the closing line
+    ``verdict: PASS`` (or FAIL, with the count) and returns the exit code (1 on any FAIL),
+    which ``run_all.py`` reports."""
+
+    def __init__(self):
+        self.results = []
+
+    def check(self, claim, ok, detail=""):
+        ok = bool(ok)
+        self.results.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'}: {claim}" + (f": {detail}" if detail else ""), flush=True)
+        return ok
+
+    def exit_code(self):
+        failed = self.results.count(False)
+        if not self.results:
+            print("verdict: none (this script reports observations, not a claim)")
+            return 0
+        print(f"verdict: {'FAIL' if failed else 'PASS'} ({len(self.results) - failed} of {len(self.results)} "
+              "checks passed)")
+        return 1 if failed else 0
+
+
 def write_csv(path, header, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -51,7 +51,7 @@ def main(argv=None):
     out = _common.out_dir(args, NAME)
 
     fig, axes = _common.figure(3)
-    rows = []
+    rows, medians = [], {}
     width = max(1, cfgs[0].epochs // 100)
     print(f"{'protocol':>9} {'median |dL/dh0| first 100 ep':>29} {'after ep 500':>13} "
           f"{'median sigma_1/sigma_' + str(s['sv'][2]) + ' (ep < 500)':>30} {'test acc':>9}")
@@ -70,6 +70,8 @@ def main(argv=None):
             axes[0][2].plot(diag, mid, color=color, ls=ls, lw=1.4, label=f"{protocol}: $\\sigma_{{{i}}}$")
         early = diag < 500
         ratio = np.median(sv[:, early, 0] / sv[:, early, s["sv"][2] - 1])
+        medians[protocol] = (np.median(h0[:, 500:]), ratio,
+                             np.median([float(r['summary/test_accuracy']) for r in runs]))
         print(f"{protocol:>9} {np.median(h0[:, :100]):>29.3g} {np.median(h0[:, 500:]):>13.3g} {ratio:>30.3g} "
               f"{np.median([float(r['summary/test_accuracy']) for r in runs]):>9.3f}")
         for seed, r in enumerate(runs):
@@ -89,7 +91,16 @@ def main(argv=None):
     fig.suptitle(f"binary temporal XOR d = {cfgs[0].delay}, N = {cfgs[0].N}; flossing at epochs "
                  f"{', '.join(map(str, cfgs[-1].flossing_epochs()))} (during)")
     _common.save(fig, os.path.join(out, f"appD_{args.scale}.png"))
+    verdicts = _common.Verdicts()
+    if {"none", "during"} <= set(medians):
+        (h0_n, ratio_n, acc_n), (h0_d, ratio_d, acc_d) = medians["none"], medians["during"]
+        verdicts.check("after flossing |dL/dh_0| is boosted (median after epoch 500, at least 10x)",
+                       h0_d >= 10 * h0_n, f"{h0_d:.3g} vs {h0_n:.3g}")
+        verdicts.check("flossing raises the subordinate singular values of dL/dW (sigma_1/sigma_j lower)",
+                       ratio_d < ratio_n, f"{ratio_d:.3g} vs {ratio_n:.3g}")
+        verdicts.check("with flossing the accuracy leaves chance", acc_d > acc_n, f"{acc_d:.3f} vs {acc_n:.3f}")
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

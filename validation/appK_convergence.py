@@ -66,7 +66,13 @@ def main(argv=None):
                       ["i", "lambda_median_final", "spread_at_T_over_10", "spread_at_T", "loglog_slope"], rows)
     fig.suptitle(f"{n_runs} initial conditions, one network N = {N}, g = 1, sigma = 1, t_ONS = 1")
     _common.save(fig, os.path.join(out, f"appK_{args.scale}.png"))
+    verdicts = _common.Verdicts()
+    slopes = [row[-1] for row in rows]
+    verdicts.check("the estimates from different initial conditions converge like 1/t "
+                   "(log-log slope of their spread <= -0.7 for every i shown)", max(slopes) <= -0.7,
+                   ", ".join(f"{v:.2f}" for v in slopes))
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -90,6 +90,7 @@ def main(argv=None):
     # B
     ax = axes[0][0]
     rows = []
+    verdicts = _common.Verdicts()
     print(f"{'target':>7} {'median |l1 - target|':>21} {'max':>7}  (lambda_1 on a fresh trajectory)")
     for target, color in zip(TARGETS, ("C0", "C1", "C2")):
         runs = [res[f"B_target{target:+.1f}_s{seed}"] for seed in range(seeds_b)]
@@ -99,6 +100,8 @@ def main(argv=None):
         after = np.array([float(r["spectrum_after"][0]) for r in runs])
         err = np.abs(after - target)
         print(f"{target:>7.2f} {np.median(err):>21.4f} {err.max():>7.4f}")
+        verdicts.check(f"Fig. 1B: lambda_1 reaches the target {target:g} (median abs error <= 0.05)",
+                       np.median(err) <= 0.05, f"{np.median(err):.4f}")
         rows += [[target, seed, float(runs[seed]["spectrum_before"][0]), after[seed], err[seed]]
                  for seed in range(seeds_b)]
     _common.write_csv(os.path.join(out, f"fig1b_{tag}.csv"),
@@ -131,6 +134,9 @@ def main(argv=None):
         print(f"{k:>3} {np.median(loss[:, -1]):>18.3g} {np.max(np.abs(spectra[:, :k])):>21.3f} "
               f"{np.median(rest) if rest.size else float('nan'):>23.3f}")
         rows_c += [[k, e + 1, *loss[:, e]] for e in range(0, loss.shape[1], max(1, loss.shape[1] // 200))]
+        verdicts.check(f"Fig. 1C: flossing k = {k} lowers the loss (median of the last vs the first 10 epochs)",
+                       np.median(loss[:, -10:]) < np.median(loss[:, :10]),
+                       f"{np.median(loss[:, -10:]):.3g} vs {np.median(loss[:, :10]):.3g}")
         rows_d += [[k, seed, *spectra[seed]] for seed in range(seeds)]
     rows_d += [[0, seed, *before[seed]] for seed in range(seeds)]
     _common.write_csv(os.path.join(out, f"fig1c_{tag}.csv"),
@@ -144,7 +150,8 @@ def main(argv=None):
     axd.set(xlabel="index i", ylabel=r"$\lambda_i$", title=f"D: spectra (N = {s['N']})")
     axd.legend(fontsize=7)
     _common.save(fig, os.path.join(out, f"fig1_{tag}.png"))
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -72,6 +72,13 @@ def main(argv=None):
         print(f"{task:>5} {d:>3} {protocol:>9} {row[4]:>8.4f} {row[5]:>8.4f} {row[6]:>8.4f} {row[7]:>8.4f}  {v.size}")
     _common.write_csv(os.path.join(out, f"fig3_summary_{args.scale}.csv"),
                       ["task", "delay", "protocol", "n", "mean", "median", "p20", "p80"], summary)
+    verdicts = _common.Verdicts()
+    for task, d in sorted({(task, d) for task, d, _ in by}):
+        if (task, d, "none") in by and (task, d, "prefloss") in by:
+            none = np.mean([x for x, _ in by[(task, d, "none")]])
+            pre = np.mean([x for x, _ in by[(task, d, "prefloss")]])
+            verdicts.check(f"{task}, d = {d}: preflossing lowers the mean test loss", pre < none,
+                           f"{pre:.4g} vs {none:.4g} without flossing")
 
     names = [t for t in TASKS if t in args.tasks]
     fig, axes = _common.figure(2, len(names))
@@ -102,7 +109,8 @@ def main(argv=None):
                title=f"{task}: mean, 20-80 %, dots = runs")
         ax.legend(fontsize=8)
     _common.save(fig, os.path.join(out, f"fig3_{args.scale}.png"))
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

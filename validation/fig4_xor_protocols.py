@@ -103,7 +103,26 @@ def main(argv=None):
     else:
         results = _common.sweep(args, NAME, tasks, settings, label=label)
     out = _common.out_dir(args, NAME)
-    report(args, cfgs, tasks, results, out, suffix="" if not settings else "_" + label)
+    by = report(args, cfgs, tasks, results, out, suffix="" if not settings else "_" + label)
+    return verdicts(args, by).exit_code()
+
+
+def verdicts(args, by):
+    """The claims of Fig. 4 at the headline delay of each task run."""
+    v = _common.Verdicts()
+    for task in sorted({task for task, _, _ in by}, key=TASKS.index):
+        _, d = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
+        med = {p: np.median([a for _, a, _ in by[(task, d, p)]]) for p in PROTOCOLS if (task, d, p) in by}
+        if "none" in med:
+            v.check(f"{task}, d = {d}: without flossing, accuracy near chance (median <= 0.6)", med["none"] <= 0.6,
+                    f"{med['none']:.3f}")
+        if "during" in med and task == "binary_xor":
+            v.check(f"{task}, d = {d}: flossing during training, accuracy > 80 % (median)", med["during"] > 0.8,
+                    f"{med['during']:.3f}")
+        if {"during", "none"} <= set(med) and task == "spatial_xor":
+            v.check(f"{task}, d = {d}: flossing during training beats no flossing (median)",
+                    med["during"] > med["none"], f"{med['during']:.3f} vs {med['none']:.3f}")
+    return v
 
 
 def timing(scale):
@@ -194,8 +213,8 @@ def report(args, cfgs, tasks, results, out, suffix=""):
         n = max(len(r) for r in curves) - 4
         _common.write_csv(os.path.join(out, f"fig4_curves_{args.scale}{suffix}.csv"),
                           ["task", "delay", "protocol", "epoch", *[f"run{i}" for i in range(n)]], curves)
-    return png
+    return by
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -66,6 +66,12 @@ def main(argv=None):
         print(f"{d:>3} " + " ".join(line))
     _common.write_csv(os.path.join(out, f"fig5_summary_{args.scale}.csv"),
                       ["delay", "k", "n", "median", "p25", "p75", "mean"], summary)
+    verdicts = _common.Verdicts()
+    if len(ks) > 1:
+        d = max(delays)
+        few, many = np.median(acc[(d, min(ks))]), np.median(acc[(d, max(ks))])
+        verdicts.check(f"harder tasks need more flossed exponents: at d = {d}, k = {max(ks)} beats k = {min(ks)} "
+                       "by at least 0.1 in median test accuracy", many >= few + 0.1, f"{many:.3f} vs {few:.3f}")
 
     import matplotlib
     cmap = matplotlib.colormaps["viridis"]
@@ -93,7 +99,8 @@ def main(argv=None):
     fig.colorbar(im, ax=ax)
     fig.suptitle(f"binary temporal XOR, flossing before + during training, N = {cfgs[0].N}")
     _common.save(fig, os.path.join(out, f"fig5_{args.scale}.png"))
+    return verdicts.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
