@@ -69,6 +69,13 @@ def plot_history(histories, labels, path, title=""):
         for ax in (ax_perf, ax_h0, ax_lam, ax_sv):
             for e in h["floss_epochs"]:
                 ax.axvline(e, color=color, ls=":", lw=0.8, alpha=0.6)
+    _label(fig, (ax_perf, ax_h0, ax_lam, ax_sv), binary, width, title)
+    fig.savefig(path, dpi=110)
+
+
+def _label(fig, axes, binary, width, title):
+    """Titles, axis labels, legends and the caption of :func:`plot_history`'s panels."""
+    ax_perf, ax_h0, ax_lam, ax_sv = axes
     ax_perf.plot([], [], color="grey", ls=":", lw=0.8, label="flossing episode")
     if binary:
         ax_perf.axhline(0.5, color="grey", lw=0.6, label="chance (0.5)")
@@ -96,4 +103,3 @@ def plot_history(histories, labels, path, title=""):
                   "that epoch's batch.", fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)

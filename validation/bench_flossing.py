@@ -91,11 +91,11 @@ def compare_against(other, repeat):
     print(f"  ratio this / against: CPU {med[here][0] / med[other][0]:.3f}, wall {med[here][1] / med[other][1]:.3f}")
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--against", metavar="DIR", help="compare with the floss_ref package of the checkout in DIR")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.against:
         return compare_against(args.against, args.repeat)
     with threadpool_limits(1):

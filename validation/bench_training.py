@@ -35,14 +35,14 @@ def median_seconds(fn, repeats, block):
     return statistics.median(times), min(times), max(times)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--block", type=int, default=20)
     parser.add_argument("--N", type=int, default=80)
     parser.add_argument("--B", type=int, default=16)
     parser.add_argument("--T", type=int, default=300)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     config = TrainConfig(task="binary_xor", delay=70, N=args.N, T=args.T, batch=args.B,
                          epochs=10 ** 4, diag_every=0)

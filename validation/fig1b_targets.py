@@ -40,7 +40,7 @@ def run(target, args):
     return g, hist, lam1
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--N", type=int, default=32)
     p.add_argument("--nets", type=int, default=10, help="number of networks")
@@ -53,7 +53,7 @@ def main():
     p.add_argument("--T-eval", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png", help="write a figure of lambda_1 over epochs")
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     print(f"Fig. 1B miniature: {args.nets} networks, N = {args.N}, g ~ U(0,1), {args.epochs} Adam epochs "
           f"(lr = {args.lr}, gradient clipped at {args.clip_norm}), T = {args.T} steps per epoch "

@@ -43,6 +43,10 @@ SCALE = {"quick": dict(T=5000), "paper": dict(T=20_000)}
 N, G, K, TRANSIENT = 32, 1.5, 4, 200
 A_HENON, B_HENON = 1.4, 0.3
 HENON_EXPONENTS = (0.4192, -1.6232)
+LONG_RUN = (10, 100_000)        # trajectories x steps of the long-run reference values
+HENON_STEPS = 100_000
+CLV_STEPS = 10_000              # the speed target's horizon (N = 80, k = 20)
+FTE_STEPS = 6400                # steps of each of the 64 finite-time trajectories
 
 
 def network():
@@ -52,9 +56,10 @@ def network():
 def calibration(T, rng):
     net = network()
     start = time.perf_counter()
-    ref = lyapunov_spectrum(net, rng.standard_normal((10, N)), T=100_000, k=K, transient=1000, seed=rng)
+    n_long, T_long = LONG_RUN
+    ref = lyapunov_spectrum(net, rng.standard_normal((n_long, N)), T=T_long, k=K, transient=1000, seed=rng)
     long_run = ref.exponents.mean(axis=0)
-    long_se = ref.exponents.std(axis=0, ddof=1) / np.sqrt(10)
+    long_se = ref.exponents.std(axis=0, ddof=1) / np.sqrt(n_long)
     res = lyapunov_spectrum(net, rng.standard_normal((200, N)), T=T, k=K, transient=TRANSIENT, seed=rng)
     half = confidence_halfwidth(res.stderr, res.n_blocks)
     covered = np.abs(res.exponents - long_run) <= half
@@ -66,7 +71,7 @@ def calibration(T, rng):
 def finite_time(rng):
     net = network()
     h0 = rng.standard_normal((64, N))
-    windows = {tau: finite_time_exponents(net, h0, k=1, tau=tau, T=TRANSIENT + 6400, transient=TRANSIENT,
+    windows = {tau: finite_time_exponents(net, h0, k=1, tau=tau, T=TRANSIENT + FTE_STEPS, transient=TRANSIENT,
                                           seed=np.random.default_rng(5))[..., 0].ravel()
                for tau in (25, 100, 400)}
     scaled = {tau: float(np.std(w) * np.sqrt(tau)) for tau, w in windows.items()}
@@ -81,7 +86,7 @@ def henon():
         u = h[..., 0, None]
         return np.stack([-2 * A_HENON * u * Q[..., 0, :] + Q[..., 1, :], B_HENON * Q[..., 0, :]], axis=-2)
 
-    T = 100_000
+    T = HENON_STEPS
     res = covariant_vectors(FunctionMap(step, tangent, 2), np.array([0.1, 0.1]), T=T, k=2,
                             times=range(1000, T - 1000, 10), transient=1000, seed=0)
     cos = np.abs(np.sum(res.vectors[..., 0] * res.vectors[..., 1], axis=-1))
@@ -92,8 +97,9 @@ def clv_speed():
     net = VanillaRNN.random(80, g=1.5, seed=1)
     h0 = np.random.default_rng(0).standard_normal(80)
     cpu, wall = time.process_time(), time.perf_counter()
-    covariant_vectors(net, h0, T=10_000, k=20, times=range(2000, 8001, 1000), transient=2000, seed=0,
-                      blas_threads=None)
+    covariant_vectors(net, h0, T=CLV_STEPS, k=20, times=range(CLV_STEPS // 5, CLV_STEPS - CLV_STEPS // 5 + 1,
+                                                                CLV_STEPS // 10),
+                      transient=CLV_STEPS // 5, seed=0, blas_threads=None)
     return time.process_time() - cpu, time.perf_counter() - wall
 
 

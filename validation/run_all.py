@@ -1,63 +1,94 @@
-"""Run every reproduction script at one scale, one after the other, and say which failed.
+"""Run every validation script at one scale, one after the other, and report their verdicts.
 
-    python validation/run_all.py --scale quick                 # <= 30 min on 2 cores
+    python validation/run_all.py --scale quick                 # every script
     python validation/run_all.py --scale paper --scheduler tcp://host:8786
-    python validation/run_all.py --scale quick --figures fig4 fig5
+    python validation/run_all.py --scale quick --scripts fig4 fig5
 
-Figures: fig1 fig3 fig4 fig5 appD appK (the sweep scripts of this directory) and, at
---quick only, the standalone checks fig1b (fig1b_targets.py), fig6 (fig6_lstm_relu.py),
-demo (demo_seeds.py) and bench (bench_training.py), which have a single size.  Each
-script's output goes to validation/out/run_all_<scale>/<figure>.log; the sweep results
+Each script prints its own PASS/FAIL lines for the claims it checks and exits with 1 on a
+FAIL.  The report lists, per script, the verdict read from its output (PASS: every check
+passed; FAIL: a check failed, or the script exited with an error; none: the script reports
+measurements or observations, not a claim), its exit code and its time.  Scripts that
+exist at one size only run at --quick and are skipped at --paper (said in the report).
+Each script's output goes to validation/out/run_all_<scale>/<script>.log; sweep results
 stay in each script's results directory, so running this again resumes.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SWEEPS = {"fig1": "fig1_flossing.py", "fig3": "fig3_copy_xor.py", "fig4": "fig4_xor_protocols.py",
-          "fig5": "fig5_k_delay.py", "appD": "appD_diagnostics.py", "appK": "appK_convergence.py"}
-STANDALONE = {"fig1b": ["fig1b_targets.py"], "fig6": ["fig6_lstm_relu.py"],
-              "demo": ["demo_seeds.py", "--seeds", "0", "1", "2"], "bench": ["bench_training.py"]}
-FIGURES = tuple(SWEEPS) + tuple(STANDALONE)
+# name: (file, arguments at --quick, arguments at --paper or None: one size only, takes --jobs)
+SCRIPTS = {
+    "fig1": ("fig1_flossing.py", ["--quick"], ["--paper"], True),
+    "fig1b": ("fig1b_targets.py", [], None, False),
+    "fig1b_clipping": ("fig1b_clipping.py", ["--quick"], ["--paper"], True),
+    "fig1b_target0": ("fig1b_target0_estimates.py", [], None, False),
+    "fig2": ("fig2_condition_number.py", ["--panel", "all", "--quick"], ["--panel", "all"], False),
+    "fig3": ("fig3_copy_xor.py", ["--quick"], ["--paper"], True),
+    "fig4": ("fig4_xor_protocols.py", ["--quick"], ["--paper"], True),
+    "fig5": ("fig5_k_delay.py", ["--quick"], ["--paper"], True),
+    "fig6": ("fig6_lstm_relu.py", [], None, False),
+    "appD": ("appD_diagnostics.py", ["--quick"], ["--paper"], True),
+    "appK": ("appK_convergence.py", ["--quick"], ["--paper"], True),
+    "lyapunov_errors": ("lyapunov_errors.py", ["--quick"], ["--paper"], False),
+    "clv_flossing": ("clv_flossing.py", ["--quick"], ["--paper"], False),
+    "demo": ("demo_seeds.py", ["--seeds", "0", "1", "2"], None, False),
+    "bench_flossing": ("bench_flossing.py", [], None, False),
+    "bench_training": ("bench_training.py", [], None, False),
+    "bench_lstm": ("bench_lstm.py", [], None, False),
+    "bench_precision": ("bench_precision.py", ["--quick"], None, False),
+}
+
+
+def verdict(log_text, code):
+    """PASS / FAIL / none from a script's output and exit code."""
+    if code != 0:
+        return "FAIL"
+    fails = re.findall(r"\bFAIL\b", log_text)
+    passes = re.findall(r"\bPASS\b", log_text)
+    if fails:
+        return "FAIL"
+    return "PASS" if passes else "none"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=("quick", "paper"), default="quick")
-    p.add_argument("--figures", nargs="+", choices=FIGURES, default=None,
-                   help="default: all sweep scripts, plus the standalone ones at --quick")
+    p.add_argument("--scripts", nargs="+", choices=tuple(SCRIPTS), default=None, help="default: all")
     p.add_argument("--jobs", type=int, default=2, help="local worker processes per sweep")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     args = p.parse_args(argv)
-    figures = args.figures or (list(SWEEPS) + (list(STANDALONE) if args.scale == "quick" else []))
-    if args.scale == "paper":
-        bad = [f for f in figures if f in STANDALONE]
-        if bad:
-            p.error(f"{', '.join(bad)} exist at one size only; run them with --scale quick")
     logs = os.path.join(HERE, "out", f"run_all_{args.scale}")
     os.makedirs(logs, exist_ok=True)
-    failed, start_all = [], time.perf_counter()
-    for fig in figures:
-        if fig in SWEEPS:
-            cmd = [sys.executable, os.path.join(HERE, SWEEPS[fig]), f"--{args.scale}", "--jobs", str(args.jobs)]
-            if args.scheduler:
-                cmd += ["--scheduler", args.scheduler]
-        else:
-            cmd = [sys.executable, os.path.join(HERE, STANDALONE[fig][0]), *STANDALONE[fig][1:]]
-        log = os.path.join(logs, f"{fig}.log")
+    report, start_all = [], time.perf_counter()
+    for name in args.scripts or SCRIPTS:
+        script, quick, paper, sweep = SCRIPTS[name]
+        extra = quick if args.scale == "quick" else paper
+        if extra is None:
+            report.append((name, "skipped (one size only: run with --scale quick)", "-", 0.0))
+            continue
+        cmd = [sys.executable, os.path.join(HERE, script), *extra]
+        if sweep:
+            cmd += ["--jobs", str(args.jobs)] + (["--scheduler", args.scheduler] if args.scheduler else [])
+        log = os.path.join(logs, f"{name}.log")
+        print(f"{name}: {' '.join(cmd[1:])}", flush=True)
         start = time.perf_counter()
-        print(f"{fig}: {' '.join(cmd[1:])}", flush=True)
         with open(log, "w") as f:
             code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
-        print(f"{fig}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.perf_counter() - start:.0f} s, "
-              f"log {log}", flush=True)
-        if code != 0:
-            failed.append(fig)
-    print(f"all done in {time.perf_counter() - start_all:.0f} s; failed: {', '.join(failed) or 'none'}")
+        seconds = time.perf_counter() - start
+        with open(log) as f:
+            v = verdict(f.read(), code)
+        print(f"{name}: {v} (exit {code}) in {seconds:.0f} s, log {log}", flush=True)
+        report.append((name, v, code, seconds))
+    print(f"\n{'script':<18} {'verdict':<46} {'exit':>4} {'time':>7}")
+    for name, v, code, seconds in report:
+        print(f"{name:<18} {v:<46} {code!s:>4} {seconds:>6.0f}s")
+    failed = [name for name, v, _, _ in report if v == "FAIL"]
+    print(f"all done in {time.perf_counter() - start_all:.0f} s; FAIL: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
 
 

@@ -1,0 +1,120 @@
+"""Smoke runs of every validation script at a tiny size (``-m slow``).
+
+Each script runs end to end, in this process, on sizes a few hundred times smaller than
+--quick (patched into its SCALE table or passed as options): it must write its outputs
+and print its closing verdict line or its measurements without raising.  At these sizes
+the verdicts themselves mean nothing and are not asserted (exit code 0 or 1); the claims
+are checked at --quick and --paper by the scripts themselves (validation/run_all.py).
+"""
+
+import importlib
+import io
+import pathlib
+import sys
+from contextlib import redirect_stdout
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
+SCRIPTS = sorted(p.stem for p in VALIDATION.glob("*.py") if not p.stem.startswith("_"))
+
+# a tiny training configuration (floss_at inside the run)
+BASE = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=10,
+            floss_at=(0, 20))
+
+
+def load(name, monkeypatch):
+    monkeypatch.syspath_prepend(str(VALIDATION))
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+def run(module, argv):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = module.main(argv)
+    return (code or 0), out.getvalue()
+
+
+def sweep_args(tmp_path):
+    return ["--quick", "--jobs", "0", "--out", str(tmp_path / "out"), "--results", str(tmp_path / "results")]
+
+
+TINY = {
+    "fig3_copy_xor": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, diag_every=0), delays={"copy": (2, 4), "xor": (2, 4)},
+                                          seeds=1, headline={"copy": 4, "xor": 4})),
+        sweep_args(t)),
+    "fig4_xor_protocols": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, diag_every=0),
+                                          delays={"binary_xor": (2, 4), "spatial_xor": (2,)}, seeds=1,
+                                          headline={"binary_xor": 4, "spatial_xor": 2})),
+        sweep_args(t)),
+    "fig5_k_delay": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, task="binary_xor", protocol="during", diag_every=0),
+                                          ks=(1, 3), delays=(2, 4), seeds=1)),
+        sweep_args(t)),
+    "appD_diagnostics": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, task="binary_xor", delay=4), seeds=1, sv=(1, 2, 3))),
+        sweep_args(t)),
+    "appK_convergence": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(N=8, T=300, n_runs=3)), mp.setattr(m, "INDICES", (1, 4, 8)),
+        sweep_args(t)),
+    "fig1_flossing": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(N=6, seeds=2, seeds_b=2, b=dict(epochs=3, T=30, transient=5, lr=0.005),
+                                          cd=dict(epochs=3, T=20, transient=4, lr=1e-3), spectrum_T=60)),
+        mp.setattr(m, "KS", (1, 2, 3)), sweep_args(t)),
+    "fig1b_clipping": lambda m, t, mp: (
+        mp.setitem(m.FLOSS, "N", 6), mp.setitem(m.FLOSS, "epochs", 3), mp.setitem(m.FLOSS, "T", 30),
+        mp.setitem(m.FLOSS, "transient", 5), sweep_args(t) + ["--nets", "2"]),
+    "fig1b_targets": lambda m, t, mp: (
+        None, ["--N", "6", "--nets", "2", "--epochs", "2", "--T", "30", "--transient", "5", "--T-eval", "50"]),
+    "fig1b_target0_estimates": lambda m, t, mp: (None, ["--nets", "0", "--trajectories", "2"]),
+    "fig2_condition_number": lambda m, t, mp: (
+        None, ["--panel", "all", "--quick", "--N", "8", "--networks", "1", "--trajectories", "2", "--epochs", "2",
+               "--max-trajectories", "2", "--T-lyap", "2000", "--horizon-b", "20"]),
+    "fig6_lstm_relu": lambda m, t, mp: (
+        None, ["--N", "6", "--networks", "2", "--epochs", "2", "--T", "30", "--transient", "5", "--T-eval", "60",
+               "--transient-eval", "10", "--out-dir", str(t)]),
+    "demo_seeds": lambda m, t, mp: (
+        mp.setattr(m, "run_demo", _tiny_demo(mp)), ["--seeds", "0", "--jobs", "1"]),
+    "clv_flossing": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(floss_epochs=2, train_epochs=30)),
+        mp.setattr(m, "DEMO", dict(m.DEMO, N=6, T=30, delay=4, k=3, floss_epochs=2, floss_at=(0, 10))),
+        ["--quick", "--out", str(t)]),
+    "lyapunov_errors": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(T=400)), mp.setattr(m, "LONG_RUN", (2, 2000)),
+        mp.setattr(m, "HENON_STEPS", 4000), mp.setattr(m, "CLV_STEPS", 600), ["--quick", "--out", str(t)]),
+    "bench_flossing": lambda m, t, mp: (None, ["--repeat", "1"]),
+    "bench_training": lambda m, t, mp: (None, ["--repeats", "1", "--block", "1", "--N", "8", "--T", "30"]),
+    "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
+    "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
+    "run_all": lambda m, t, mp: (mp.setattr(m, "SCRIPTS", {"fig1b": m.SCRIPTS["fig1b"]}),
+                                 mp.setitem(m.SCRIPTS, "fig1b", ("fig1b_targets.py", [
+                                     "--N", "6", "--nets", "2", "--epochs", "2", "--T", "30", "--transient", "5",
+                                     "--T-eval", "50"], None, False)),
+                                 ["--scale", "quick"]),
+}
+
+
+def _tiny_demo(monkeypatch):
+    from floss_ref import cli_train
+    monkeypatch.setattr(cli_train, "DEMO", dict(cli_train.DEMO, N=6, T=30, delay=4, k=3, epochs=40,
+                                                floss_epochs=2, floss_at=(0, 10)))
+    return cli_train.run_demo
+
+
+def test_every_script_has_a_smoke_run():
+    assert set(SCRIPTS) == set(TINY), set(SCRIPTS) ^ set(TINY)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_runs_at_a_tiny_size(name, tmp_path, monkeypatch):
+    module = load(name, monkeypatch)
+    *_, argv = TINY[name](module, tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    code, out = run(module, argv)
+    assert code in (0, 1), out
+    assert out.strip(), "the script printed nothing"
