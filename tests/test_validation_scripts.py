@@ -53,7 +53,8 @@ TINY = {
                                           headline={"binary_xor": 4, "spatial_xor": 2})),
         sweep_args(t)),
     "fig5_k_delay": lambda m, t, mp: (
-        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, task="binary_xor", protocol="during", diag_every=0),
+        mp.setitem(m.SCALE, "quick", dict(base={**{key: v for key, v in BASE.items() if key != "k"},
+                                                "task": "binary_xor", "protocol": "during", "diag_every": 0},
                                           ks=(1, 3), delays=(2, 4), seeds=1)),
         sweep_args(t)),
     "appD_diagnostics": lambda m, t, mp: (
@@ -73,8 +74,8 @@ TINY = {
         None, ["--N", "6", "--nets", "2", "--epochs", "2", "--T", "30", "--transient", "5", "--T-eval", "50"]),
     "fig1b_target0_estimates": lambda m, t, mp: (None, ["--nets", "0", "--trajectories", "2"]),
     "fig2_condition_number": lambda m, t, mp: (
-        None, ["--panel", "all", "--quick", "--N", "8", "--networks", "1", "--trajectories", "2", "--epochs", "2",
-               "--max-trajectories", "2", "--T-lyap", "2000", "--horizon-b", "20"]),
+        None, ["--panel", "all", "--quick", "--N", "80", "--networks", "1", "--trajectories", "2", "--epochs", "2",
+               "--max-trajectories", "2", "--T-lyap", "2000", "--horizon-b", "20"]),   # m = 15 needs N = 80
     "fig6_lstm_relu": lambda m, t, mp: (
         None, ["--N", "6", "--networks", "2", "--epochs", "2", "--T", "30", "--transient", "5", "--T-eval", "60",
                "--transient-eval", "10", "--out-dir", str(t)]),
@@ -88,7 +89,7 @@ TINY = {
         mp.setitem(m.SCALE, "quick", dict(T=400)), mp.setattr(m, "LONG_RUN", (2, 2000)),
         mp.setattr(m, "HENON_STEPS", 4000), mp.setattr(m, "CLV_STEPS", 600), ["--quick", "--out", str(t)]),
     "bench_flossing": lambda m, t, mp: (None, ["--repeat", "1"]),
-    "bench_training": lambda m, t, mp: (None, ["--repeats", "1", "--block", "1", "--N", "8", "--T", "30"]),
+    "bench_training": lambda m, t, mp: (None, ["--repeats", "1", "--block", "1", "--N", "8", "--T", "80"]),
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
     "run_all": lambda m, t, mp: (mp.setattr(m, "SCRIPTS", {"fig1b": m.SCRIPTS["fig1b"]}),
