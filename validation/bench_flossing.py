@@ -106,18 +106,18 @@ def main(argv=None):
             ("N=80 k=75 T=300 one network, LAPACK QR", case(80, 75, 300, (), "lapack")),
             ("N=80 k=75 T=300 one network, Householder QR", case(80, 75, 300, (), "householder")),
             ("N=32 k=32 T=300 one network, LAPACK QR", case(32, 32, 300, (), "lapack")),
-            ("N=32 k=32 T=300 ensemble R=16, LAPACK QR", case(32, 32, 300, (16,), "lapack")),
+            ("N=32 k=32 T=300 ensemble of 16, LAPACK QR", case(32, 32, 300, (16,), "lapack")),
             ("N=32 k=32 T=300 one network, Householder QR", case(32, 32, 300, (), "householder")),
-            ("N=32 k=32 T=300 ensemble R=16, Householder QR", case(32, 32, 300, (16,), "householder")),
+            ("N=32 k=32 T=300 ensemble of 16, Householder QR", case(32, 32, 300, (16,), "householder")),
         ]:
             results[label] = median_time(fn, args.repeat)
             print(f"{label:<52} {results[label][0]:9.4f} {results[label][1]:7.4f} {results[label][2]:7.4f}")
     t80 = results["N=80 k=75 T=300 one network, LAPACK QR"][0]
     print(f"N=80 k=75 T=300 LAPACK: {t80:.3f} s; load average {os.getloadavg()[0]:.2f}")
     for method in ("LAPACK", "Householder"):
-        ratio = (results[f"N=32 k=32 T=300 ensemble R=16, {method} QR"][0]
+        ratio = (results[f"N=32 k=32 T=300 ensemble of 16, {method} QR"][0]
                  / results[f"N=32 k=32 T=300 one network, {method} QR"][0])
-        print(f"ensemble R=16 / one network (N=32 k=32 T=300), {method} QR: {ratio:.2f}x "
+        print(f"ensemble of 16 / one network (N=32 k=32 T=300), {method} QR: {ratio:.2f}x "
               f"[per network: {ratio / 16:.3f}x]")
 
 if __name__ == "__main__":
