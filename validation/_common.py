@@ -27,7 +27,18 @@ COLORS = {"none": "tab:blue", "prefloss": "tab:orange", "during": "tab:green", "
 
 
 def parser(name, doc):
-    """An ArgumentParser with the options every figure script shares."""
+    """An ArgumentParser with the options every figure script shares: the scale, the
+    sweep's workers and results directory, the output directory."""
+    p = scale_parser(name, doc)
+    p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2; 0: serial)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
+    p.add_argument("--results", default=None, help="results directory of the sweep")
+    return p
+
+
+def scale_parser(name, doc):
+    """An ArgumentParser with --quick / --paper (--scale) and --out, for every script with
+    two sizes; the sweep scripts add their options in :func:`parser`."""
     p = argparse.ArgumentParser(prog=name, description=doc.split("\n\n")[0])
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--quick", dest="scale", action="store_const", const="quick",
@@ -36,9 +47,6 @@ def parser(name, doc):
                        help="the paper's sizes (N = 80, T = 300, 10^4 epochs): run on a cluster")
     scale.add_argument("--scale", dest="scale", choices=SCALES, help="same as --quick / --paper")
     p.set_defaults(scale="quick")
-    p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2; 0: serial)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
-    p.add_argument("--results", default=None, help="results directory of the sweep")
     p.add_argument("--out", default=None, help="directory for PNG and CSV (default validation/out/<script>)")
     return p
 

@@ -24,7 +24,6 @@ pass/fail target: this is an observation, not a claim of the paper.
 6000 (the demo's).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -34,6 +33,8 @@ from threadpoolctl import threadpool_limits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402
 
 from floss_ref import VanillaRNN, covariant_vectors, floss  # noqa: E402
 from floss_ref.bptt import Model, loss_and_grad  # noqa: E402
@@ -86,13 +87,8 @@ def part_b(protocol, epochs):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    scale = p.add_mutually_exclusive_group()
-    scale.add_argument("--quick", dest="scale", action="store_const", const="quick")
-    scale.add_argument("--paper", dest="scale", action="store_const", const="paper")
-    p.set_defaults(scale="quick")
-    p.add_argument("--out", default=os.path.join(HERE, "out", "clv_flossing"))
-    args = p.parse_args(argv)
+    args = _common.scale_parser("clv_flossing", __doc__).parse_args(argv)
+    args.out = _common.out_dir(args, "clv_flossing")
     s = SCALE[args.scale]
     start = time.perf_counter()
     with threadpool_limits(1):

@@ -24,7 +24,6 @@ validation/out/lyapunov_errors/lyapunov_errors_<scale>.png.
 T = 20000; the rest is the same at both scales.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -34,6 +33,8 @@ from threadpoolctl import threadpool_limits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import _common  # noqa: E402
 
 from floss_ref import FunctionMap, VanillaRNN, covariant_vectors, lyapunov_spectrum  # noqa: E402
 from floss_ref.lyapunov import finite_time_exponents  # noqa: E402
@@ -108,13 +109,8 @@ def verdict(ok):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    scale = p.add_mutually_exclusive_group()
-    scale.add_argument("--quick", dest="scale", action="store_const", const="quick")
-    scale.add_argument("--paper", dest="scale", action="store_const", const="paper")
-    p.set_defaults(scale="quick")
-    p.add_argument("--out", default=os.path.join(HERE, "out", "lyapunov_errors"))
-    args = p.parse_args(argv)
+    args = _common.scale_parser("lyapunov_errors", __doc__).parse_args(argv)
+    args.out = _common.out_dir(args, "lyapunov_errors")
     T = SCALE[args.scale]["T"]
     rng = np.random.default_rng(2026)
     failures = 0
