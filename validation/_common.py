@@ -60,9 +60,13 @@ def clip_norm(text):
 
 def delays_and_headline(by, task, wanted):
     """The delays run for ``task`` (keys ``(task, d, protocol)`` of ``by``), sorted, and the
-    delay whose training curves to draw: ``wanted`` if it was run, else the longest."""
+    delay whose training curves to draw: ``wanted`` if it was run, else the longest of
+    those with the most protocols finished (partial results of a running sweep)."""
     delays = sorted({d for (t, d, _) in by if t == task})
-    return delays, (wanted if wanted in delays else delays[-1])
+    if wanted in delays:
+        return delays, wanted
+    count = {d: sum(1 for (t, dd, _) in by if t == task and dd == d) for d in delays}
+    return delays, max(delays, key=lambda d: (count[d], d))
 
 
 def clip_label(clip):
