@@ -18,6 +18,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 from floss_ref.cli_options import float_range  # noqa: E402
 from floss_ref.sweep import SweepError, run_sweep  # noqa: E402

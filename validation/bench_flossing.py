@@ -33,6 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from floss_ref import VanillaRNN, flossing_grad
 
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
+
 
 def median_time(fn, repeat):
     fn()  # warm-up

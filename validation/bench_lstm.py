@@ -14,6 +14,7 @@ alike; the ratio reported is that of the medians.  BLAS runs single-threaded
 """
 
 import argparse
+import sys
 import platform
 import statistics
 import time
@@ -23,6 +24,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from floss_ref import flossing_grad
 from floss_ref.cells import GRU, LSTM, VanillaRNN
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 TARGET_RATIO = 4.0
 

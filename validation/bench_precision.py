@@ -25,6 +25,7 @@ BLAS is single-threaded (``threadpoolctl.threadpool_limits(1)``).  Results go to
 """
 
 import argparse
+import sys
 import csv
 import math
 import os
@@ -41,6 +42,9 @@ from floss_ref.precision import (guard_bits, long_term_jacobian_svd, product_svd
                                  trajectory_jacobians)
 from floss_ref.precision import blockfloat
 from floss_ref.precision.reference import flossing_directional_derivative_mp
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 PREC = 256
 TARGET_SPEEDUP = 8.0

@@ -12,6 +12,7 @@ cell.step / cell.step_vjp, and the 10^4-epoch extrapolation next to the authors'
 """
 
 import argparse
+import sys
 import os
 import statistics
 import time
@@ -20,6 +21,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from floss_ref.bptt import LOSSES, Workspace, readout, readout_vjp, run_steps, run_steps_vjp
 from floss_ref.training import Run, TrainConfig
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 PAPER_SECONDS_1E4_EPOCHS = 1680.0  # App. F, Julia, batch 16
 

@@ -18,6 +18,9 @@ import time
 
 from floss_ref.cli_train import DEMO, demo_verdict, run_demo
 
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -17,11 +17,15 @@ yet at 0, rather than flossed to a biased estimate.
 """
 
 import argparse
+import sys
 
 import numpy as np
 
 from floss_ref import VanillaRNN, floss, lyapunov_spectrum
 from floss_ref._threads import limit_blas
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 
 def main(argv=None):

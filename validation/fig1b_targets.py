@@ -25,6 +25,9 @@ import _common  # noqa: E402
 
 from floss_ref import VanillaRNN, floss, lyapunov_spectrum  # noqa: E402
 
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
+
 TARGETS = (-1.0, -0.5, 0.0)
 
 

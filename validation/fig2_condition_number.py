@@ -48,6 +48,7 @@ and ``.csv``.
 """
 
 import argparse
+import sys
 import csv
 import math
 import os
@@ -58,6 +59,9 @@ from threadpoolctl import threadpool_limits
 
 from floss_ref import VanillaRNN, floss, lyapunov_spectrum
 from floss_ref.precision import eq10_log_kappa, long_term_jacobian_svd
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 FIT_RANGE = (100, 500)
@@ -107,7 +111,7 @@ def networks(cfg, k_floss):
         start = time.perf_counter()
         hist = floss(init, epochs=cfg["epochs"], k=k_floss, T=cfg["T_floss"],
                      transient=cfg["floss_transient"], lr=cfg["lr"], inputs="bernoulli",
-                     seed=cfg["seed"] + 1000 + k_floss)
+                     seed=cfg["seed"] + 1000 + k_floss, progress=True)
         params = init.params
         np.savez(path, **params)
         print(f"  flossed {n_nets} networks on k = {k_floss} exponents for {cfg['epochs']} epochs "

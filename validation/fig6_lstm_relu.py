@@ -32,6 +32,7 @@ App. B reads) the ReLU check fails: see validation/REPRODUCTION.md.
 """
 
 import argparse
+import sys
 import csv
 import os
 import time
@@ -41,6 +42,9 @@ import numpy as np
 from floss_ref import Adam, floss, lyapunov_spectrum
 from floss_ref.cells import LSTM, VanillaRNN
 from floss_ref.errors import NumericalBreakdownError
+
+if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
+    sys.stdout.reconfigure(line_buffering=True)
 
 TARGET_MEDIAN_ABS = 0.05
 CELLS = ("lstm", "relu")

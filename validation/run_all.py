@@ -78,7 +78,7 @@ def main(argv=None):
         print(f"{name}: {' '.join(cmd[1:])}", flush=True)
         start = time.perf_counter()
         with open(log, "w") as f:
-            code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+            code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
         seconds = time.perf_counter() - start
         with open(log) as f:
             v = verdict(f.read(), code)
