@@ -3,6 +3,7 @@
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -10,9 +11,48 @@ README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
+def _precision_block(ns):
+    # "kappa_2 ~ 1e32 at 500 steps"
+    assert 31.0 <= ns["res"].log_kappa[-1] / np.log(10) <= 33.0
+    assert np.all(ns["res"].agreeing_digits >= 10)
+
+
+def _lstm_block(ns):
+    # the printed exponents and standard errors (tests/test_lyapunov_stats.py has the digits)
+    assert np.allclose(ns["res"].exponents, [-0.166, -0.204, -0.203, -0.215], atol=5e-4)
+
+
+# what a block's comments say it prints, checked on its own variables
+CHECKS = {"long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block}
+
+
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_block_runs(index):
-    exec(compile(BLOCKS[index], f"README block {index}", "exec"), {})
+    namespace = {}
+    exec(compile(BLOCKS[index], f"README block {index}", "exec"), namespace)
+    for marker, check in CHECKS.items():
+        if marker in BLOCKS[index]:
+            check(namespace)
+
+
+def test_every_readme_check_finds_its_block():
+    for marker in CHECKS:
+        assert any(marker in block for block in BLOCKS), marker
+
+
+def test_resolvable_horizons_stated_in_the_readme():
+    """'256 bits resolve m = 15 for about 1000 steps and m = 80 for 46': the precision
+    budget (Eq. 10) applied to the spectrum of a g = 1, N = 80 network with XOR inputs.
+    The 46 is bench_precision.py's measured horizon on its own trajectory; Eq. 10 with this
+    trajectory's lambda_1 - lambda_80 predicts 35, so m = 80 is checked to be some tens of
+    steps."""
+    from floss_ref import VanillaRNN, lyapunov_spectrum
+    from floss_ref.precision import resolvable_horizon
+    net = VanillaRNN.random(80, g=1.0, seed=0)
+    xs = np.random.default_rng(1).integers(0, 2, (3000, 1)).astype(float)
+    lam = lyapunov_spectrum(net, np.zeros(80), xs, k=80, transient=300, seed=2, stderr=False).exponents
+    assert resolvable_horizon(lam[0] - lam[14], 80, 15) == pytest.approx(1000, rel=0.2)
+    assert 25 <= resolvable_horizon(lam[0] - lam[79], 80, 80) <= 60
 
 
 def test_readme_has_python_examples():
