@@ -28,17 +28,19 @@ class LogProgress:
     """Progress as lines ``desc: 1200/6000 epoch (20 %), 31 s, loss=0.69`` on stderr, at
     most one every ``interval`` seconds, and one at the end."""
 
-    def __init__(self, total, desc, unit, *, initial=0, interval=LOG_INTERVAL, stream=None):
+    def __init__(self, total, desc, unit, *, initial=0, interval=LOG_INTERVAL, stream=None,
+                 clock=time.monotonic):
         self.total, self.desc, self.unit = total, desc, unit
         self.n = initial
         self.interval = interval
         self.stream = stream if stream is not None else sys.stderr
+        self.clock = clock  # seconds, monotonic; the tests pass a fake one
         self.postfix = ""
-        self.start = self.last = time.monotonic()
+        self.start = self.last = clock()
 
     def update(self, n=1):
         self.n += n
-        now = time.monotonic()
+        now = self.clock()
         if now - self.last >= self.interval:
             self.last = now
             self._line(now)
@@ -48,7 +50,7 @@ class LogProgress:
         self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 
     def close(self):
-        self._line(time.monotonic())
+        self._line(self.clock())
 
     def _line(self, now):
         share = f" ({100 * self.n / self.total:.0f} %)" if self.total else ""
