@@ -55,6 +55,13 @@ def verdict(log_text, code):
     return "PASS" if passes else "none"
 
 
+def _children_cpu():
+    """User + system CPU seconds of the finished child processes (the scripts and, through
+    them, their sweep workers)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=("quick", "paper"), default="quick")
@@ -69,26 +76,29 @@ def main(argv=None):
         script, quick, paper, sweep = SCRIPTS[name]
         extra = quick if args.scale == "quick" else paper
         if extra is None:
-            report.append((name, "skipped (one size only: run with --scale quick)", "-", 0.0))
+            report.append((name, "skipped (one size only: run with --scale quick)", "-", 0.0, 0.0))
             continue
         cmd = [sys.executable, os.path.join(HERE, script), *extra]
         if sweep:
             cmd += ["--jobs", str(args.jobs)] + (["--scheduler", args.scheduler] if args.scheduler else [])
         log = os.path.join(logs, f"{name}.log")
         print(f"{name}: {' '.join(cmd[1:])}", flush=True)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         with open(log, "w") as f:
             code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
         with open(log) as f:
             v = verdict(f.read(), code)
-        print(f"{name}: {v} (exit {code}) in {seconds:.0f} s, log {log}", flush=True)
-        report.append((name, v, code, seconds))
-    print(f"\n{'script':<18} {'verdict':<46} {'exit':>4} {'time':>7}")
-    for name, v, code, seconds in report:
-        print(f"{name:<18} {v:<46} {code!s:>4} {seconds:>6.0f}s")
-    failed = [name for name, v, _, _ in report if v == "FAIL"]
-    print(f"all done in {time.perf_counter() - start_all:.0f} s; FAIL: {', '.join(failed) or 'none'}")
+        print(f"{name}: {v} (exit {code}) in {seconds:.0f} s wall, {cpu:.0f} s CPU, load average "
+              f"{os.getloadavg()[0]:.2f}, log {log}", flush=True)
+        report.append((name, v, code, seconds, cpu))
+    print(f"\n{'script':<18} {'verdict':<46} {'exit':>4} {'wall':>7} {'CPU':>7}")
+    for name, v, code, seconds, cpu in report:
+        print(f"{name:<18} {v:<46} {code!s:>4} {seconds:>6.0f}s {cpu:>6.0f}s")
+    failed = [name for name, v, *_ in report if v == "FAIL"]
+    total_cpu = sum(r[4] for r in report)
+    print(f"all done in {time.perf_counter() - start_all:.0f} s wall ({total_cpu:.0f} s CPU of the scripts and "
+          f"their workers); load average at the end {os.getloadavg()[0]:.2f}; FAIL: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
 
 
