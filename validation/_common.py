@@ -28,6 +28,30 @@ SCALES = ("quick", "paper")
 COLORS = {"none": "tab:blue", "prefloss": "tab:orange", "during": "tab:green", "throughout": "tab:red"}
 
 
+def provenance():
+    """One line saying where and when a measurement was made: the floss_ref version and
+    commit, Python, NumPy and its BLAS, the machine, the UTC time and the load average.
+    Committed outputs under validation/results/ start with it."""
+    import datetime
+    import platform
+    import subprocess
+
+    import floss_ref
+    from threadpoolctl import threadpool_info
+
+    try:
+        commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                     if i.get("user_api") == "blas") or "unknown"
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"floss_ref {floss_ref.__version__} (commit {commit}), Python {platform.python_version()}, "
+            f"NumPy {np.__version__} with {blas}, {platform.machine()} with {os.cpu_count()} cores, "
+            f"{now}, load average {os.getloadavg()[0]:.2f}")
+
+
 def parser(name, doc):
     """An ArgumentParser with the options every figure script shares: the scale, the
     sweep's workers and results directory, the output directory."""

@@ -5,12 +5,14 @@ Measures, side by side in one run, with BLAS limited to one thread (threadpoolct
 1. one network, N = 80, k = 75, T = 300, t_ONS = 1: LAPACK QR path and hand-written
    Householder path;
 2. one network vs an ensemble of 16 networks, N = 32, k = 32, T = 300, for both QR
-   paths (a loop over the networks would cost 16x).  With LAPACK the ensemble is bound by one LAPACK QR and one triangular
-   solve per network and step (about 20 + 10 us at 32 x 32), which alone exceed twice a
-   whole single-network step (about 150 us, mostly interpreter overhead).
+   paths (a loop over the networks would cost 16x).  With LAPACK the ensemble still pays
+   one LAPACK QR and one triangular solve per network and step; a single network at
+   this size pays mostly interpreter overhead.
 
-Figures are medians over ``--repeat`` runs; the machine is shared, so compare ratios
-measured in the same run.
+Figures are medians of wall and CPU time over ``--repeat`` runs, with the load average;
+the machine is shared, so compare ratios measured in the same run.  The first line of
+the output says where and when it was measured (``validation/results/bench/`` holds the
+committed outputs that the README's speed table quotes).
 
 ``--against DIR`` instead compares case 1 (LAPACK) of this checkout with the floss_ref
 package of another checkout in DIR (e.g. ``git worktree add /tmp/old <commit>``): each
@@ -31,20 +33,25 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from floss_ref import VanillaRNN, flossing_grad
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+from floss_ref import VanillaRNN, flossing_grad  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
 
 
 def median_time(fn, repeat):
+    """(median wall, min wall, max wall, median CPU) seconds of ``repeat`` calls after a warm-up."""
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), float(np.min(times)), float(np.max(times))
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return float(np.median(walls)), float(np.min(walls)), float(np.max(walls)), float(np.median(cpus))
 
 
 def case(N, k, T, ensemble, qr_method, seed=0):
@@ -101,9 +108,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.against:
         return compare_against(args.against, args.repeat)
+    print(_common.provenance())
     with threadpool_limits(1):
-        print(f"flossing gradient, BLAS on 1 thread, median (min..max) of {args.repeat} runs")
-        print(f"{'case':<52} {'median s':>9} {'min':>7} {'max':>7}")
+        print(f"flossing gradient, BLAS on 1 thread, wall median (min..max) and CPU median of {args.repeat} runs")
+        print(f"{'case':<52} {'median s':>9} {'min':>7} {'max':>7} {'CPU s':>7}")
         results = {}
         for label, fn in [
             ("N=80 k=75 T=300 one network, LAPACK QR", case(80, 75, 300, (), "lapack")),
@@ -114,14 +122,18 @@ def main(argv=None):
             ("N=32 k=32 T=300 ensemble of 16, Householder QR", case(32, 32, 300, (16,), "householder")),
         ]:
             results[label] = median_time(fn, args.repeat)
-            print(f"{label:<52} {results[label][0]:9.4f} {results[label][1]:7.4f} {results[label][2]:7.4f}")
-    t80 = results["N=80 k=75 T=300 one network, LAPACK QR"][0]
-    print(f"N=80 k=75 T=300 LAPACK: {t80:.3f} s; load average {os.getloadavg()[0]:.2f}")
+            print(f"{label:<52} {results[label][0]:9.4f} {results[label][1]:7.4f} {results[label][2]:7.4f} "
+                  f"{results[label][3]:7.4f}")
+    for method in ("LAPACK", "Householder"):
+        t80 = results[f"N=80 k=75 T=300 one network, {method} QR"]
+        print(f"N=80 k=75 T=300 {method}: {t80[0]:.3f} s wall, {t80[3]:.3f} s CPU; load average "
+              f"{os.getloadavg()[0]:.2f}")
     for method in ("LAPACK", "Householder"):
         ratio = (results[f"N=32 k=32 T=300 ensemble of 16, {method} QR"][0]
                  / results[f"N=32 k=32 T=300 one network, {method} QR"][0])
         print(f"ensemble of 16 / one network (N=32 k=32 T=300), {method} QR: {ratio:.2f}x "
               f"[per network: {ratio / 16:.3f}x]")
+    print("verdict: none (measurements)")
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,9 @@
 """Cost of the LSTM / GRU flossing gradient relative to the vanilla one.
 
-Target: one flossing gradient (:func:`floss_ref.flossing_grad`) of an LSTM with N = 32
-units, k = 32 exponents and T = 300 steps costs at most 4x that of a vanilla RNN with the
-same N and k.  The LSTM's tangent space is 2N-dimensional, so its QRs are of 2N x k
-blocks instead of N x k ones.
+One flossing gradient (:func:`floss_ref.flossing_grad`) of an LSTM and of a GRU with
+N = 32 units, k = 32 exponents and T = 300 steps, against a vanilla RNN with the same N
+and k.  The LSTM's tangent space is 2N-dimensional, so its QRs are of 2N x k blocks
+instead of N x k ones.  A measurement, with no target (verdict: none).
 
 The cells are timed side by side: every repeat times vanilla, LSTM and GRU once each, in
 a fresh random order, so that load from other processes on the machine hits all of them
@@ -14,6 +14,7 @@ alike; the ratio reported is that of the medians.  BLAS runs single-threaded
 """
 
 import argparse
+import os
 import sys
 import platform
 import statistics
@@ -22,14 +23,14 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from floss_ref import flossing_grad
-from floss_ref.cells import GRU, LSTM, VanillaRNN
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+from floss_ref import flossing_grad  # noqa: E402
+from floss_ref.cells import GRU, LSTM, VanillaRNN  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
-
-TARGET_RATIO = 4.0
-
 
 def problem(cell, N, k, T, seed):
     """A network of the given cell, an initial state, inputs and Q0 for one gradient."""
@@ -43,9 +44,10 @@ def problem(cell, N, k, T, seed):
 
 
 def time_once(system, h0, xs, k):
-    start = time.perf_counter()
+    """(wall, CPU) seconds of one flossing gradient."""
+    start, cpu = time.perf_counter(), time.process_time()
     flossing_grad(system, h0, xs, k=k, transient=0, seed=0, blas_threads=None)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main(argv=None):
@@ -55,6 +57,7 @@ def main(argv=None):
     parser.add_argument("--T", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
+    print(_common.provenance())
     cells = ("vanilla", "lstm", "gru")
     problems = {c: problem(c, args.N, args.k, args.T, seed=i) for i, c in enumerate(cells)}
     order_rng = np.random.default_rng(12345)
@@ -66,18 +69,21 @@ def main(argv=None):
             for c in order_rng.permutation(cells):
                 times[c].append(time_once(*problems[c], args.k))
         blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
-    med = {c: statistics.median(t) for c, t in times.items()}
+    med = {c: statistics.median(w for w, _ in t) for c, t in times.items()}
+    cpu = {c: statistics.median(p for _, p in t) for c, t in times.items()}
     print(f"flossing_grad, N = {args.N}, k = {args.k}, T = {args.T}, {args.repeats} repeats, "
           f"BLAS {blas} inside the timed region, numpy {np.__version__}, {platform.processor() or platform.machine()}")
-    print(f"{'cell':8s} {'state size':>10s} {'median s':>9s} {'min s':>7s} {'max s':>7s} {'/ vanilla':>9s}")
+    print(f"{'cell':8s} {'state size':>10s} {'median s':>9s} {'min s':>7s} {'max s':>7s} {'CPU s':>7s} "
+          f"{'/ vanilla':>9s}")
     for c in cells:
         n = problems[c][0].state_size
-        print(f"{c:8s} {n:10d} {med[c]:9.3f} {min(times[c]):7.3f} {max(times[c]):7.3f} "
+        walls = [w for w, _ in times[c]]
+        print(f"{c:8s} {n:10d} {med[c]:9.3f} {min(walls):7.3f} {max(walls):7.3f} {cpu[c]:7.3f} "
               f"{med[c] / med['vanilla']:9.2f}")
-    ratio = med["lstm"] / med["vanilla"]
-    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
-    print(f"LSTM / vanilla = {ratio:.2f}: {verdict} the target <= {TARGET_RATIO:g}")
-    return 0 if ratio <= TARGET_RATIO else 1
+    for c in ("lstm", "gru"):
+        print(f"{c.upper()} / vanilla: {med[c] / med['vanilla']:.2f}x wall, {cpu[c] / cpu['vanilla']:.2f}x CPU")
+    print("verdict: none (measurements)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ otherwise.
 """
 
 import argparse
+import os
 import sys
 import time
 
-from floss_ref.cli_train import DEMO, demo_verdict, run_demo
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+from floss_ref.cli_train import DEMO, demo_verdict, run_demo  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
@@ -27,6 +31,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
+    print(_common.provenance())
     print(f"demo settings: {DEMO}")
     print(f"{'seed':>4} {'acc none':>9} {'acc during':>11} {'holds':>6} {'time':>7}")
     held = 0

@@ -71,6 +71,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     logs = os.path.join(HERE, "out", f"run_all_{args.scale}")
     os.makedirs(logs, exist_ok=True)
+    sys.path.insert(0, HERE)
+    import _common
+    print(_common.provenance(), flush=True)
     report, start_all = [], time.perf_counter()
     for name in args.scripts or SCRIPTS:
         script, quick, paper, sweep = SCRIPTS[name]
