@@ -22,8 +22,20 @@ def _lstm_block(ns):
     assert np.allclose(ns["res"].exponents, [-0.166, -0.204, -0.203, -0.215], atol=5e-4)
 
 
+def _henon_block(ns):
+    # "[0.4192, -1.6232] +- [0.0030, 0.0030]; their sum is log(b) exactly", and the prose
+    # after the block: "kaplan_yorke_dimension(res.exponents) is 1.26 here"
+    from floss_ref import kaplan_yorke_dimension
+    res = ns["res"]
+    assert np.allclose(res.exponents, [0.4192, -1.6232], atol=5e-5)
+    assert np.allclose(res.stderr, [0.0030, 0.0030], atol=5e-5)
+    assert res.exponents.sum() == pytest.approx(np.log(0.3), abs=1e-12)
+    assert round(kaplan_yorke_dimension(res.exponents), 2) == 1.26
+    assert "kaplan_yorke_dimension(res.exponents)` is 1.26 here" in README
+
+
 # what a block's comments say it prints, checked on its own variables
-CHECKS = {"long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block}
+CHECKS = {"long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))

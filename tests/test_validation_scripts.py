@@ -119,3 +119,28 @@ def test_script_runs_at_a_tiny_size(name, tmp_path, monkeypatch):
     code, out = run(module, argv)
     assert code in (0, 1), out
     assert out.strip(), "the script printed nothing"
+
+
+# the options that cover the paper's further claims (Figs. 12 and 14, App. B, Fig. 1B's remark)
+VARIANTS = {
+    "fig4 throughout, orthogonal": ("fig4_xor_protocols", [
+        "--tasks", "binary_xor", "--protocols", "during", "throughout", "--init", "orthogonal",
+        "--settings", "authors", "--xor-lags", "double"]),
+    "fig6 target -1": ("fig6_lstm_relu", ["--cells", "lstm", "--target", "-1"]),
+    "fig1b positive target": ("fig1b_targets", ["--targets", "0.5"]),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_script_option_runs_at_a_tiny_size(variant, tmp_path, monkeypatch):
+    name, extra = VARIANTS[variant]
+    module = load(name, monkeypatch)
+    *_, argv = TINY[name](module, tmp_path, monkeypatch)
+    if name == "fig4_xor_protocols":  # the lags (d, 2d) need twice the steps
+        monkeypatch.setitem(module.SCALE["quick"], "base", dict(module.SCALE["quick"]["base"], T=40, floss_every=10))
+    monkeypatch.chdir(tmp_path)
+    code, out = run(module, argv + extra)
+    assert code in (0, 1), out
+    assert "verdict:" in out, out
+    if name == "fig4_xor_protocols":
+        assert "throughout" in out and "Fig. 12" in out, out

@@ -121,6 +121,7 @@ def sweep(args, name, tasks, settings, label=None):
     """Run the tasks through floss_ref.sweep; exits with the error text on SweepError."""
     results = results_dir(args, name, label)
     settings = {"script": name, "scale": args.scale, **settings}
+    print(provenance(), flush=True)
     print(f"{name}: {len(tasks)} tasks -> {results}", flush=True)
     try:
         return run_sweep(tasks, results, settings=settings, jobs=args.jobs, scheduler=args.scheduler,

@@ -32,6 +32,8 @@ from floss_ref.training import AUTHORS_SETTINGS, TrainConfig, sweep_tasks  # noq
 
 NAME = "fig4_xor_protocols"
 PROTOCOLS = ("none", "prefloss", "during")
+# App. D.2 / Fig. 12: flossing every 100 epochs throughout training (--protocols throughout)
+ALL_PROTOCOLS = PROTOCOLS + ("throughout",)
 TASKS = ("binary_xor", "spatial_xor")
 SCALE = {
     # N = 32 keeps the whole quick set inside 30 min; delays bracket the one (30) where
@@ -64,6 +66,9 @@ def setting_fields(args):
     if args.xor_lags != "half":
         fields["xor_lags"] = args.xor_lags
     label = f"{args.settings}_lags-{args.xor_lags}"
+    if args.init != "gaussian":
+        fields["init"] = args.init
+        label += f"_init-{args.init}"
     return fields, label
 
 
@@ -72,7 +77,10 @@ def main(argv=None):
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
-    p.add_argument("--protocols", nargs="+", choices=PROTOCOLS, default=list(PROTOCOLS))
+    p.add_argument("--protocols", nargs="+", choices=ALL_PROTOCOLS, default=list(PROTOCOLS),
+                   help="default: none prefloss during; 'throughout' floss every 100 epochs (Fig. 12)")
+    p.add_argument("--init", choices=("gaussian", "orthogonal"), default="gaussian",
+                   help="initial W: Gaussian (default) or orthogonal (App. G, Fig. 14)")
     p.add_argument("--settings", choices=("ours", "authors", "input-scale"), default="ours",
                    help="'ours' (TrainConfig defaults); 'authors': where the paper is silent, the "
                         "authors' code's input scaling 1/n_in, readout init, per-array clipping and one h0 "
@@ -95,6 +103,8 @@ def main(argv=None):
     curve_every = 100 if args.scale == "paper" else None
     tasks = sweep_tasks(cfgs, curve_every=curve_every)
     settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
+    if args.init != "gaussian":
+        settings["init"] = args.init
     label = None if args.scale == "quick" and not settings else label
     if args.report_only:
         from floss_ref.sweep import load_results
@@ -112,13 +122,17 @@ def verdicts(args, by):
     v = _common.Verdicts()
     for task in sorted({task for task, _, _ in by}, key=TASKS.index):
         _, d = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
-        med = {p: np.median([a for _, a, _ in by[(task, d, p)]]) for p in PROTOCOLS if (task, d, p) in by}
+        med = {p: np.median([a for _, a, _ in by[(task, d, p)]]) for p in ALL_PROTOCOLS if (task, d, p) in by}
         if "none" in med:
             v.check(f"{task}, d = {d}: without flossing, accuracy near chance (median <= 0.6)", med["none"] <= 0.6,
                     f"{med['none']:.3f}")
         if "during" in med and task == "binary_xor":
             v.check(f"{task}, d = {d}: flossing during training, accuracy > 80 % (median)", med["during"] > 0.8,
                     f"{med['during']:.3f}")
+        if {"during", "throughout"} <= set(med):
+            v.check(f"{task}, d = {d}: flossing throughout training ends below flossing during the first "
+                    f"epochs only (Fig. 12, median)", med["throughout"] < med["during"],
+                    f"{med['throughout']:.3f} vs {med['during']:.3f}")
         if {"during", "none"} <= set(med) and task == "spatial_xor":
             v.check(f"{task}, d = {d}: flossing during training beats no flossing (median)",
                     med["during"] > med["none"], f"{med['during']:.3f} vs {med['none']:.3f}")
@@ -175,7 +189,7 @@ def report(args, cfgs, tasks, results, out, suffix=""):
     for row, task in enumerate(task_names):
         delays, head = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
         ax = axes[row][0]
-        for protocol in PROTOCOLS:
+        for protocol in ALL_PROTOCOLS:
             runs = by.get((task, head, protocol))
             if not runs:
                 continue
@@ -190,7 +204,7 @@ def report(args, cfgs, tasks, results, out, suffix=""):
                title=f"{task}, d = {head}, N = {cfgs[0].N}")
         ax.legend(fontsize=8)
         ax = axes[row][1]
-        for protocol in PROTOCOLS:
+        for protocol in ALL_PROTOCOLS:
             pts = [(d, by[(task, d, protocol)]) for d in delays if (task, d, protocol) in by]
             if not pts:
                 continue

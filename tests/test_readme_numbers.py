@@ -1,0 +1,175 @@
+"""The numbers the README quotes, checked against where they come from.
+
+- Numbers that the code fixes (training defaults, size limits) are checked against the
+  code.
+- Numbers that a validation script or benchmark printed are checked against that
+  script's output as committed under ``validation/results/``.  Each such file starts
+  with the line saying where and when it was measured (``_common.provenance``), and the
+  README names the command.  These tests do not re-run the scripts (the ``slow`` smoke
+  tests and ``validation/run_all.py`` do); they check that the README says what the
+  committed output says, digit for digit as printed.
+
+(The outputs of the demo and of ``floss`` are re-run and checked in
+``test_readme_outputs.py``, the Python blocks in ``test_readme.py``.)
+"""
+
+import csv
+import pathlib
+import re
+
+import pytest
+
+from floss_ref import cli_options, cli_train
+from floss_ref.training import DEFAULT_K, TrainConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = " ".join((ROOT / "README.md").read_text().split())  # one line: sentences wrap anywhere
+RESULTS = ROOT / "validation" / "results"
+
+
+def readme(pattern):
+    """The groups of the one README match of ``pattern`` (whitespace-normalised text)."""
+    found = re.findall(pattern, README)
+    assert len(found) == 1, f"README: {len(found)} matches of {pattern!r}"
+    return found[0]
+
+
+def evidence(relpath, pattern):
+    """The groups of the one match of ``pattern`` in a committed output file, which must
+    start with its provenance line."""
+    text = (RESULTS / relpath).read_text()
+    assert text.startswith("floss_ref "), f"{relpath}: no provenance line"
+    found = re.findall(pattern, text)
+    assert len(found) == 1, f"{relpath}: {len(found)} matches of {pattern!r}"
+    return found[0]
+
+
+# ---- numbers of the code ------------------------------------------------------------
+
+def test_training_defaults_are_the_readme_ones():
+    c = TrainConfig(task="binary_xor", delay=10)
+    text = readme(r"\*\*Defaults\*\* are the paper's where it states them \(N = (\d+), T = (\d+), batch (\d+), "
+                  r"Adam lr ([\de.-]+), E_f = (\d+) flossing epochs on k = min\((\d+), N\) exponents\) and the "
+                  r"authors' code's otherwise \(gradient-norm clip ([\d.]+); flossing over (\d+)-step sequences "
+                  r"of Bernoulli inputs with the first (\d+) steps left out\)")
+    N, T, batch, lr, ef, k, clip, floss_T, floss_transient = text
+    assert (c.N, c.T, c.batch, c.floss_epochs) == (int(N), int(T), int(batch), int(ef))
+    assert c.lr == float(lr) and c.clip == float(clip) and DEFAULT_K == int(k) and c.k is None
+    assert (c.floss_T, c.floss_transient) == (int(floss_T), int(floss_transient))
+
+
+def test_cli_size_limits_are_the_readme_ones():
+    n, steps, gib = readme(r"beyond a size limit \(N <= (\d+), T <= 10\^(\d+), training arrays <= (\d+) GiB\)")
+    assert cli_options.MAX_N == int(n)
+    assert cli_options.MAX_STEPS == 10 ** int(steps)
+    assert cli_train.MAX_TRAIN_BYTES == int(gib) * 2 ** 30
+
+
+def test_progress_interval_is_the_readme_one():
+    from floss_ref._progress import LOG_INTERVAL
+    assert float(readme(r"a plain line every (\d+) s when stderr is a file or a pipe")) == LOG_INTERVAL
+
+
+# ---- numbers of committed outputs ---------------------------------------------------
+
+def test_fig1b_medians_are_the_committed_ones():
+    clipped = readme(r"median \|lambda_1 - target\| on a fresh 1000-step trajectory: ([\d.]+), ([\d.]+) and "
+                     r"([\d.]+) for seed 0")
+    plain = readme(r"the paper's plain Adam, gives ([\d.]+), ([\d.]+) and ([\d.]+)\)")
+    for shown, name, digits in ((clipped, "lr0.005_clip-1.txt", 4), (plain, "lr0.001_clip-none.txt", None)):
+        text = (RESULTS / "fig1b_targets" / name).read_text()
+        medians = [float(m) for m in re.findall(r"^\s+-?[\d.]+\s+([\d.]+)\s", text, re.M)]
+        assert len(medians) == 3, name
+        for s, m in zip(shown, medians):
+            # the README rounds the unclipped ones to two significant digits
+            assert float(s) == (round(m, digits) if digits else float(f"{m:.2g}")), (name, s, m)
+
+
+def test_relu_count_is_the_committed_one():
+    ok, of = readme(r"with the authors' -0.1/N \(`--relu-mean-scale 1/N`\) (\d+) of (\d+) are flossed to 0")
+    with open(RESULTS / "fig6_lstm_relu" / "relu_meanN_lr0.01" / "fig6_lstm_relu_summary.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["cell"] == "relu"]
+    assert len(rows) == int(of)
+    assert sum(r["status"] == "ok" and abs(float(r["lambda1_after"])) <= 0.05 for r in rows) == int(ok)
+
+
+def test_demo_seeds_are_the_committed_ones():
+    shown = readme(r"For seeds 0-4, held-out accuracy without / with flossing is ([\d./, and]+?) "
+                   r"\(`validation/demo_seeds.py`\)")
+    pairs = re.findall(r"([\d.]+)/([\d.]+)", shown)
+    text = (RESULTS / "demo_seeds" / "demo_seeds.txt").read_text()
+    assert text.startswith("floss_ref ")
+    rows = re.findall(r"^\s+(\d)\s+([\d.]+)\s+([\d.]+)\s+(?:yes|NO)", text, re.M)
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert pairs == [(r[1], r[2]) for r in rows]
+
+
+def test_clipping_counts_are_the_committed_ones():
+    nets, target, plain, clipped, clip = readme(
+        r"Without clipping, flossing (\d+) held-out networks towards lambda_1 = (-?[\d.]+) for 100 epochs left "
+        r"(\d+) short of the target by more than 0.05; with clipping at ([\d.]+), (\d+)")
+    with open(RESULTS / "fig1b_clipping" / "fig1b_clipping_summary_quick.csv") as f:
+        rows = {(r["clip"], float(r["target"])): r for r in csv.DictReader(f)}
+    assert (ROOT / "validation" / "results" / "fig1b_clipping" / "fig1b_clipping_quick.txt").read_text().startswith(
+        "floss_ref ")
+    for label, count in (("none", plain), (f"{float(clip):g}", clipped)):
+        row = rows[(label, float(target))]
+        assert (int(row["nets"]), int(row["failed"])) == (int(nets), int(count)), row
+
+
+def test_speed_table_is_the_committed_benchmark_output():
+    rows = dict(re.findall(r"\| ([^|]+?) \| ([^|]+?) \| `python validation/bench_\w+\.py` \|", README))
+    flossing = "bench/bench_flossing.txt"
+    for method in ("LAPACK", "Householder"):
+        wall, cpu = evidence(flossing, rf"N=80 k=75 T=300 {method}: ([\d.]+) s wall, ([\d.]+) s CPU")
+        key = next(k for k in rows if k.startswith("one flossing gradient") and method in k)
+        assert rows[key] == f"{wall} s wall, {cpu} s CPU", (key, rows[key])
+        ratio = evidence(flossing, rf"ensemble of 16 / one network \(N=32 k=32 T=300\), {method} QR: ([\d.]+)x")
+        key = next(k for k in rows if k.startswith("ensemble of 16") and method in k)
+        assert rows[key].startswith(f"{ratio}x"), (key, rows[key])
+    epoch, epoch_cpu = evidence("bench/bench_training.txt",
+                                r"one training epoch, N = 80, B = 16, T = 300: median ([\d.]+) ms .*?, CPU ([\d.]+) ms")
+    key = next(k for k in rows if k.startswith("one training epoch"))
+    assert rows[key].startswith(f"{epoch} ms wall, {epoch_cpu} ms CPU"), rows[key]
+    lstm = evidence("bench/bench_lstm.txt", r"LSTM / vanilla: ([\d.]+)x wall")
+    gru = evidence("bench/bench_lstm.txt", r"GRU / vanilla: ([\d.]+)x wall")
+    key = next(k for k in rows if k.startswith("LSTM / GRU flossing gradient"))
+    assert rows[key] == f"{lstm}x / {gru}x", rows[key]
+    for name in ("bench_flossing", "bench_training", "bench_lstm"):
+        load = evidence(f"bench/{name}.txt", r"^floss_ref .*, load average ([\d.]+)\n")
+        assert f"`{name}.py`: load average {load}" in README, name
+
+
+def test_precision_figures_are_the_committed_benchmark_output():
+    speedup = evidence("bench/bench_precision.txt", r"limb product vs mpmath\.matrix at m = 80: (\d+)x")
+    assert readme(r"This is about (\d+)x faster than a plain `mpmath.matrix` product at N = m = 80") == speedup
+    digits = float(evidence("bench/bench_precision.txt", r"min digits adjoint vs mp differences at T = 300: ([\d.]+)"))
+    low, high = readme(r"Its central differences at T = 300 confirm `flossing_grad` to at least ([\d.]+) "
+                       r"digits \(([\d.]+) at most")[:2]
+    assert float(low) == digits
+    text = (RESULTS / "bench" / "bench_precision.txt").read_text()
+    section = text.split("\n4. gradient of the flossing loss")[1].split("\n\n")[0].splitlines()[2:]
+    table = [line.split()[-2:] for line in section]  # digits of the adjoint, of the best float64 FD
+    assert len(table) == 4
+    assert max(float(d) for d, _ in table) == float(high)
+    best64 = [float(b) for _, b in table]
+    lo64, hi64 = readme(r"where the best float64 differences reach ([\d.]+) to ([\d.]+)\)")
+    assert (min(best64), max(best64)) == (float(lo64), float(hi64))
+
+
+def test_quick_set_time_is_the_committed_run():
+    minutes, seconds = readme(r"`python validation/run_all.py --scale quick` .*? took (\d+) minutes \((\d+) s\)")
+    total = evidence("run_all/run_all_quick.txt", r"all done in (\d+) s wall")
+    assert seconds == total and int(minutes) == round(int(total) / 60)
+
+
+def test_slow_suite_size_is_the_committed_run():
+    count, minutes = readme(r"`tests/test_validation_scripts.py`\): (\d+) tests, (\d+) minutes on")
+    passed, seconds = evidence("pytest_slow.txt", r"(\d+) passed, \d+ deselected.* in ([\d.]+)s")
+    assert count == passed and int(minutes) == round(float(seconds) / 60)
+
+
+@pytest.mark.parametrize("path", ["demo_seeds/demo_seeds.txt", "bench/bench_flossing.txt"])
+def test_evidence_files_name_their_commit(path):
+    first = (RESULTS / path).read_text().splitlines()[0]
+    assert re.search(r"\(commit [0-9a-f]{7,}", first), first
