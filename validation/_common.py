@@ -44,11 +44,11 @@ def provenance():
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except OSError:
         commit = "unknown"
-    blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
-                     if i.get("user_api") == "blas") or "unknown"
+    blas = ", ".join(f"{os.path.basename(os.path.dirname(i['filepath']))}: {i['internal_api']} {i.get('version')} "
+                     f"{i.get('architecture')}" for i in threadpool_info() if i.get("user_api") == "blas") or "unknown"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"floss_ref {floss_ref.__version__} (commit {commit}), Python {platform.python_version()}, "
-            f"NumPy {np.__version__} with {blas}, {platform.machine()} with {os.cpu_count()} cores, "
+            f"NumPy {np.__version__}, BLAS ({blas}), {platform.machine()} with {os.cpu_count()} cores, "
             f"{now}, load average {os.getloadavg()[0]:.2f}")
 
 

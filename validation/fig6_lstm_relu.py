@@ -70,7 +70,7 @@ def lambda_1(net, T, transient, rng):
     xs = rng.standard_normal((T, net.n_in))
     s0 = rng.standard_normal(net.state_size)
     try:
-        return float(lyapunov_spectrum(net, s0, xs, k=1, transient=transient, seed=rng).exponents[0])
+        return float(lyapunov_spectrum(net, s0, xs, k=1, transient=transient, seed=rng, stderr=False).exponents[0])
     except NumericalBreakdownError:
         return -np.inf
 
