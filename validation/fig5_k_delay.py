@@ -7,6 +7,10 @@ more exponents must be flossed to reach 100 % test accuracy.
 
     python validation/fig5_k_delay.py --quick
     python validation/fig5_k_delay.py --paper --scheduler tcp://host:8786
+    python validation/fig5_k_delay.py --quick --protocol prefloss --ks 1 4 16 32   # Fig. 7D: preflossing only
+
+``--protocol prefloss`` floss only before training (App. C, Fig. 7D: k up to N); its results
+go to their own directory and its outputs carry the suffix ``_prefloss``.
 
 Writes validation/out/fig5_k_delay/{fig5_<scale>.png, fig5_final_<scale>.csv,
 fig5_summary_<scale>.csv}.
@@ -39,13 +43,19 @@ def main(argv=None):
     p.add_argument("--ks", nargs="+", type=int, default=None, help="override the k values of the scale")
     p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
+    p.add_argument("--protocol", choices=("during", "prefloss"), default="during",
+                   help="flossing before and during training (Fig. 5, default) or before only (Fig. 7D)")
     args = p.parse_args(argv)
     s = SCALE[args.scale]
     ks, delays, seeds = args.ks or s["ks"], args.delays or s["delays"], args.seeds or s["seeds"]
-    cfgs = [TrainConfig(delay=d, k=k, seed=seed, **s["base"]) for d in delays for k in ks for seed in range(seeds)]
+    base = dict(s["base"], protocol=args.protocol)
+    cfgs = [TrainConfig(delay=d, k=k, seed=seed, **base) for d in delays for k in ks for seed in range(seeds)]
     tasks = sweep_tasks(cfgs)
-    results = _common.sweep(args, NAME, tasks, {})
+    prefloss = args.protocol == "prefloss"
+    results = _common.sweep(args, NAME, tasks, {"protocol": "prefloss"} if prefloss else {},
+                            label="prefloss" if prefloss else None)
     out = _common.out_dir(args, NAME)
+    suffix = "_prefloss" if prefloss else ""
 
     acc = {}
     rows = []
@@ -53,7 +63,7 @@ def main(argv=None):
         a = float(results[t.name]["summary/test_accuracy"])
         acc.setdefault((c.delay, c.k), []).append(a)
         rows.append([c.delay, c.k, c.seed, c.N, c.epochs, a, float(results[t.name]["meta/seconds"])])
-    _common.write_csv(os.path.join(out, f"fig5_final_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig5_final_{args.scale}{suffix}.csv"),
                       ["delay", "k", "seed", "N", "epochs", "test_accuracy", "seconds"], rows)
     summary = []
     print(f"{'d':>3} " + " ".join(f"{'k=' + str(k):>7}" for k in ks) + "   (median test accuracy)")
@@ -64,7 +74,7 @@ def main(argv=None):
             summary.append([d, k, len(acc[(d, k)]), med, lo, hi, mean])
             line.append(f"{med:>7.3f}")
         print(f"{d:>3} " + " ".join(line))
-    _common.write_csv(os.path.join(out, f"fig5_summary_{args.scale}.csv"),
+    _common.write_csv(os.path.join(out, f"fig5_summary_{args.scale}{suffix}.csv"),
                       ["delay", "k", "n", "median", "p25", "p75", "mean"], summary)
     verdicts = _common.Verdicts()
     if len(ks) > 1:
@@ -97,8 +107,9 @@ def main(argv=None):
     ax.set_yticks(range(len(delays)), [str(d) for d in delays])
     ax.set(xlabel="flossed exponents k", ylabel="delay d", title="median test accuracy")
     fig.colorbar(im, ax=ax)
-    fig.suptitle(f"binary temporal XOR, flossing before + during training, N = {cfgs[0].N}")
-    _common.save(fig, os.path.join(out, f"fig5_{args.scale}.png"))
+    when = "before training only" if prefloss else "before + during training"
+    fig.suptitle(f"binary temporal XOR, flossing {when}, N = {cfgs[0].N}")
+    _common.save(fig, os.path.join(out, f"fig5_{args.scale}{suffix}.png"))
     return verdicts.exit_code()
 
 
