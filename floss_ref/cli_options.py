@@ -58,7 +58,8 @@ def add_network_options(parser, N=32, g=1.0):
     net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
     net.add_argument("--N", type=int_at_least(1, MAX_N), default=N, help=f"number of units N (default: {N})")
     net.add_argument("--g", type=float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
-    net.add_argument("--nonlinearity", choices=("tanh", "relu"), default=None, help="vanilla cell only (default: tanh)")
+    net.add_argument("--nonlinearity", choices=("tanh", "relu", "linear"), default=None,
+                     help="vanilla cell only (default: tanh; linear: phi = identity, App. E)")
     net.add_argument("--init", choices=("gaussian", "orthogonal"), default=None,
                      help="vanilla cell only (default: gaussian)")
     net.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")

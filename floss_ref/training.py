@@ -21,6 +21,7 @@ from ._progress import progress_bar
 from ._threads import limit_blas
 from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
 from .cells import CELLS, check_cell_options, make_cell
+from .cells.vanilla import INITS, NONLINEARITIES
 from .checkpoint import load_checkpoint, save_checkpoint, save_history
 from .driver import floss
 from .lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum
@@ -170,8 +171,8 @@ class TrainConfig:
         _validate.choice("task", self.task, tuple(TASKS))
         _validate.choice("cell", self.cell, tuple(CELLS))
         _validate.choice("protocol", self.protocol, PROTOCOLS)
-        _validate.choice("nonlinearity", self.nonlinearity, ("tanh", "relu"))
-        _validate.choice("init", self.init, ("gaussian", "orthogonal"))
+        _validate.choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _validate.choice("init", self.init, INITS)
         for name, options in SETTING_CHOICES.items():
             _validate.choice(name, getattr(self, name), options)
         if self.forget_gain is not None:

@@ -26,12 +26,13 @@ CONFIGS = [
     ("relu", (), 1, 4),
     ("tanh", (3,), 2, 4),
     ("relu", (3,), 1, 0),
+    ("linear", (), 2, 3),
 ]
 
 
 def setup(nonlinearity, ensemble, seed=0):
     rng = np.random.default_rng(seed)
-    g = 1.5 if nonlinearity == "tanh" else 0.5
+    g = {"tanh": 1.5, "relu": 0.5, "linear": 0.9}[nonlinearity]
     net = VanillaRNN.random(N, n_in=2, g=g, nonlinearity=nonlinearity, mean=0.0, ensemble=ensemble, seed=rng)
     if nonlinearity == "relu":
         # keep most units active: with fewer than k active units D_s has rank < k and

@@ -121,7 +121,7 @@ def test_script_runs_at_a_tiny_size(name, tmp_path, monkeypatch):
     assert out.strip(), "the script printed nothing"
 
 
-# the options that cover the paper's further claims (Figs. 7D, 12 and 14, App. B, Fig. 1B's remark)
+# the options that cover the paper's further claims (Figs. 7D, 12 and 14, Apps. B and E, Fig. 1B's remark)
 VARIANTS = {
     "fig4 throughout, orthogonal": ("fig4_xor_protocols", [
         "--tasks", "binary_xor", "--protocols", "during", "throughout", "--init", "orthogonal",
@@ -129,6 +129,7 @@ VARIANTS = {
     "fig6 target -1": ("fig6_lstm_relu", ["--cells", "lstm", "--target", "-1"]),
     "fig1b positive target": ("fig1b_targets", ["--targets", "0.5"]),
     "fig5 preflossing only": ("fig5_k_delay", ["--protocol", "prefloss"]),
+    "fig3 linear networks": ("fig3_copy_xor", ["--nonlinearity", "linear"]),
 }
 
 

@@ -19,6 +19,8 @@ CASES = [
     ("tanh", (4,), (4,)),        # an ensemble of 4 networks
     ("relu", (), (3,)),
     ("relu", (4,), (4,)),
+    ("linear", (), (3,)),        # App. E: phi = identity
+    ("linear", (4,), (4,)),
 ]
 
 
@@ -59,7 +61,7 @@ def test_tangent_jvp_central_differences(nonlinearity, ensemble, batch, rng):
     check_tangent_jvp_central_differences(net, h, x, Q, rng, perturbed)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "linear"])
 def test_tangent_is_the_jacobian_of_step(nonlinearity, rng):
     """D_s Q from tangent() equals a finite-difference Jacobian of step() applied to Q."""
     net, h, x, Q = make(nonlinearity, (), (), rng)
@@ -131,3 +133,21 @@ def test_bad_parameter_arrays():
         VanillaRNN({"W": good["W"]})
     with pytest.raises(ValueError, match="do not broadcast"):
         VanillaRNN({**good, "W": np.ones((3, 4, 4)), "b": np.ones((2, 4))})
+
+
+def test_linear_network_exponents_are_the_log_moduli_of_the_eigenvalues_of_W():
+    # h_{s+1} = W h_s + V x + b: the tangent dynamics is W itself, whatever the inputs, so the
+    # Lyapunov exponents are log |eigenvalues of W| (App. E), a complex pair giving two equal ones
+    from floss_ref import lyapunov_spectrum
+    net = VanillaRNN.random(6, n_in=1, g=0.9, nonlinearity="linear", seed=3)
+    xs = np.random.default_rng(4).standard_normal((3000, 1))
+    res = lyapunov_spectrum(net, np.zeros(6), xs, k=6, transient=500, seed=5, stderr=False)
+    expected = np.sort(np.log(np.abs(np.linalg.eigvals(net.params["W"]))))[::-1]
+    np.testing.assert_allclose(res.exponents, expected, atol=2e-3)
+
+
+def test_an_unknown_nonlinearity_is_refused_by_name():
+    net = VanillaRNN.random(4, nonlinearity="linear", seed=0)
+    assert net.nonlinearity == "linear"
+    with pytest.raises(ValueError, match="nonlinearity"):
+        VanillaRNN.random(4, nonlinearity="identity")

@@ -1,6 +1,6 @@
 """The vanilla RNN of Eq. 9, its Jacobian action (tangent dynamics) and their pullbacks.
 
-    h_{s+1} = W phi(h_s) + V x_{s+1} + b              (Eq. 9, phi = tanh or ReLU)
+    h_{s+1} = W phi(h_s) + V x_{s+1} + b              (Eq. 9, phi = tanh, ReLU, or the identity of App. E)
     D_s     = dh_{s+1}/dh_s = W diag(phi'(h_s))       (never formed)
 
 Each operation is followed by its pullback (``*_vjp``) and its tangent rule (``*_jvp``),
@@ -16,7 +16,7 @@ from ..qr import positive_diagonal
 from ._linear import matvec, outer_sum, rmatvec, sum_to
 from ._params import check_keys, ensemble_shape
 
-NONLINEARITIES = ("tanh", "relu")
+NONLINEARITIES = ("tanh", "relu", "linear")
 INITS = ("gaussian", "orthogonal")
 MEAN_SCALES = ("entry", "1/N")
 
@@ -44,6 +44,23 @@ def _relu_slope(phi, out=None):
     return np.greater(phi, 0.0, out=out)
 
 
+def _identity(h, out=None):  # linear networks (App. E): phi(h) = h, a copy so the cache owns it
+    if out is None:
+        return h.copy()
+    np.copyto(out, h)
+    return out
+
+
+def _identity_slope(phi, out=None):  # phi' = 1
+    if out is None:
+        return np.ones_like(phi)
+    out[...] = 1.0
+    return out
+
+
+_PHI = {"tanh": (_tanh, _tanh_slope), "relu": (_relu, _relu_slope), "linear": (_identity, _identity_slope)}
+
+
 class VanillaRNN:
     """Vanilla recurrent network, Eq. 9, as a differentiable map (see :mod:`floss_ref.maps`).
 
@@ -53,7 +70,8 @@ class VanillaRNN:
         ``W : (*nets, N, N)`` recurrent weights, ``V : (*nets, N, n_in)`` input weights,
         ``b : (*nets, N)`` bias.  ``*nets`` are ensemble axes: R independent networks in one
         object, each with its own weights and its own trajectory.
-    nonlinearity : {"tanh", "relu"}
+    nonlinearity : {"tanh", "relu", "linear"}
+        phi of Eq. 9; "linear" is the identity (the linear networks of App. E).
 
     Attributes
     ----------
@@ -91,7 +109,7 @@ class VanillaRNN:
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
         self.n_in = V.shape[-1]
-        self._phi, self._slope = (_tanh, _tanh_slope) if self.nonlinearity == "tanh" else (_relu, _relu_slope)
+        self._phi, self._slope = _PHI[self.nonlinearity]
 
     @classmethod
     def random(cls, N, n_in=1, g=1.0, *, nonlinearity="tanh", init="gaussian", mean=None,
@@ -108,10 +126,10 @@ class VanillaRNN:
             Gain: W_ij ~ N(mean, g^2/N) (Section 3), or W = g * (Haar orthogonal) for
             ``init="orthogonal"`` (App. G).  An array gives each network its own gain
             (Fig. 1B draws g ~ U(0, 1)).
-        nonlinearity : {"tanh", "relu"}
+        nonlinearity : {"tanh", "relu", "linear"}
         init : {"gaussian", "orthogonal"}
         mean : float, optional
-            gbar; default 0 for tanh and -0.1 for ReLU (App. B).
+            gbar; default -0.1 for ReLU (App. B), 0 otherwise.
         mean_scale : {"entry", "1/N"}
             ``"entry"``: the mean of each W entry is gbar, a literal reading of App. B's
             N(-0.1, g^2/N); ``"1/N"``: it is gbar / N, as in the authors' code
@@ -128,7 +146,7 @@ class VanillaRNN:
         _validate.choice("init", init, INITS)
         g = _validate.ensemble_gain(g, ensemble)
         if mean is None:
-            mean = 0.0 if nonlinearity == "tanh" else -0.1
+            mean = -0.1 if nonlinearity == "relu" else 0.0
         mean = _validate.real("mean", mean)
         if _validate.choice("mean_scale", mean_scale, MEAN_SCALES) == "1/N":
             mean = mean / N
@@ -145,7 +163,8 @@ class VanillaRNN:
         return cls({"W": W, "V": V, "b": b}, nonlinearity=nonlinearity)
 
     def _d2phi(self, phi, dphi):
-        """phi''(h) from the cached phi(h) and phi'(h): -2 tanh(h) (1 - tanh^2 h), or 0 for ReLU."""
+        """phi''(h) from the cached phi(h) and phi'(h): -2 tanh(h) (1 - tanh^2 h), or 0 for ReLU
+        and the identity."""
         if self.nonlinearity == "tanh":
             return -2.0 * phi * dphi
         return np.zeros_like(phi)
