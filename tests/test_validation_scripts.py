@@ -95,7 +95,7 @@ TINY = {
     "run_all": lambda m, t, mp: (mp.setattr(m, "SCRIPTS", {"fig1b": m.SCRIPTS["fig1b"]}),
                                  mp.setitem(m.SCRIPTS, "fig1b", ("fig1b_targets.py", [
                                      "--N", "6", "--nets", "2", "--epochs", "2", "--T", "30", "--transient", "5",
-                                     "--T-eval", "50"], None, False)),
+                                     "--T-eval", "50"], None, False, True)),
                                  ["--scale", "quick"]),
 }
 

@@ -1,4 +1,4 @@
-"""Run every validation script at one scale, one after the other, and report their verdicts.
+"""Run every validation script at one scale and report their verdicts.
 
     python validation/run_all.py --scale quick                 # every script
     python validation/run_all.py --scale paper --scheduler tcp://host:8786
@@ -11,6 +11,11 @@ measurements or observations, not a claim), its exit code and its time.  Scripts
 exist at one size only run at --quick and are skipped at --paper (said in the report).
 Each script's output goes to validation/out/run_all_<scale>/<script>.log; sweep results
 stay in each script's results directory, so running this again resumes.
+
+Scripts that use one core run two at a time; the sweep scripts (whose workers use both
+cores), the demo (two trainings at once) and the benchmarks (which must have the machine
+to themselves) run alone.  ``--serial`` runs one script at a time.  The CPU time of each
+script includes its workers'.
 """
 
 import argparse
@@ -21,26 +26,28 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# name: (file, arguments at --quick, arguments at --paper or None: one size only, takes --jobs)
+# name: (file, arguments at --quick, arguments at --paper or None: one size only, takes --jobs,
+#        one core: may run beside another one-core script)
 SCRIPTS = {
-    "fig1": ("fig1_flossing.py", ["--quick"], ["--paper"], True),
-    "fig1b": ("fig1b_targets.py", [], None, False),
-    "fig1b_clipping": ("fig1b_clipping.py", ["--quick"], ["--paper"], True),
-    "fig1b_target0": ("fig1b_target0_estimates.py", [], None, False),
-    "fig2": ("fig2_condition_number.py", ["--panel", "all", "--quick"], ["--panel", "all"], False),
-    "fig3": ("fig3_copy_xor.py", ["--quick"], ["--paper"], True),
-    "fig4": ("fig4_xor_protocols.py", ["--quick"], ["--paper"], True),
-    "fig5": ("fig5_k_delay.py", ["--quick"], ["--paper"], True),
-    "fig6": ("fig6_lstm_relu.py", [], None, False),
-    "appD": ("appD_diagnostics.py", ["--quick"], ["--paper"], True),
-    "appK": ("appK_convergence.py", ["--quick"], ["--paper"], True),
-    "lyapunov_errors": ("lyapunov_errors.py", ["--quick"], ["--paper"], False),
-    "clv_flossing": ("clv_flossing.py", ["--quick"], ["--paper"], False),
-    "demo": ("demo_seeds.py", ["--seeds", "0", "1", "2"], None, False),
-    "bench_flossing": ("bench_flossing.py", [], None, False),
-    "bench_training": ("bench_training.py", [], None, False),
-    "bench_lstm": ("bench_lstm.py", [], None, False),
-    "bench_precision": ("bench_precision.py", ["--quick"], None, False),
+    "fig1": ("fig1_flossing.py", ["--quick"], ["--paper"], True, False),
+    "fig1b_clipping": ("fig1b_clipping.py", ["--quick"], ["--paper"], True, False),
+    "fig3": ("fig3_copy_xor.py", ["--quick"], ["--paper"], True, False),
+    "fig4": ("fig4_xor_protocols.py", ["--quick"], ["--paper"], True, False),
+    "fig5": ("fig5_k_delay.py", ["--quick"], ["--paper"], True, False),
+    "appD": ("appD_diagnostics.py", ["--quick"], ["--paper"], True, False),
+    "appK": ("appK_convergence.py", ["--quick"], ["--paper"], True, False),
+    "demo": ("demo_seeds.py", ["--seeds", "0", "1", "2"], None, False, False),  # two trainings at once
+    "fig1b": ("fig1b_targets.py", [], None, False, True),
+    "fig1b_target0": ("fig1b_target0_estimates.py", [], None, False, True),
+    "fig2": ("fig2_condition_number.py", ["--panel", "all", "--quick"], ["--panel", "all"], False, True),
+    "fig6": ("fig6_lstm_relu.py", [], None, False, True),
+    "lyapunov_errors": ("lyapunov_errors.py", ["--quick"], ["--paper"], False, True),
+    "clv_flossing": ("clv_flossing.py", ["--quick"], ["--paper"], False, True),
+    # benchmarks last, each alone on the machine
+    "bench_flossing": ("bench_flossing.py", [], None, False, False),
+    "bench_training": ("bench_training.py", [], None, False, False),
+    "bench_lstm": ("bench_lstm.py", [], None, False, False),
+    "bench_precision": ("bench_precision.py", ["--quick"], None, False, False),
 }
 
 
@@ -55,19 +62,14 @@ def verdict(log_text, code):
     return "PASS" if passes else "none"
 
 
-def _children_cpu():
-    """User + system CPU seconds of the finished child processes (the scripts and, through
-    them, their sweep workers)."""
-    t = os.times()
-    return t.children_user + t.children_system
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=("quick", "paper"), default="quick")
     p.add_argument("--scripts", nargs="+", choices=tuple(SCRIPTS), default=None, help="default: all")
     p.add_argument("--jobs", type=int, default=2, help="local worker processes per sweep")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
+    p.add_argument("--serial", action="store_true",
+                   help="one script at a time (default: two one-core scripts side by side)")
     args = p.parse_args(argv)
     logs = os.path.join(HERE, "out", f"run_all_{args.scale}")
     os.makedirs(logs, exist_ok=True)
@@ -75,8 +77,31 @@ def main(argv=None):
     import _common
     print(_common.provenance(), flush=True)
     report, start_all = [], time.perf_counter()
+    running = {}  # pid: (name, Popen, log file, start)
+
+    def wait_one():
+        """Wait for one of the running scripts to end; report it."""
+        while True:
+            for pid in running:
+                done, status, usage = os.wait4(pid, os.WNOHANG)  # usage: the script and its workers
+                if done:
+                    break
+            else:
+                time.sleep(0.5)
+                continue
+            break
+        name, proc, f, start = running.pop(pid)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        f.close()
+        seconds, cpu = time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+        with open(f.name) as log:
+            v = verdict(log.read(), code)
+        print(f"{name}: {v} (exit {code}) in {seconds:.0f} s wall, {cpu:.0f} s CPU, load average "
+              f"{os.getloadavg()[0]:.2f}, log {f.name}", flush=True)
+        report.append((name, v, code, seconds, cpu))
+
     for name in args.scripts or SCRIPTS:
-        script, quick, paper, sweep = SCRIPTS[name]
+        script, quick, paper, sweep, one_core = SCRIPTS[name]
         extra = quick if args.scale == "quick" else paper
         if extra is None:
             report.append((name, "skipped (one size only: run with --scale quick)", "-", 0.0, 0.0))
@@ -84,17 +109,17 @@ def main(argv=None):
         cmd = [sys.executable, os.path.join(HERE, script), *extra]
         if sweep:
             cmd += ["--jobs", str(args.jobs)] + (["--scheduler", args.scheduler] if args.scheduler else [])
+        # a one-core script may start beside one other one-core script; any other runs alone
+        pair = one_core and not args.serial and all(SCRIPTS[n][4] for n, *_ in running.values())
+        while running and (not pair or len(running) >= 2):
+            wait_one()
         log = os.path.join(logs, f"{name}.log")
         print(f"{name}: {' '.join(cmd[1:])}", flush=True)
-        start, cpu_start = time.perf_counter(), _children_cpu()
-        with open(log, "w") as f:
-            code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
-        with open(log) as f:
-            v = verdict(f.read(), code)
-        print(f"{name}: {v} (exit {code}) in {seconds:.0f} s wall, {cpu:.0f} s CPU, load average "
-              f"{os.getloadavg()[0]:.2f}, log {log}", flush=True)
-        report.append((name, v, code, seconds, cpu))
+        f = open(log, "w")
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        running[proc.pid] = (name, proc, f, time.perf_counter())
+    while running:
+        wait_one()
     print(f"\n{'script':<18} {'verdict':<46} {'exit':>4} {'wall':>7} {'CPU':>7}")
     for name, v, code, seconds, cpu in report:
         print(f"{name:<18} {v:<46} {code!s:>4} {seconds:>6.0f}s {cpu:>6.0f}s")
