@@ -20,7 +20,7 @@ lr 0.005, T = 500 per epoch with 100 transient); lambda_1 measured afterwards on
 trajectory of 5000 steps (500 transient).  A network counts as failed if
 |lambda_1 - target| > 0.05.
 
-    python validation/fig1b_clipping.py --quick      # 20 networks, target -1, clip none / 1
+    python validation/fig1b_clipping.py --quick      # 10 networks, target -1, clip none / 1
     python validation/fig1b_clipping.py --paper      # 50 networks, targets -1 / -0.5 / 0, clip none / 0.3 / 1 / 10
 
 Writes validation/out/fig1b_clipping/{fig1b_clipping_<scale>.png, fig1b_clipping_<scale>.csv,
@@ -40,7 +40,7 @@ from floss_ref.sweep import SweepTask  # noqa: E402
 NAME = "fig1b_clipping"
 TARGETS = (-1.0, -0.5, 0.0)
 # the quick set floss towards -1 only, where unclipped runs fall short most often
-SCALE = {"quick": dict(nets=20, clips=(None, 1.0), targets=(-1.0,)),
+SCALE = {"quick": dict(nets=10, clips=(None, 1.0), targets=(-1.0,)),
          "paper": dict(nets=50, clips=(None, 0.3, 1.0, 10.0), targets=TARGETS)}
 FLOSS = dict(N=32, k=1, epochs=100, T=500, transient=100, lr=0.005, inputs="gaussian",
              spectrum_k=1, spectrum_T=5000)
