@@ -32,7 +32,7 @@ PROTOCOLS = ("none", "prefloss")
 TASKS = ("copy", "xor")
 SCALE = {
     "quick": dict(base=dict(N=32, T=100, epochs=4000, k=32, floss_epochs=300, diag_every=0),
-                  delays={"copy": (10, 20, 30), "xor": (20, 30)}, seeds=2,
+                  delays={"copy": (20, 30), "xor": (20, 30)}, seeds=2,
                   headline={"copy": 20, "xor": 20}),
     "paper": dict(base=dict(N=80, T=300, epochs=10_000, k=75, floss_epochs=500, diag_every=0),
                   delays={"copy": (10, 20, 30, 40, 50, 60), "xor": (10, 20, 30, 40, 50, 60)}, seeds=5,
