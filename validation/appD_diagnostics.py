@@ -32,7 +32,7 @@ PROTOCOLS = ("none", "during")
 SCALE = {
     "quick": dict(base=dict(task="binary_xor", delay=30, N=32, T=100, epochs=3000, k=32, floss_epochs=300,
                             diag_every=20),
-                  seeds=3, sv=(1, 8, 16)),
+                  seeds=2, sv=(1, 8, 16)),
     "paper": dict(base=dict(task="binary_xor", delay=70, N=80, T=300, epochs=10_000, k=75, floss_epochs=500,
                             diag_every=20),
                   seeds=10, sv=(1, 20, 40)),

@@ -40,8 +40,8 @@ CLIP_B = 1.0
 SCALE = {
     # B: the settings of fig1b_targets.py (lr 0.005, T 500, 100 epochs, clip 1); C/D: the flossing
     # settings of the training runs (T = 55, 16 transient, lr 1e-3)
-    # panel B: the paper has 10 networks (--paper); the quick set floss 5 (fig1b_targets.py runs all 10)
-    "quick": dict(N=32, seeds=3, seeds_b=5, b=dict(epochs=100, T=500, transient=100, lr=0.005),
+    # panel B: the paper has 10 networks (--paper); the quick set floss 3 (fig1b_targets.py runs all 10)
+    "quick": dict(N=32, seeds=2, seeds_b=3, b=dict(epochs=100, T=500, transient=100, lr=0.005),
                   cd=dict(epochs=500, T=55, transient=16, lr=1e-3), spectrum_T=1100),
     "paper": dict(N=32, seeds=10, seeds_b=10, b=dict(epochs=100, T=500, transient=100, lr=0.005),
                   cd=dict(epochs=2000, T=55, transient=16, lr=1e-3), spectrum_T=5500),
