@@ -34,8 +34,14 @@ def _henon_block(ns):
     assert "kaplan_yorke_dimension(res.exponents)` is 1.26 here" in README
 
 
+def _first_block(ns):
+    # "(10,) lambda_1 .. lambda_10 in QR order (decreasing here)"
+    lam = ns["res"].exponents
+    assert lam.shape == (10,) and np.all(np.diff(lam) <= 0)
+
+
 # what a block's comments say it prints, checked on its own variables
-CHECKS = {"long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
+CHECKS = {"VanillaRNN.random(N=80": _first_block, "long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))

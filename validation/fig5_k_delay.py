@@ -31,7 +31,7 @@ NAME = "fig5_k_delay"
 SCALE = {
     "quick": dict(base=dict(task="binary_xor", protocol="during", N=32, T=100, epochs=6000,
                             floss_epochs=300, diag_every=0),
-                  ks=(1, 32), delays=(20, 30), seeds=2),
+                  ks=(1, 32), delays=(30,), seeds=2),
     "paper": dict(base=dict(task="binary_xor", protocol="during", N=80, T=300, epochs=10_000,
                             floss_epochs=500, diag_every=0),
                   ks=(1, 5, 10, 20, 40, 60, 80), delays=(20, 30, 40, 50, 60, 70), seeds=5),
