@@ -105,7 +105,7 @@ def test_demo_seeds_are_the_committed_ones():
 
 
 def test_clipping_counts_are_the_committed_ones():
-    nets, target, plain, clipped, clip = readme(
+    nets, target, plain, clip, clipped = readme(
         r"Without clipping, flossing (\d+) held-out networks towards lambda_1 = (-?[\d.]+) for 100 epochs left "
         r"(\d+) short of the target by more than 0.05; with clipping at ([\d.]+), (\d+)")
     with open(RESULTS / "fig1b_clipping" / "fig1b_clipping_summary_quick.csv") as f:
