@@ -35,9 +35,12 @@ def _henon_block(ns):
 
 
 def _first_block(ns):
-    # "(10,) lambda_1 .. lambda_10 in QR order (decreasing here)"
-    lam = ns["res"].exponents
-    assert lam.shape == (10,) and np.all(np.diff(lam) <= 0)
+    # "(10,) lambda_1 .. lambda_10, decreasing up to finite-T noise": QR order, in which two
+    # nearly equal exponents may swap over a finite T (seen without a seed: a step of +0.002
+    # against standard errors of 0.01); never by more than two standard errors
+    res = ns["res"]
+    assert res.exponents.shape == (10,)
+    assert np.all(np.diff(res.exponents) <= 2 * res.stderr[1:])
 
 
 # what a block's comments say it prints, checked on its own variables
