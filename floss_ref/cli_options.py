@@ -5,6 +5,7 @@ import argparse
 import numpy as np
 
 from .cells import CELLS, make_cell
+from .cells.vanilla import INITS, NONLINEARITIES
 
 
 class Parser(argparse.ArgumentParser):
@@ -58,9 +59,9 @@ def add_network_options(parser, N=32, g=1.0):
     net.add_argument("--cell", choices=sorted(CELLS), default="vanilla", help="cell type (default: vanilla)")
     net.add_argument("--N", type=int_at_least(1, MAX_N), default=N, help=f"number of units N (default: {N})")
     net.add_argument("--g", type=float_range(0.0), default=g, help=f"gain g of the initial weights (default: {g})")
-    net.add_argument("--nonlinearity", choices=("tanh", "relu", "linear"), default=None,
+    net.add_argument("--nonlinearity", choices=NONLINEARITIES, default=None,
                      help="vanilla cell only (default: tanh; linear: phi = identity, App. E)")
-    net.add_argument("--init", choices=("gaussian", "orthogonal"), default=None,
+    net.add_argument("--init", choices=INITS, default=None,
                      help="vanilla cell only (default: gaussian)")
     net.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
 
