@@ -13,8 +13,8 @@ from .errors import NumericalBreakdownError, SingularRError
 from .driver import FlossingHistory, floss
 from .flossing import FlossingGrad, flossing_grad, flossing_loss, flossing_loss_jvp
 from .clv import CovariantVectors, covariant_vectors
-from .lyapunov import (ConditioningWarning, ConvergenceWarning, LyapunovResult, finite_time_exponents,
-                       lyapunov_spectrum, random_orthonormal)
+from .lyapunov import (ConditioningWarning, ConvergenceWarning, LyapunovResult, RoundoffWarning,
+                       finite_time_exponents, lyapunov_spectrum, random_orthonormal)
 from .lyapunov_stats import ShortBlocksWarning, entropy_bound, kaplan_yorke_dimension
 from .maps import FunctionMap, LinearMap
 from .optim import Adam
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "CELLS", "GRU", "LSTM", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
-    "LinearMap", "LyapunovResult", "NumericalBreakdownError", "SingularRError", "VanillaRNN",
+    "LinearMap", "LyapunovResult", "NumericalBreakdownError", "RoundoffWarning", "SingularRError", "VanillaRNN",
     "ConvergenceWarning", "CovariantVectors", "ShortBlocksWarning", "covariant_vectors", "entropy_bound",
     "finite_time_exponents", "kaplan_yorke_dimension",
     "floss", "flossing_grad", "flossing_loss", "flossing_loss_jvp", "get_cell", "lyapunov_spectrum", "random_orthonormal",

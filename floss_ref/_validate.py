@@ -8,11 +8,41 @@ is not real floating point is refused.
 """
 
 import numbers
+import os
 
 import numpy as np
 
+MAX_GAIN = 1e100
+MEMORY_FRACTION = 0.5  # the most of the machine's memory one request may plan to use
 
-def float_array(name, value, *, min_ndim=0, tail=None, finite=True):
+
+def memory_budget():
+    """Bytes one computation may plan to allocate: MEMORY_FRACTION of the machine's
+    physical memory, or of the cgroup (container) limit if that is smaller."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            total = min(total, int(text))
+    except OSError:
+        pass
+    return int(MEMORY_FRACTION * total)
+
+
+def memory(what, nbytes, hint):
+    """Refuse (ValueError) a request whose arrays would need more than :func:`memory_budget`.
+
+    what : str, the request ("N = 30000", "epochs = 1e14", ...); nbytes : estimate;
+    hint : what to change.
+    """
+    budget = memory_budget()
+    if nbytes > budget:
+        raise ValueError(f"{what} would need about {nbytes / 2 ** 30:.3g} GiB of memory, more than the "
+                         f"{budget / 2 ** 30:.3g} GiB allowed (half of this machine's); {hint}")
+
+
+def float_array(name, value, *, min_ndim=0, tail=None, finite=True, copy=False):
     """Return ``value`` as a float64 ndarray after checking kind, shape and finiteness.
 
     Parameters
@@ -28,6 +58,9 @@ def float_array(name, value, *, min_ndim=0, tail=None, finite=True):
         a symbol name (``"N"``) used only in messages and matches any length.
     finite : bool
         Refuse NaN and infinities.
+    copy : bool
+        Return a fresh, writable array even when ``value`` already is a float64 array
+        (objects that update their arrays in place must not alias the caller's).
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real array of numbers, got {type(value).__name__}")
@@ -35,7 +68,7 @@ def float_array(name, value, *, min_ndim=0, tail=None, finite=True):
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)
                                    or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{name} must be a real floating-point array, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = arr.astype(np.float64, copy=copy)
     if arr.ndim < min_ndim:
         raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {arr.shape}")
     if tail is not None:
@@ -108,6 +141,9 @@ def ensemble_gain(g, ensemble):
     g = float_array("g", g)
     if np.any(g < 0):
         raise ValueError("g must be >= 0")
+    if np.any(g > MAX_GAIN):
+        raise ValueError(f"g must be <= {MAX_GAIN:g} (a larger gain overflows the weights or the state "
+                         f"at once), got {np.max(g):g}")
     try:
         return np.broadcast_to(g, ensemble)[..., None, None]
     except ValueError:

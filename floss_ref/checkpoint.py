@@ -10,18 +10,24 @@ Reading refuses, with :class:`CheckpointError` and without touching the file,
 
 * a file that is not a readable archive (truncated, corrupted: the zip CRC of every
   array is checked while reading),
+* arrays missing, extra, or of the wrong shape or dtype, found from the archive's
+  directory and the array headers before any data is inflated (so a file declaring a
+  huge array, or a deflate bomb, costs nothing),
 * an archive without the header or with another format tag,
-* a checkpoint written by a different configuration (the differing fields are named),
-* arrays missing, extra, or of the wrong shape or dtype.
+* a checkpoint written by a different configuration (the differing fields are named).
+
+The run state in the header (epoch, random generator state) is checked by the caller
+(:meth:`floss_ref.training.Run.load`), which knows what a consistent state is.
 """
 
 import json
+import math
 import os
 import zipfile
 
 import numpy as np
 
-from ._io import atomic_savez, atomic_write
+from ._io import FileFormatError, atomic_savez, atomic_write, read_npz
 
 FORMAT = "floss_ref.checkpoint/1"
 _HEADER = "__header__"
@@ -53,6 +59,10 @@ def save_checkpoint(path, config, arrays, meta):
 def load_checkpoint(path, config, expected):
     """Read and validate a checkpoint written by :func:`save_checkpoint`.
 
+    The archive's directory and every array header are checked against ``expected``
+    before any data is inflated (:func:`floss_ref._io.read_npz`), so a corrupted or
+    hostile file is refused without a traceback and without the allocation it declares.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -71,34 +81,38 @@ def load_checkpoint(path, config, expected):
     CheckpointError
     """
     path = os.fspath(path)
+    wanted = {_HEADER: ((), None),
+              **{name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype) in expected.items()}}
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile) or _HEADER not in archive.files:
-                raise CheckpointError(f"{path!r} is not a floss_ref checkpoint (no header)")
-            header = json.loads(str(archive[_HEADER]))
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
-            _check_config(path, header.get("config"), config)
-            arrays = {name: archive[name] for name in archive.files if name != _HEADER}
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path!r} cannot be read as a checkpoint (truncated or corrupted?): "
-                              f"{exc}; the file was left as it is") from None
-    missing = sorted(set(expected) - set(arrays))
-    extra = sorted(set(arrays) - set(expected))
-    if missing or extra:
-        raise CheckpointError(f"{path!r} does not hold the state this run needs "
-                              f"(missing {missing}, unexpected {extra})")
-    for name, (shape, dtype) in expected.items():
-        a = arrays[name]
-        if a.shape != tuple(shape) or a.dtype != dtype:
-            raise CheckpointError(f"{path!r}: array {name!r} has shape {a.shape} and dtype {a.dtype}, "
-                                  f"expected {tuple(shape)} and {dtype}")
+        with zipfile.ZipFile(path) as archive:
+            has_header = _HEADER + ".npy" in archive.namelist()
+    except Exception:  # noqa: BLE001  (unreadable: read_npz below says why)
+        has_header = True
+    if not has_header:
+        raise CheckpointError(f"{path!r} is not a floss_ref checkpoint (no header); the file was left as it is")
+    try:
+        arrays = read_npz(path, what="checkpoint", expected=wanted, limit=_limit(expected))
+    except FileFormatError as exc:
+        raise CheckpointError(str(exc)) from None
+    header = arrays.pop(_HEADER)
+    try:
+        if header.dtype.kind != "U":
+            raise ValueError("the header is not text")
+        header = json.loads(str(header))
+    except ValueError as exc:
+        raise CheckpointError(f"{path!r} has an unreadable header ({exc}); the file was left as it is") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
+    _check_config(path, header.get("config"), config)
     meta = header.get("meta")
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path!r} has no run state in its header")
     return arrays, meta
+
+
+def _limit(expected):
+    """Bytes a checkpoint of these arrays may declare: their sizes plus room for the header."""
+    return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in expected.values()) + (64 << 20)
 
 
 def _check_config(path, stored, config):

@@ -171,6 +171,10 @@ def main(argv=None):
     except NumericalBreakdownError as exc:
         print(f"{parser.prog} {args.command}: numerical breakdown: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"{parser.prog} {args.command}: out of memory: the sizes asked for do not fit in this machine's "
+              "memory; use smaller N, T, batch or epochs", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

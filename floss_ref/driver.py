@@ -97,6 +97,13 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
             raise type(exc)(f"clip_norm: {exc}") from None
         record_norms = False
     n = system.state_size
+    # checked here too, so that epochs=0 refuses what a longer run would refuse
+    k = _validate.integer("k", k, minimum=1, maximum=n)
+    _validate.integer("t_ons", t_ons, minimum=1)
+    transient = _validate.integer("transient", transient, minimum=0)
+    if transient >= T:
+        raise ValueError(f"T = {T} steps is not longer than the transient ({transient} steps): "
+                         "nothing would be left to average; increase T or reduce transient")
     n_in = getattr(system, "n_in", 1)
     losses, exps, norms = [], [], []
     bar = progress_bar(epochs, progress, "flossing", "epoch")

@@ -60,12 +60,15 @@ def _targets(target, k, batch_shape):
                          f"got shape {target.shape}") from None
 
 
-def _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method):
+def _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method, cond_warn=None):
     """Validated arguments of the loop, as keyword arguments for the lyapunov functions."""
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     _validate.choice("qr_method", qr_method, ("lapack", "householder"))
+    if cond_warn is not None:
+        cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     target = _targets(target, k, h.shape[:-1])
-    loop = dict(transient=transient, schedule=qr_schedule(T, t_ons, transient), qr_method=qr_method)
+    loop = dict(transient=transient, schedule=qr_schedule(T, t_ons, transient), qr_method=qr_method,
+                cond_warn=cond_warn)
     return h, xs, T, Q, target, loop
 
 
@@ -76,18 +79,20 @@ def _differentiable(system, rules):
 
 
 def flossing_loss(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
-                  Q0=None, seed=None, qr_method="lapack", blas_threads=1):
+                  Q0=None, seed=None, qr_method="lapack", cond_warn=1e8, blas_threads=1):
     """The flossing loss L = sum_{i<=k} (lambda_i - target_i)^2 (Eq. 5).
 
-    Arguments as in :func:`floss_ref.lyapunov_spectrum`; ``target`` is a scalar or
-    broadcasts to ``(*batch, k)`` (Fig. 1B: ``k=1, target=-0.5``).
+    Arguments as in :func:`floss_ref.lyapunov_spectrum` (``cond_warn`` included: a
+    :class:`~floss_ref.lyapunov.ConditioningWarning` when R_11 / R_kk exceeds it);
+    ``target`` is a scalar or broadcasts to ``(*batch, k)`` (Fig. 1B: ``k=1, target=-0.5``).
 
     Returns
     -------
     loss : (*batch,) ndarray
     exponents : (*batch, k) ndarray
     """
-    h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method)
+    h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method,
+                                         cond_warn)
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         gamma = benettin(system, h, xs, T, Q, **loop).gamma
     lam = gamma / (T - loop["transient"])
@@ -124,6 +129,7 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
     if unknown:
         raise ValueError(f"params_dot has keys {sorted(unknown)} that are not parameters {sorted(system.params)}")
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
+        loop.pop("cond_warn")  # the tangent pass tracks no conditioning
         gamma, gamma_dot = benettin_jvp(system, h, xs, T, Q, h0_dot, params_dot, **loop)
     window = T - loop["transient"]
     lam = gamma / window
@@ -131,7 +137,7 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
 
 
 def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
-                  Q0=None, seed=None, qr_method="lapack", blas_threads=1):
+                  Q0=None, seed=None, qr_method="lapack", cond_warn=1e8, blas_threads=1):
     """Flossing loss and its exact gradient by a hand-written reverse pass (Algorithm 1).
 
     Derivation: ``docs/derivations.md``, section 5.
@@ -147,7 +153,7 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
         :mod:`floss_ref.cells`).
     h0 : (*batch, n) array_like
     xs : (T, *batch, n_in) array_like or None
-    k, T, t_ons, transient, Q0, seed, qr_method, blas_threads
+    k, T, t_ons, transient, Q0, seed, qr_method, cond_warn, blas_threads
         As in :func:`floss_ref.lyapunov_spectrum`.
     target : float or (*batch, k) array_like
 
@@ -162,7 +168,8 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
         pullback (:class:`~floss_ref.errors.SingularRError`).
     """
     _differentiable(system, ("step_vjp", "tangent_vjp"))
-    h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method)
+    h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method,
+                                         cond_warn)
     window = T - loop["transient"]
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         forward = benettin(system, h, xs, T, Q, record=True, **loop)

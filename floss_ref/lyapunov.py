@@ -25,6 +25,7 @@ block is conditioned like R_11 / R_kk (Eq. 28); when that exceeds ``cond_warn`` 
 """
 
 import dataclasses
+import math
 import warnings
 
 import numpy as np
@@ -52,6 +53,11 @@ class ConvergenceWarning(RuntimeWarning):
 
 class ConditioningWarning(RuntimeWarning):
     """R_11 / R_kk between two QRs (Eq. 28) is large: re-orthonormalise more often."""
+
+
+class RoundoffWarning(ConditioningWarning):
+    """Some exponents are at round-off level: the tangent directions collapsed numerically
+    (the Jacobian products have lower rank than k)."""
 
 
 @dataclasses.dataclass
@@ -88,6 +94,11 @@ class LyapunovResult:
         Steps run (fewer than T when ``tol`` stopped the run).
     converged : bool or None
         With ``tol``: whether every standard error fell below it; None without ``tol``.
+    roundoff : (*batch, k) bool ndarray or None
+        Exponents at round-off level: lambda_1 - lambda_i > -log(n eps) / t_ONS, so that
+        R_ii / R_11 was at the size of round-off at the QRs.  Their values are not
+        exponents (the Jacobian products have lower numerical rank than k, e.g. dead ReLU
+        units); a :class:`RoundoffWarning` names them.
     """
 
     exponents: np.ndarray
@@ -102,6 +113,7 @@ class LyapunovResult:
     lag1_autocorr: float = float("nan")
     steps: int = 0
     converged: bool = None
+    roundoff: np.ndarray = None
 
     def across(self, axis=0):
         """Mean and standard error of the exponents across independent trajectories or
@@ -164,6 +176,19 @@ def check_trajectory(system, h0, xs, T):
         n_in = getattr(system, "n_in", None)
         if n_in is not None and xs.shape[-1] != n_in:
             raise ValueError(f"xs must have shape (T, ..., n_in) with n_in = {n_in} inputs, got {xs.shape}")
+    # the leading axes of h0, xs and the map's ensemble broadcast the NumPy way (README)
+    nets = tuple(getattr(system, "ensemble_shape", ()))
+    shapes = {"h0": h0.shape[:-1], "the ensemble": nets}
+    if xs is not None:
+        shapes["xs"] = xs.shape[1:-1]
+    try:
+        batch = np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        raise ValueError("the leading (batch / ensemble) axes do not broadcast: " + ", ".join(
+            f"{name} {shape}" for name, shape in shapes.items()) + "; give h0 : (*batch, n) and xs : "
+            "(T, *batch, n_in) whose *batch broadcast against the map's ensemble axes") from None
+    if h0.shape[:-1] != batch:
+        h0 = np.array(np.broadcast_to(h0, batch + (n,)))
     return n, h0, xs, T
 
 
@@ -548,8 +573,9 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     history : bool
         Also return the running estimate after each QR in the averaging window.
     qr_method : {"lapack", "householder"}
-    cond_warn : float
-        Warn (:class:`ConditioningWarning`) when R_11 / R_kk at a QR exceeds this.
+    cond_warn : float or None
+        Warn (:class:`ConditioningWarning`) when R_11 / R_kk at a QR exceeds this
+        (a finite number >= 1; None: no warning).
     stderr : bool
         Also estimate the standard error of each exponent by batch means
         (:class:`~floss_ref.lyapunov_stats.BatchMeans`; ``docs/derivations.md``,
@@ -588,6 +614,8 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     """
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     _validate.choice("qr_method", qr_method, ("lapack", "householder"))
+    if cond_warn is not None:
+        cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     if tol is not None:
         tol = _validate.real("tol", tol, minimum=0.0, strict_min=True)
     blocks = BatchMeans(h.shape[:-1] + (k,)) if stderr or tol is not None else None
@@ -609,6 +637,7 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     result = LyapunovResult(exponents=run.gamma / (run.steps - transient), history=running if history else None,
                             history_steps=run.history_steps, h=run.h, Q=run.Q, max_cond=run.max_cond,
                             steps=run.steps)
+    result.roundoff = _roundoff(result.exponents, h.shape[-1], t_ons)
     if blocks is not None:
         result.stderr, result.n_blocks, result.block_steps = blocks.stderr(), blocks.n_blocks, blocks.block_steps
         result.lag1_autocorr = blocks.check_independence(stacklevel=3)
@@ -619,6 +648,19 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
                           f"{T} steps (largest {np.nanmax(result.stderr):.3g}, {blocks.n_blocks} blocks); "
                           "give a longer trajectory (T or xs)", ConvergenceWarning, stacklevel=2)
     return result
+
+
+def _roundoff(exponents, n, t_ons):
+    """Mask of the exponents at round-off level (LyapunovResult.roundoff); warns once."""
+    floor = -math.log(n * np.finfo(np.float64).eps) / t_ons
+    mask = (exponents[..., :1] - exponents) > floor
+    if np.any(mask):
+        cols = np.flatnonzero(np.any(mask.reshape(-1, mask.shape[-1]), axis=0)) + 1
+        warnings.warn(f"lambda_{cols[0]}..lambda_{cols[-1]} (as low as {np.min(exponents[mask]):.3g}) lie more than "
+                      f"-log(n eps) / t_ONS = {floor:.3g} below lambda_1: they are at round-off level, not exponents "
+                      "(the Jacobian products have numerical rank below k, e.g. dead ReLU units); use fewer "
+                      "exponents k", RoundoffWarning, stacklevel=3)
+    return mask
 
 
 def finite_time_exponents(system, h0, xs=None, *, k, tau, T=None, t_ons=1, transient=0, Q0=None,

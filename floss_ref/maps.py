@@ -85,11 +85,27 @@ class FunctionMap:
         self._tangent = tangent
 
     def step(self, h, x):
-        return self._step(h, x), (h, x)
+        h_next = _checked_output("step(h, x)", self._step(h, x), np.shape(h), "h.shape")
+        return h_next, (h, x)
 
     def tangent(self, cache, Q):
         h, x = cache
-        return self._tangent(h, x, Q)
+        return _checked_output("tangent(h, x, Q)", self._tangent(h, x, Q), np.shape(Q), "Q.shape")
+
+
+def _checked_output(what, value, shape, shape_name):
+    """A user function's return value, refused unless it is a real array of the expected
+    shape: a tangent that drops a column would otherwise give plausible wrong exponents."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"FunctionMap: {what} must return a real array of shape {shape_name} = {shape}, "
+                        f"got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"FunctionMap: {what} must return a real floating-point array of shape {shape_name} = "
+                        f"{shape}, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"FunctionMap: {what} returned shape {arr.shape}, expected {shape_name} = {tuple(shape)}")
+    return arr
 
 
 class LinearMap:

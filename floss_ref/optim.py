@@ -64,7 +64,9 @@ class Adam:
             raise ValueError(f"grads must have keys {sorted(self.params)}, got {sorted(grads)}")
         norm = global_norm(grads)
         if not np.isfinite(norm):
-            raise NumericalBreakdownError("gradient contains NaN or inf; parameters were not updated")
+            bad = sorted(name for name, g in grads.items() if not np.all(np.isfinite(g)))
+            raise NumericalBreakdownError(f"the gradient of {', '.join(bad) or 'the parameters'} is not finite "
+                                          f"(NaN, inf, or a norm that overflows); parameters were not updated")
         scale = {name: 1.0 for name in grads}
         if self.clip_norm is not None and self.clip_mode == "global" and norm > self.clip_norm:
             scale = {name: self.clip_norm / norm for name in grads}

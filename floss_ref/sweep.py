@@ -45,12 +45,13 @@ import traceback
 import numpy as np
 
 from . import _validate
-from ._io import atomic_savez, atomic_write
+from ._io import FileFormatError, atomic_savez, atomic_write, content_hash, read_npz
 from ._threads import limit_blas
 
 MANIFEST = "manifest.json"
 FORMAT = "floss_ref.sweep/1"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
+MAX_NAME = 200  # the file name <name>.npz and its temporary file stay within 255 bytes
 _FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -85,9 +86,9 @@ class SweepTask:
     params: dict
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(f"task name must be letters, digits and _ . = + - (not starting with one of "
-                             f"the last four), got {self.name!r}")
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or len(self.name) > MAX_NAME:
+            raise ValueError(f"task name must be 1 to {MAX_NAME} letters, digits and _ . = + - (not starting "
+                             f"with one of the last four), got {self.name!r}")
         if not isinstance(self.kind, str) or not (self.kind in KINDS or _FUNCTION.match(self.kind)):
             raise ValueError(f"kind must be one of {sorted(KINDS)} or 'module:function', got {self.kind!r}")
         if not isinstance(self.params, dict):
@@ -140,6 +141,10 @@ def _open_results(results_dir, settings, tasks):
                 raise SweepError(f"{path!r} is not a sweep manifest: {exc}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise SweepError(f"{path!r} is not a sweep manifest of format {FORMAT!r}")
+        if not isinstance(manifest.get("settings"), dict) or not isinstance(manifest.get("tasks"), dict) or \
+                not all(isinstance(d, dict) for d in manifest["tasks"].values()):
+            raise SweepError(f"{path!r} is damaged: it needs a 'settings' object and a 'tasks' object of "
+                             "task descriptions; use another directory")
         if manifest["settings"] != settings:
             changed = sorted(k for k in set(settings) | set(manifest["settings"])
                              if settings.get(k) != manifest["settings"].get(k))
@@ -164,10 +169,54 @@ def _open_results(results_dir, settings, tasks):
     return manifest
 
 
-def load_result(results_dir, name):
-    """The arrays of one finished task (dict of ndarray; ``meta/seconds`` is its wall time)."""
-    with np.load(result_path(results_dir, name)) as z:
-        return {key: z[key] for key in z.files}
+# the hash covers the task's arrays, its description and the settings, not the wall time
+# (which differs between otherwise bit-identical runs)
+_UNHASHED = ("meta/sha256", "meta/seconds")
+RESULT_READ_LIMIT = 1 << 30  # bytes a result file may declare (committed results are KB)
+
+
+def load_result(results_dir, name, task=None, settings=None):
+    """The arrays of one finished task (dict of ndarray; ``meta/seconds`` is its wall time).
+
+    The file is read with :func:`floss_ref._io.read_npz` (nothing inflated before its
+    directory and headers are checked); its content hash (``meta/sha256``) is verified,
+    and with ``task`` / ``settings`` given, that it is the result of that task under those
+    settings.  Results written before hashes were stored (no ``meta/sha256``) are
+    checked by their task description only.
+
+    Raises
+    ------
+    floss_ref._io.FileFormatError (a ValueError)
+        The file cannot be read, its hash does not match, or it belongs to another task.
+    """
+    path = result_path(results_dir, name)
+    arrays = read_npz(path, what="sweep result", limit=RESULT_READ_LIMIT)
+
+    def refuse(detail):
+        raise FileFormatError(f"{path!r} is not a valid result of task {name!r}: {detail}; "
+                              "delete it to run the task again")
+
+    stored = arrays.get("meta/sha256")
+    if stored is not None:
+        body = {k: v for k, v in arrays.items() if k not in _UNHASHED}
+        if stored.shape != () or stored.dtype.kind != "U" or str(stored) != content_hash(body):
+            refuse("its content does not match the hash stored with it (altered or corrupted)")
+    if task is not None:
+        desc = arrays.get("meta/task")
+        try:
+            ok = desc is not None and desc.dtype.kind == "U" and json.loads(str(desc)) == task.describe()
+        except ValueError:
+            ok = False
+        if not ok:
+            refuse("it was written by another task (meta/task differs)")
+    if settings is not None and "meta/settings" in arrays:
+        try:
+            ok = json.loads(str(arrays["meta/settings"])) == settings
+        except ValueError:
+            ok = False
+        if not ok:
+            refuse("it was written under other sweep settings (meta/settings differs)")
+    return arrays
 
 
 def load_results(results_dir, names=None):
@@ -178,18 +227,47 @@ def load_results(results_dir, names=None):
     return {n: load_result(results_dir, n) for n in names if os.path.exists(result_path(results_dir, n))}
 
 
-def _save(results_dir, task, arrays, seconds):
+def _save(results_dir, task, arrays, seconds, settings):
     out = dict(arrays)
     out["meta/seconds"] = np.array(seconds)
     out["meta/task"] = np.array(json.dumps(task.describe()))
+    out["meta/settings"] = np.array(json.dumps(settings))
+    out["meta/sha256"] = np.array(content_hash({k: v for k, v in out.items() if k not in _UNHASHED}))
     atomic_savez(result_path(results_dir, task.name), out)
+
+
+def _check_finished(results_dir, tasks, settings):
+    """The tasks whose result file exists, after checking each file; refuses the sweep
+    (SweepError) if any file is unreadable or not the result of its task."""
+    done, bad = [], []
+    for t in tasks:
+        if os.path.exists(result_path(results_dir, t.name)):
+            try:
+                load_result(results_dir, t.name, t, settings)
+            except FileFormatError as exc:
+                bad.append(str(exc))
+            else:
+                done.append(t)
+    if bad:
+        raise SweepError(f"{len(bad)} result file(s) in {results_dir!r} cannot be trusted:\n  " + "\n  ".join(bad[:5])
+                         + ("\n  ..." if len(bad) > 5 else ""))
+    return done
 
 
 # ---- engines ----------------------------------------------------------------------------
 
-def _worker_init():
+def _worker_init(parent):
     for var in _BLAS_ENV:
         os.environ[var] = "1"
+    # a worker outlives a killed driver only until this notices (SIGKILL cannot be caught)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent, every=0.5):
+    """Exit this process as soon as the process ``parent`` is gone (it was reparented)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 _ENV_LOCK = threading.Lock()  # the driver threads change os.environ around each spawn
@@ -203,7 +281,8 @@ def _new_pool():
             os.environ[var] = "1"
         try:
             pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                initargs=(os.getpid(),))
             pool.submit(int).result()  # start the process now, while the variables are set
             return pool
         finally:
@@ -214,75 +293,189 @@ def _new_pool():
                     os.environ[var] = value
 
 
+def _kill_pool(pool):
+    """Stop a pool's worker process now (it may be in the middle of a task)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        try:
+            process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _error_text(exc):
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
-def _local(todo, jobs, retries, on_done):
+def _local(todo, jobs, retries, on_done, log):
     """Run tasks on ``jobs`` worker processes; returns {name: error text}.
 
     Each worker process is driven by its own thread and runs one task at a time, so a
     process that dies is blamed on exactly the task it was running; it is replaced by a
-    fresh process for the next attempt.
+    fresh process for the next attempt.  An interrupt (Ctrl-C) stops the workers at once;
+    finished results are kept.
     """
     queue = list(reversed(todo))
     lock = threading.Lock()
     failures = {}
+    pools = {}
+    stop = threading.Event()
 
-    def drive():
-        pool = _new_pool()
+    def drive(slot):
+        pool = pools[slot] = _new_pool()
         try:
-            while True:
+            while not stop.is_set():
                 with lock:
                     if not queue:
                         return
                     task = queue.pop()
-                for _ in range(retries + 1):
+                for attempt in range(retries + 1):
+                    if stop.is_set():
+                        return
                     try:
                         arrays, seconds = pool.submit(run_task, task).result()
                     except concurrent.futures.process.BrokenProcessPool:
                         error = "its worker process died"
                         pool.shutdown(wait=False)
-                        pool = _new_pool()
+                        if stop.is_set():
+                            return
+                        pool = pools[slot] = _new_pool()
                     except Exception as exc:  # noqa: BLE001  (any task error is retried or reported)
                         error = _error_text(exc)
                     else:
-                        with lock:
-                            try:
-                                on_done(task, arrays, seconds)
-                            except Exception as exc:  # noqa: BLE001  (e.g. disk full: reported by name)
-                                failures[task.name] = "saving the result failed: " + _error_text(exc)
+                        _deliver(task, arrays, seconds, on_done, failures, lock)
                         break
+                    if attempt < retries and log is not None:
+                        log(f"{task.name}: attempt {attempt + 1} of {retries + 1} failed ({error.splitlines()[-1]}); "
+                            "retrying")
                 else:
                     with lock:
                         failures[task.name] = error
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    threads = [threading.Thread(target=drive, daemon=True) for _ in range(jobs)]
+    threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(jobs)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except BaseException:  # KeyboardInterrupt, SystemExit: stop the workers, keep what is saved
+        stop.set()
+        for pool in list(pools.values()):
+            _kill_pool(pool)
+        raise
     return failures
+
+
+def _deliver(task, arrays, seconds, on_done, failures, lock):
+    """Save one result; a failure to save (disk full, ...) is reported by the task's name
+    and does not stop the other tasks."""
+    with lock:
+        try:
+            on_done(task, arrays, seconds)
+        except Exception as exc:  # noqa: BLE001
+            failures[task.name] = "saving the result failed: " + _error_text(exc)
+
+
+SCHEMES = ("tcp", "tls")
 
 
 def connect(scheduler, timeout=10.0):
     """A dask.distributed Client of the scheduler at ``scheduler`` (e.g. "tcp://host:8786").
 
-    Raises SweepError if dask.distributed is not installed or the scheduler does not
-    answer within ``timeout`` seconds.
+    The whole start-up has a hard deadline: the address is first probed (connect, Dask
+    handshake, and an ``identity`` request the scheduler must answer) within ``timeout``
+    seconds, so a port that accepts connections but never answers, or speaks another
+    protocol (HTTP, no TLS on a ``tls://`` address), is refused in time.  ``tls://``
+    takes its certificates from Dask's configuration (``distributed.comm.tls``).
+
+    Raises ValueError for an address without a scheme, SweepError if dask.distributed is
+    not installed or the scheduler does not answer as one within ``timeout`` seconds.
     """
-    if not isinstance(scheduler, str) or "://" not in scheduler:
-        raise ValueError(f"scheduler must be an address like 'tcp://host:8786', got {scheduler!r}")
+    if not isinstance(scheduler, str) or "://" not in scheduler or scheduler.split("://")[0] not in SCHEMES:
+        raise ValueError(f"scheduler must be an address like 'tcp://host:8786' (schemes: "
+                         f"{', '.join(s + '://' for s in SCHEMES)}), got {scheduler!r}")
+    timeout = _validate.real("connect_timeout", timeout, minimum=0.0, strict_min=True)
     try:
         from distributed import Client
+        from distributed.security import Security
     except ImportError:
         raise SweepError("a scheduler address needs dask.distributed: pip install 'floss_ref[cluster]'") from None
+    security = Security()
+    deadline = time.monotonic() + timeout
+    error = _probe(scheduler, timeout, security)
+    if error is not None:
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {error}")
+    left = max(deadline - time.monotonic(), 1.0)
+    client = _within(lambda: Client(scheduler, timeout=f"{left}s", set_as_default=False, security=security), left + 5)
+    if isinstance(client, BaseException) or client is None:
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: "
+                         f"{'no answer' if client is None else _error_text(client)}")
+    return client
+
+
+def _within(fn, seconds):
+    """fn() run on a daemon thread: its value or exception, or None after ``seconds``."""
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out[0] if out else None
+
+
+def _probe(scheduler, timeout, security):
+    """None if a Dask scheduler answers at ``scheduler`` within ``timeout`` s, else why not."""
+    import asyncio
+    import socket
+    import urllib.parse
+
+    start = time.monotonic()
     try:
-        return Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {exc}") from None
+        parts = urllib.parse.urlsplit(scheduler)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"not a host:port address ({exc})"
+    if not host or port is None:
+        return "the address has no host:port"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"nothing accepts connections there ({exc.strerror or exc})"
+    timeout = max(timeout - (time.monotonic() - start), 0.1)
+
+    async def ask():
+        from distributed.comm import connect as comm_connect
+
+        comm = await comm_connect(scheduler, timeout=timeout, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def run():
+        return asyncio.run(asyncio.wait_for(ask(), timeout))
+
+    answer = _within(run, timeout + 2)
+    if answer is None or isinstance(answer, (TimeoutError, asyncio.TimeoutError)):
+        return "no answer (a port that accepts connections but does not speak Dask's protocol?)"
+    if isinstance(answer, BaseException):
+        if isinstance(answer, TypeError) and "ssl" in str(answer).lower():
+            return ("a tls:// address needs TLS certificates in Dask's configuration "
+                    "(distributed.comm.tls.ca-file, .client.cert, .client.key)")
+        return f"not a Dask scheduler ({_error_text(answer)[:200]})"
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        return f"the other side is not a Dask scheduler (it answered {str(answer)[:80]!r})"
+    return None
 
 
 def _dask(todo, client, retries, on_done):
@@ -292,14 +485,19 @@ def _dask(todo, client, retries, on_done):
     futures = {client.submit(run_task, t, key=f"floss_ref-sweep-{t.name}-{os.getpid()}-{time.time_ns()}",
                              retries=retries, pure=False): t for t in todo}
     failures = {}
+    lock = threading.Lock()
     for fut in as_completed(list(futures), loop=client.loop):
         task = futures[fut]
         try:
             arrays, seconds = fut.result()
         except Exception as exc:  # noqa: BLE001  (task errors and KilledWorker are reported by name)
-            failures[task.name] = _error_text(exc)
+            if type(exc).__name__ == "KilledWorker":
+                failures[task.name] = (f"the workers running it died ({_error_text(exc)}); Dask gives up on a "
+                                       "task after distributed.scheduler.allowed-failures worker deaths")
+            else:
+                failures[task.name] = _error_text(exc)
         else:
-            on_done(task, arrays, seconds)
+            _deliver(task, arrays, seconds, on_done, failures, lock)
         fut.release()
     return failures
 
@@ -362,11 +560,12 @@ def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=No
     results_dir = os.fspath(results_dir)
     try:
         _open_results(results_dir, settings, tasks)
-        todo = [t for t in tasks if not os.path.exists(result_path(results_dir, t.name))]
+        finished = {t.name for t in _check_finished(results_dir, tasks, settings)}
+        todo = [t for t in tasks if t.name not in finished]
         done_count = [len(tasks) - len(todo)]
 
         def on_done(task, arrays, seconds):
-            _save(results_dir, task, arrays, seconds)
+            _save(results_dir, task, arrays, seconds, settings)
             done_count[0] += 1
             if log is not None:
                 log(f"[{done_count[0]}/{len(tasks)}] {task.name} done in {seconds:.1f} s")
@@ -378,29 +577,33 @@ def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=No
         elif client is not None:
             failures = _dask(todo, client, retries, on_done)
         elif jobs == 0:
-            failures = _serial(todo, retries, on_done)
+            failures = _serial(todo, retries, on_done, log)
         else:
-            failures = _local(todo, min(jobs, len(todo)), retries, on_done)
+            failures = _local(todo, min(jobs, len(todo)), retries, on_done, log)
     finally:
         if scheduler is not None:
             client.close()
     if failures:
         lines = "\n".join(f"  {name}: {err.splitlines()[-1] if err else ''}" for name, err in sorted(failures.items()))
-        raise SweepError(f"{len(failures)} of {len(tasks)} tasks failed after {retries} retries "
+        raise SweepError(f"{len(failures)} of {len(tasks)} tasks failed "
                          f"(the other results are saved in {results_dir}):\n{lines}", failures)
     return load_results(results_dir, names)
 
 
-def _serial(todo, retries, on_done):
+def _serial(todo, retries, on_done, log):
     failures = {}
+    lock = threading.Lock()
     for task in todo:
         for attempt in range(retries + 1):
             try:
                 arrays, seconds = run_task(task)
             except Exception as exc:  # noqa: BLE001  (retried, then reported by name)
                 error = _error_text(exc)
+                if attempt < retries and log is not None:
+                    log(f"{task.name}: attempt {attempt + 1} of {retries + 1} failed ({error.splitlines()[-1]}); "
+                        "retrying")
             else:
-                on_done(task, arrays, seconds)
+                _deliver(task, arrays, seconds, on_done, failures, lock)
                 break
         else:
             failures[task.name] = error

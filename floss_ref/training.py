@@ -22,8 +22,9 @@ from ._threads import limit_blas
 from .bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
 from .cells import CELLS, check_cell_options, make_cell
 from .cells.vanilla import INITS, NONLINEARITIES
-from .checkpoint import load_checkpoint, save_checkpoint, save_history
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_history
 from .driver import floss
+from .errors import NumericalBreakdownError
 from .lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum
 from .optim import Adam
 from .tasks import TASKS, Task
@@ -201,6 +202,24 @@ class TrainConfig:
         if self.protocol == "during" and self.floss_at and max(self.floss_at) >= self.epochs:
             raise ValueError(f"floss_at holds epoch {max(self.floss_at)} but the run has only {self.epochs} "
                              f"epochs (0 .. {self.epochs - 1}); pass flossing epochs inside the run")
+        _validate.memory(f"this run (N = {self.N}, epochs = {self.epochs}, T = {self.T}, batch = {self.batch})",
+                         self.estimated_bytes(), "reduce epochs, N, T or batch")
+
+    def estimated_bytes(self):
+        """A rough upper estimate of the memory a run of this configuration allocates:
+        the history, the parameters with two sets of Adam moments, and the tapes of one
+        BPTT pass and one flossing gradient (arithmetic only: nothing is allocated)."""
+        n = self.N * (2 if self.cell == "lstm" else 1)
+        gates = {"vanilla": 1, "lstm": 4, "gru": 3}[self.cell]
+        k = n if self.k is None else self.k
+        diag = 0 if self.diag_every == 0 else self.epochs // self.diag_every + 1
+        episodes = {"none": 0, "prefloss": 1, "during": len(self.floss_at) + 1,
+                    "throughout": self.epochs // self.floss_every + 1}[self.protocol]
+        history = 4 * self.epochs + diag * (n + self.N) + episodes * (self.floss_epochs + k)
+        params = 3 * 3 * gates * self.N * (self.N + 2)
+        bptt = 8 * self.T * self.batch * n * gates
+        tape = 3 * self.floss_T * n * (k + 4)
+        return 8 * (history + params + bptt + tape + 2 * self.test_batch * self.T * n * gates)
 
     def cell_options(self):
         """The options of ``cells.make_cell`` this configuration sets (those that differ
@@ -240,6 +259,11 @@ class TrainConfig:
 # others are keyed by the epoch, so switching flossing or diagnostics on or off leaves
 # the initial network and every task batch unchanged.
 _INIT, _DATA, _FLOSS, _DIAG, _TEST = range(5)
+
+# A task loss above this stops a run as diverged (NumericalBreakdownError): the losses
+# of the tasks here are O(1) at initialisation (BCE log 2, MSE of unit-variance targets),
+# so 1e10 is far beyond any run that is still learning, and far below float64 overflow.
+DIVERGED_LOSS = 1e10
 
 
 def _stream(config, *key):
@@ -336,20 +360,40 @@ class Run:
             self.history["grad_W_sv"][i, :min(sv.shape[0], self.config.N)] = sv[:self.config.N]
 
     def train_epoch(self):
-        """One epoch: a flossing episode if scheduled, then one Adam step on a fresh batch."""
+        """One epoch: a flossing episode if scheduled, then one Adam step on a fresh batch.
+
+        A numerical breakdown is reported with the epoch (and the part of it) where it
+        happened; a task loss above :data:`DIVERGED_LOSS` stops the run as diverged.
+        """
         e = self.epoch
         c = self.config
-        if e in self._floss_index:
-            self._floss_episode(e)
-        batch = self.task.sample(c.T, c.batch, self.rng)
-        res = loss_and_grad(self.model, batch, self.task.loss, self.work)
-        if e in self._diag_index:
-            self._diagnose(e, batch, res.grads)
+        part = "the flossing episode before training epoch"
+        try:
+            if e in self._floss_index:
+                self._floss_episode(e)
+            part = "training epoch"
+            batch = self.task.sample(c.T, c.batch, self.rng)
+            res = loss_and_grad(self.model, batch, self.task.loss, self.work)
+            if res.loss > DIVERGED_LOSS:
+                raise NumericalBreakdownError(
+                    f"training diverged: the task loss is {res.loss:.3g} (> {DIVERGED_LOSS:g}); lower lr or g, "
+                    "or clip the gradient (--clip-norm)")
+            if e in self._diag_index:
+                part = "the diagnostics of training epoch"
+                self._diagnose(e, batch, res.grads)
+            part = "the update of training epoch"
+            self._record_and_step(e, res)
+        except NumericalBreakdownError as exc:
+            exc.args = (f"{exc.args[0] if exc.args else exc} (in {part} {e})",) + exc.args[1:]
+            raise
+
+    def _record_and_step(self, e, res):
+        norm = self.optimizer.step(res.grads)  # first: a refused update leaves the history as it was
         h = self.history
         h["loss"][e] = res.loss
         h["accuracy"][e] = res.accuracy
         h["h0_grad_norm"][e] = np.linalg.norm(res.grads["h0"])
-        h["grad_norm"][e] = self.optimizer.step(res.grads)
+        h["grad_norm"][e] = norm
         self.epoch = e + 1
         if self.done:
             self._test()
@@ -383,6 +427,7 @@ class Run:
         checkpoint_every = _validate.integer("checkpoint_every", checkpoint_every, minimum=1)
         if checkpoint is not None:
             check_writable(checkpoint)
+            _check_checkpoint_path(checkpoint)
         bar = progress_bar(self.config.epochs, progress, f"training ({self.config.protocol})", "epoch",
                            initial=self.epoch, leave=True)
         try:
@@ -427,13 +472,13 @@ class Run:
         run = cls(config)
         expected = {name: (np.shape(v), np.asarray(v).dtype) for name, v in run.state_arrays().items()}
         arrays, meta = load_checkpoint(path, config.to_dict(), expected)
+        epoch = _checked_state(os.fspath(path), config, arrays, meta, run.rng)
         for name, p in run.model.params.items():
             p[...] = arrays["param/" + name]
         run.optimizer.load_state_dict(_strip(arrays, "adam/"))
         run.floss_optimizer.load_state_dict(_strip(arrays, "floss_adam/"))
         run.history = {name: v.copy() for name, v in _strip(arrays, "history/").items()}
-        run.rng.bit_generator.state = meta["rng"]
-        run.epoch = meta["epoch"]
+        run.epoch = epoch
         return run
 
     # -- output --
@@ -452,8 +497,44 @@ class Run:
         save_history(path, self.config.to_dict(), self.history, self.epoch)
 
 
+def _checked_state(path, config, arrays, meta, rng):
+    """The epoch of a checkpoint's run state, after checking that the state is one a run
+    of ``config`` can be in; sets ``rng`` to the stored generator state.  Refuses
+    (CheckpointError) an epoch outside [0, E] or not an integer, a generator state of
+    another kind, non-finite parameters or optimiser moments, and a history that does not
+    end at that epoch (every epoch before it recorded, none after it)."""
+    def refuse(what):
+        raise CheckpointError(f"{path!r} holds an inconsistent run state: {what}; the file was left as it is")
+
+    epoch = meta.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= config.epochs:
+        refuse(f"epoch {epoch!r} is not an integer in [0, {config.epochs}]")
+    state = meta.get("rng")
+    if not isinstance(state, dict) or state.get("bit_generator") != type(rng.bit_generator).__name__:
+        refuse(f"the random generator state is not a {type(rng.bit_generator).__name__} state")
+    try:
+        rng.bit_generator.state = state
+    except Exception as exc:  # noqa: BLE001  (NumPy raises ValueError, TypeError, OverflowError, KeyError)
+        refuse(f"the random generator state cannot be restored ({type(exc).__name__}: {exc})")
+    for name, a in arrays.items():
+        if name.startswith(("param/", "adam/", "floss_adam/")) and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            refuse(f"{name} contains NaN or infinite values")
+    loss = arrays["history/loss"]
+    if not (np.all(np.isfinite(loss[:epoch])) and np.all(np.isnan(loss[epoch:]))):
+        refuse(f"the loss history does not end at epoch {epoch} (finite before it, NaN after)")
+    if (epoch == config.epochs) != bool(np.isfinite(arrays["history/test_loss"])):
+        refuse(f"the test loss is {'missing' if epoch == config.epochs else 'present'} at epoch {epoch} "
+               f"of {config.epochs}")
+    return epoch
+
+
 def _strip(arrays, prefix):
     return {name[len(prefix):]: v for name, v in arrays.items() if name.startswith(prefix)}
+
+
+def _check_checkpoint_path(path):
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".npz"):
+        raise ValueError(f"checkpoint must be a path ending in .npz (checkpoints are NPZ archives), got {path!r}")
 
 
 def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progress=False, blas_threads=1):
@@ -479,6 +560,7 @@ def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progre
         raise ValueError("resume needs a checkpoint path")
     if checkpoint is not None:
         check_writable(checkpoint)
+        _check_checkpoint_path(checkpoint)
         if resume:
             if not os.path.exists(checkpoint):
                 raise ValueError(f"cannot resume: no checkpoint at {os.fspath(checkpoint)!r}")

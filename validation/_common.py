@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
 
-from floss_ref.cli_options import float_range  # noqa: E402
+from floss_ref.cli_options import float_range, int_at_least  # noqa: E402
 from floss_ref.sweep import SweepError, run_sweep  # noqa: E402
 
 SCALES = ("quick", "paper")
@@ -56,7 +56,7 @@ def parser(name, doc):
     """An ArgumentParser with the options every figure script shares: the scale, the
     sweep's workers and results directory, the output directory."""
     p = scale_parser(name, doc)
-    p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2; 0: serial)")
+    p.add_argument("--jobs", type=int_at_least(0), default=2, help="local worker processes (default 2; 0: serial)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     p.add_argument("--results", default=None, help="results directory of the sweep")
     return p
@@ -126,8 +126,10 @@ def sweep(args, name, tasks, settings, label=None):
     try:
         return run_sweep(tasks, results, settings=settings, jobs=args.jobs, scheduler=args.scheduler,
                          log=lambda line: print(line, flush=True))
-    except SweepError as exc:
+    except (SweepError, ValueError, TypeError) as exc:  # bad --jobs / --scheduler, untrusted results, ...
         sys.exit(f"{name}: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(f"{name}: interrupted; the finished tasks are saved in {results}: run the same command to resume")
 
 
 class Verdicts:

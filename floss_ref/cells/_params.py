@@ -31,12 +31,12 @@ def gated(params, gates):
     returns W, V, b (float64), N and the ensemble shape ``nets``
     """
     G, order = len(gates), ", ".join(gates)
-    W = _validate.float_array("W", params["W"], min_ndim=2)
+    W = _validate.float_array("W", params["W"], min_ndim=2, copy=True)
     N = W.shape[-1]
     if W.shape[-2] != G * N:
         raise ValueError(f"W must have shape (..., {G}N, N) (blocks {order} stacked), got {W.shape}")
-    V = _validate.float_array("V", params["V"], min_ndim=2, tail=(G * N, None))
-    b = _validate.float_array("b", params["b"], min_ndim=2, tail=(G, None))
+    V = _validate.float_array("V", params["V"], min_ndim=2, tail=(G * N, None), copy=True)
+    b = _validate.float_array("b", params["b"], min_ndim=2, tail=(G, None), copy=True)
     if b.shape[-1] not in (1, N):
         raise ValueError(f"b must have shape (..., {G}, 1) (one scalar per gate) or (..., {G}, {N}), "
                          f"got {b.shape}")

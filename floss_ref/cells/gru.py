@@ -31,6 +31,8 @@ which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.cells.
 
 import collections
 
+import math
+
 import numpy as np
 from scipy.special import expit
 
@@ -117,6 +119,7 @@ class GRU:
         N = _validate.integer("N", N, minimum=1)
         n_in = _validate.integer("n_in", n_in, minimum=1)
         g = _validate.ensemble_gain(g, ensemble)
+        _validate.memory(f"N = {N}", 8 * 3 * (3 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
         rng = _validate.rng(seed)
         W = g * rng.standard_normal(ensemble + (3 * N, N)) / np.sqrt(N)

@@ -38,6 +38,8 @@ which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.cells.
 
 import collections
 
+import math
+
 import numpy as np
 from scipy.special import expit
 
@@ -152,6 +154,7 @@ class LSTM:
         N = _validate.integer("N", N, minimum=1)
         n_in = _validate.integer("n_in", n_in, minimum=1)
         g = _validate.ensemble_gain(g, ensemble)
+        _validate.memory(f"N = {N}", 8 * 3 * (4 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
         rng = _validate.rng(seed)
         Z = rng.standard_normal(ensemble + (4 * N, N))

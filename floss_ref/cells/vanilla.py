@@ -8,6 +8,8 @@ which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.cells.
 states ``(*batch, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``*batch``.
 """
 
+import math
+
 import numpy as np
 
 from .. import _validate
@@ -99,12 +101,12 @@ class VanillaRNN:
     def __init__(self, params, nonlinearity="tanh"):
         self.nonlinearity = _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         check_keys(params, self.param_names)
-        W = _validate.float_array("W", params["W"], min_ndim=2)
+        W = _validate.float_array("W", params["W"], min_ndim=2, copy=True)
         N = W.shape[-1]
         if W.shape[-2] != N:
             raise ValueError(f"W must have shape (..., N, N), got {W.shape}")
-        V = _validate.float_array("V", params["V"], min_ndim=2, tail=(N, None))
-        b = _validate.float_array("b", params["b"], min_ndim=1, tail=(N,))
+        V = _validate.float_array("V", params["V"], min_ndim=2, tail=(N, None), copy=True)
+        b = _validate.float_array("b", params["b"], min_ndim=1, tail=(N,), copy=True)
         self.ensemble_shape = ensemble_shape(W, V, b, 1)
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
@@ -145,6 +147,7 @@ class VanillaRNN:
         _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         _validate.choice("init", init, INITS)
         g = _validate.ensemble_gain(g, ensemble)
+        _validate.memory(f"N = {N}", 8 * 3 * (N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
         if mean is None:
             mean = -0.1 if nonlinearity == "relu" else 0.0
         mean = _validate.real("mean", mean)

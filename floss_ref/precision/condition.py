@@ -140,7 +140,20 @@ def guard_bits(horizon, n, m):
     horizon : (H,) array_like or int, t - tau
     returns : same shape, float
     """
-    return np.log2(np.asarray(horizon, dtype=np.float64) * math.sqrt(n * m)) + GROWTH_MARGIN_BITS
+    horizon, n, m = _sizes(horizon, n, m)
+    return np.log2(horizon * math.sqrt(n * m)) + GROWTH_MARGIN_BITS
+
+
+def _sizes(horizon, n, m):
+    """Checked horizon(s) t - tau >= 1 (float64 array) and sizes 1 <= m <= n."""
+    horizon = _validate.float_array("horizon", horizon)
+    if np.any(horizon < 1):
+        raise ValueError(f"horizon (t - tau) must be >= 1 step, got {np.min(horizon):g}")
+    n = _validate.integer("n", n, minimum=1)
+    m = _validate.integer("m", m, minimum=1)
+    if m > n:
+        raise ValueError(f"m = {m} columns exceed the state size n = {n}: Q_tau is n x m with m <= n")
+    return horizon, n, m
 
 
 def bits_needed(log_kappa, horizon, n, m, digits):
@@ -150,7 +163,11 @@ def bits_needed(log_kappa, horizon, n, m, digits):
     horizon : (H,) array_like, t - tau
     returns : (H,) ndarray of int
     """
-    bits = np.asarray(log_kappa) / math.log(2.0) + digits * BITS_PER_DIGIT + guard_bits(horizon, n, m)
+    log_kappa = _validate.float_array("log_kappa", log_kappa)
+    if np.any(log_kappa < 0):
+        raise ValueError(f"log_kappa must be >= 0 (kappa_2 >= 1), got {np.min(log_kappa):g}")
+    digits = _validate.real("digits", digits, minimum=0.0)
+    bits = log_kappa / math.log(2.0) + digits * BITS_PER_DIGIT + guard_bits(horizon, n, m)
     return np.ceil(bits).astype(np.int64)
 
 
@@ -161,6 +178,8 @@ def resolvable_horizon(delta_lambda, n, m, prec=256, digits=10):
     """
     delta_lambda = _validate.real("delta_lambda", delta_lambda, minimum=0.0, strict_min=True)
     prec = _validate.integer("prec", prec, minimum=MIN_PREC)
+    _, n, m = _sizes(1, n, m)
+    digits = _validate.real("digits", digits, minimum=0.0)
 
     def fits(h):
         return bits_needed(delta_lambda * h, h, n, m, digits) <= prec
@@ -394,6 +413,8 @@ def _product_arguments(Ds, Q0, horizons):
     if Q0.shape[1] > n:
         raise ValueError(f"m = {Q0.shape[1]} columns exceed the state size n = {n}: "
                          "Q_tau is n x m with m <= n")
+    if not np.allclose(Q0.T @ Q0, np.eye(Q0.shape[1]), atol=ORTHONORMAL_ATOL):
+        raise ValueError("Q0 must have orthonormal columns (Q0^T Q0 = I)")
     return Ds, Q0, _horizons(horizons, T)
 
 
