@@ -92,6 +92,8 @@ TINY = {
     "bench_training": lambda m, t, mp: (None, ["--repeats", "1", "--block", "1", "--N", "8", "--T", "80"]),
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
+    "core_hours": lambda m, t, mp: (None, []),
+    "fig9_gradient_precedes": lambda m, t, mp: (None, ["--out", str(t)]),
     "fuzz_files": lambda m, t, mp: (None, ["--flips", "20", "--tail", "50", "--middle", "10"]),
     "reliability_checks": lambda m, t, mp: (None, ["--timeout", "1", "--repeats", "1"]),
     "run_all": lambda m, t, mp: (mp.setattr(m, "SCRIPTS", {"fig1b": m.SCRIPTS["fig1b"]}),
