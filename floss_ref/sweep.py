@@ -106,7 +106,8 @@ class SweepTask:
 
 # Named kinds: the experiments of floss_ref itself, each a function params -> dict of arrays
 # in the module that owns the experiment.  Any other "module:function" works the same way.
-KINDS = {"train": "floss_ref.training:train_result", "floss": "floss_ref.driver:floss_result"}
+KINDS = {"train": "floss_ref.training:train_result", "floss": "floss_ref.driver:floss_result",
+         "control": "floss_ref.controls:control_result"}
 
 
 def run_task(task):

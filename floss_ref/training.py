@@ -578,11 +578,14 @@ def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progre
 
 # ---- training runs as sweep tasks (floss_ref.sweep) -------------------------------------
 
-def train_result(params):
+def train_result(params, run_class=None):
     """Train one :class:`TrainConfig` to the end: the sweep kind "train" (:mod:`floss_ref.sweep`).
 
     params : dict
         Fields of TrainConfig, and optionally ``curve_every`` (see below).
+    run_class : callable config -> Run, optional
+        What runs the configuration (default :class:`Run`; the Sec. 7 controls pass
+        :class:`floss_ref.controls.ControlRun`).
     returns dict of ndarray: ``summary/<name>`` for every entry of ``Run.summary()``, and
     ``history/<name>`` for every entry of ``Run.history``.  With ``curve_every = c`` the
     per-epoch entries (``loss``, ``accuracy``, ``grad_norm``, ``h0_grad_norm``) are
@@ -598,7 +601,7 @@ def train_result(params):
         curve_every = _validate.integer("curve_every", curve_every, minimum=1)
         if config.epochs % curve_every:
             raise ValueError(f"curve_every ({curve_every}) must divide the epochs ({config.epochs})")
-    run = Run(config)
+    run = (run_class or Run)(config)
     run.train(blas_threads=1)
     out = {"summary/" + name: np.asarray(v) for name, v in run.summary().items()}
     for name, v in run.history.items():

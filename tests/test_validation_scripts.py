@@ -93,6 +93,12 @@ TINY = {
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
     "core_hours": lambda m, t, mp: (None, []),
+    "fig13_trained_exponents": lambda m, t, mp: (
+        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0))),
+        mp.setitem(m.SCALE, "quick", dict(delays=(2, 4), seeds=1)), sweep_args(t)),
+    "sec7_control": lambda m, t, mp: (
+        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0))),
+        mp.setitem(m.SCALE, "quick", dict(delay=4, seeds=1)), sweep_args(t)),
     "fig9_gradient_precedes": lambda m, t, mp: (None, ["--out", str(t)]),
     "fuzz_files": lambda m, t, mp: (None, ["--flips", "20", "--tail", "50", "--middle", "10"]),
     "reliability_checks": lambda m, t, mp: (None, ["--timeout", "1", "--repeats", "1"]),

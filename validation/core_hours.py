@@ -4,7 +4,8 @@
 
 Each task ran on one core with BLAS on one thread, so its wall time is its core time up to
 the sharing of the machine (the paper-scale sweeps ran two tasks at a time on 2 cores,
-next to other work, and a task paused with SIGSTOP counts its pause: these are upper bounds of the core time an idle machine needs).
+next to other work, and a task paused with SIGSTOP counts its pause: these are upper
+bounds of the core time an idle machine needs).
 
     python validation/core_hours.py                 # every directory under validation/results
     python validation/core_hours.py --markdown      # the table for REPRODUCTION.md

@@ -54,8 +54,8 @@ def configs(scale, tasks, delays, seeds, protocols, extra=None):
         for d in delays or s["delays"][task]:
             for protocol in protocols:
                 for seed in range(seeds or s["seeds"]):
-                    out.append(TrainConfig(task=task, delay=d, protocol=protocol, seed=seed, **s["base"],
-                                           **(extra or {})))
+                    out.append(TrainConfig(task=task, delay=d, protocol=protocol, seed=seed,
+                                           **{**s["base"], **(extra or {})}))  # extra overrides the base
     return out
 
 
