@@ -629,3 +629,18 @@ def test_F15_dask_killed_worker_is_reported_as_worker_deaths(tmp_path):
             client.close()
             cluster.close()
     assert set(info.value.failures) == {"dies"}
+
+
+# ---- F13: validation scripts refuse bad sweep options in one line -------------------------
+
+@pytest.mark.parametrize("args, match, code", [
+    (["--jobs", "-1"], "argument --jobs: must be >= 0", 2),
+    (["--scheduler", "127.0.0.1:8786"], "scheduler must be an address like 'tcp://host:8786'", 1),
+    (["--scheduler", "tls://127.0.0.1:1"], "cannot reach the Dask scheduler", 1),
+])
+def test_F13_validation_script_sweep_options_fail_in_one_line(tmp_path, args, match, code):
+    r = subprocess.run([sys.executable, os.path.join(VALIDATION, "fig5_k_delay.py"), "--quick", "--out", str(tmp_path),
+                        *args], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=ROOT))
+    assert r.returncode == code, r.stderr
+    assert match in r.stderr and "Traceback" not in r.stderr, r.stderr
