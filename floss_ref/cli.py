@@ -150,8 +150,47 @@ def make_parser():
                    help="steps of the trajectory on which the spectrum is measured before and after (default: 1000)")
     p.set_defaults(handler=cmd_floss)
 
+    p = sub.add_parser("gradcheck", help="check the derivatives of a differentiable map (yours)",
+                       description="Check a differentiable map's step, tangent, pullbacks and flossing gradient "
+                                   "(floss_ref.gradcheck): MAP is module:factory, factory() returns the map. "
+                                   "Exit code 0 if every check passes, 1 if one fails.")
+    p.add_argument("map", metavar="MAP", help="module:factory, e.g. mycells:make_cell (the module must be importable)")
+    p.add_argument("--T", type=int_at_least(2, MAX_STEPS), default=20,
+                   help="steps of the short flossing horizon (default: 20)")
+    p.add_argument("--k", type=int_at_least(1), default=None,
+                   help="exponents of the flossing check (default: min(2, n))")
+    p.add_argument("--long-horizon", type=int_at_least(2, MAX_STEPS), default=None,
+                   help="also check the flossing gradient over this many steps against 256-bit differences")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
+    p.set_defaults(handler=cmd_gradcheck)
+
     cli_train.register(sub)        # train, demo
     return parser
+
+
+def cmd_gradcheck(args):
+    import importlib
+    import re
+
+    from .gradcheck import gradcheck
+
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", args.map):
+        raise ValueError(f"MAP must be module:factory (e.g. mycells:make_cell), got {args.map!r}")
+    module_name, factory_name = args.map.split(":")
+    sys.path.insert(0, ".")  # a module in the current directory, as python -m would find it
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r} for MAP {args.map!r}: {exc}") from None
+    finally:
+        sys.path.remove(".")
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise ValueError(f"{module_name!r} has no callable {factory_name!r} (MAP {args.map!r})")
+    system = factory()
+    report = gradcheck(system, T=args.T, k=args.k, seed=args.seed, long_horizon=args.long_horizon)
+    print(report.table())
+    return 0 if report.passed else 1
 
 
 

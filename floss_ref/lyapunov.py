@@ -656,7 +656,8 @@ def _roundoff(exponents, n, t_ons):
     mask = (exponents[..., :1] - exponents) > floor
     if np.any(mask):
         cols = np.flatnonzero(np.any(mask.reshape(-1, mask.shape[-1]), axis=0)) + 1
-        warnings.warn(f"lambda_{cols[0]}..lambda_{cols[-1]} (as low as {np.min(exponents[mask]):.3g}) lie more than "
+        which = f"lambda_{cols[0]}" + (f"..lambda_{cols[-1]}" if cols[-1] != cols[0] else "")
+        warnings.warn(f"{which} (as low as {np.min(exponents[mask]):.3g}) lie more than "
                       f"-log(n eps) / t_ONS = {floor:.3g} below lambda_1: they are at round-off level, not exponents "
                       "(the Jacobian products have numerical rank below k, e.g. dead ReLU units); use fewer "
                       "exponents k", RoundoffWarning, stacklevel=3)

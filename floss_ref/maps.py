@@ -46,7 +46,8 @@ from . import _validate
 
 
 class FunctionMap:
-    """A map from two user functions: the update and the Jacobian-times-matrix product.
+    """A map from plain user functions: the update and the Jacobian-times-matrix product,
+    and, for flossing, the parameters and the pullbacks.
 
     Parameters
     ----------
@@ -57,6 +58,26 @@ class FunctionMap:
         ``d step / d h`` at ``(h, x)`` applied to Q.
     state_size : int
         n.
+    params : dict of ndarray, optional
+        The parameters, for flossing (:func:`floss_ref.floss` updates them in place).  With
+        ``params`` every function also receives them as its last argument:
+        ``step(h, x, params)``, ``tangent(h, x, Q, params)``, and
+    step_vjp : callable, optional
+        ``step_vjp(h, x, h_next_bar, params) -> (h_bar, params_bar)``: the pullback of
+        ``step`` (``params_bar`` a dict of cotangents, missing keys are zero).
+    tangent_vjp : callable, optional
+        ``tangent_vjp(h, x, Q, Q_tilde_bar, params) -> (h_bar, Q_bar, params_bar)``: the
+        pullback of ``tangent`` with respect to h (through D), Q and the parameters.
+    step_jvp, tangent_jvp : callable, optional
+        The tangent rules, ``step_jvp(h, x, h_dot, params_dot, params)`` and
+        ``tangent_jvp(h, x, Q, h_dot, Q_dot, params_dot, params)``, for the dot-product
+        tests of :func:`floss_ref.gradcheck.gradcheck`.
+    n_in : int, optional
+        The number of inputs, for :func:`floss_ref.floss` (which draws them).
+
+    A method exists only if its function was given, so a map without pullbacks is refused
+    by flossing by name.  Every return value is checked: shape, real, and (for the
+    pullbacks) parameter names.
 
     Examples
     --------
@@ -77,20 +98,85 @@ class FunctionMap:
     array([ 0.42, -1.62])
     """
 
-    def __init__(self, step, tangent, state_size):
+    def __init__(self, step, tangent, state_size, *, params=None, step_vjp=None, tangent_vjp=None,
+                 step_jvp=None, tangent_jvp=None, n_in=None):
         if not callable(step) or not callable(tangent):
             raise TypeError("step and tangent must be callables: step(h, x) -> h_next and tangent(h, x, Q) -> D @ Q")
         self.state_size = _validate.integer("state_size", state_size, minimum=1)
         self._step = step
         self._tangent = tangent
+        if n_in is not None:
+            self.n_in = _validate.integer("n_in", n_in, minimum=1)
+        rules = {"step_vjp": step_vjp, "tangent_vjp": tangent_vjp, "step_jvp": step_jvp, "tangent_jvp": tangent_jvp}
+        given = {name: fn for name, fn in rules.items() if fn is not None}
+        for name, fn in given.items():
+            if not callable(fn):
+                raise TypeError(f"{name} must be a callable, got {type(fn).__name__}")
+        if params is None:
+            if given:
+                raise ValueError(f"{', '.join(given)} need the parameters they differentiate: pass params=dict")
+            self._args = ()
+            return
+        if not isinstance(params, dict) or not params:
+            raise TypeError(f"params must be a non-empty dict of arrays, got {type(params).__name__}")
+        self.params = {name: _validate.float_array(f"params[{name!r}]", p, copy=True) for name, p in params.items()}
+        self._args = (self.params,)
+        self._rules = given
+        for name in given:  # a method exists only if its function was given (hasattr tells flossing)
+            setattr(self, name, getattr(self, "_" + name))
 
     def step(self, h, x):
-        h_next = _checked_output("step(h, x)", self._step(h, x), np.shape(h), "h.shape")
+        h_next = _checked_output("step(h, x)", self._step(h, x, *self._args), np.shape(h), "h.shape")
         return h_next, (h, x)
 
     def tangent(self, cache, Q):
         h, x = cache
-        return _checked_output("tangent(h, x, Q)", self._tangent(h, x, Q), np.shape(Q), "Q.shape")
+        return _checked_output("tangent(h, x, Q)", self._tangent(h, x, Q, *self._args), np.shape(Q), "Q.shape")
+
+    # the pullbacks and tangent rules, bound in __init__ when given
+
+    def _step_vjp(self, cache, h_next_bar):
+        h, x = cache
+        out = self._rules["step_vjp"](h, x, h_next_bar, self.params)
+        h_bar, p_bar = _checked_tuple("step_vjp", out, ("h_bar", "params_bar"))
+        return (_checked_output("step_vjp", h_bar, np.shape(h), "h.shape"),
+                _checked_params("step_vjp", p_bar, self.params))
+
+    def _tangent_vjp(self, cache, Q, Q_tilde_bar):
+        h, x = cache
+        out = self._rules["tangent_vjp"](h, x, Q, Q_tilde_bar, self.params)
+        h_bar, Q_bar, p_bar = _checked_tuple("tangent_vjp", out, ("h_bar", "Q_bar", "params_bar"))
+        return (_checked_output("tangent_vjp", h_bar, np.shape(h), "h.shape"),
+                _checked_output("tangent_vjp", Q_bar, np.shape(Q), "Q.shape"),
+                _checked_params("tangent_vjp", p_bar, self.params))
+
+    def _step_jvp(self, cache, h_dot, params_dot):
+        h, x = cache
+        return _checked_output("step_jvp", self._rules["step_jvp"](h, x, h_dot, params_dot, self.params),
+                               np.shape(h), "h.shape")
+
+    def _tangent_jvp(self, cache, Q, h_dot, Q_dot, params_dot):
+        h, x = cache
+        return _checked_output("tangent_jvp",
+                               self._rules["tangent_jvp"](h, x, Q, h_dot, Q_dot, params_dot, self.params),
+                               np.shape(Q), "Q.shape")
+
+
+def _checked_tuple(what, value, names):
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        raise TypeError(f"FunctionMap: {what} must return a tuple ({', '.join(names)}), got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _checked_params(what, value, params):
+    if not isinstance(value, dict):
+        raise TypeError(f"FunctionMap: {what} must return the parameter cotangents as a dict, got "
+                        f"{type(value).__name__}")
+    unknown = sorted(set(value) - set(params))
+    if unknown:
+        raise ValueError(f"FunctionMap: {what} returned cotangents of {unknown}, not parameters {sorted(params)}")
+    return {name: _checked_output(what, g, params[name].shape, f"params[{name!r}].shape") for name, g in value.items()}
 
 
 def _checked_output(what, value, shape, shape_name):

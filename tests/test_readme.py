@@ -43,8 +43,17 @@ def _first_block(ns):
     assert np.all(np.diff(res.exponents) <= 2 * res.stderr[1:])
 
 
+def _function_map_block(ns):
+    # "True", and "lambda_1: 0.20, then 0.006"
+    assert ns["report"].passed
+    hist = ns["hist"]
+    assert round(float(hist.exponents[:10, 0].mean()), 2) == 0.20
+    assert round(float(hist.exponents[-10:, 0].mean()), 3) == 0.006
+
+
 # what a block's comments say it prints, checked on its own variables
-CHECKS = {"VanillaRNN.random(N=80": _first_block, "long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
+CHECKS = {"def tangent_vjp(h, x, Q, B, p)": _function_map_block, "VanillaRNN.random(N=80": _first_block,
+          "long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
