@@ -5,6 +5,7 @@ Options are named after the paper's symbols (``--N``, ``--g``, ``--k``, ``--T``,
 a numerical breakdown (overflow, collapsed tangent vectors) exits with code 1.
 """
 
+import os
 import sys
 import time
 
@@ -164,8 +165,27 @@ def make_parser():
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: 0)")
     p.set_defaults(handler=cmd_gradcheck)
 
+    p = sub.add_parser("vectors", help="write the reference vectors (test cases of the flossing gradient)",
+                       description="Write the reference test cases of floss_ref.vectors (NPZ per case plus "
+                                   "cases.json with conventions, hashes and the digits that agree with 256 bits).")
+    p.add_argument("--out", required=True, help="directory to write (created if missing)")
+    p.add_argument("--cases", nargs="+", default=None, help="case names (default: all 48)")
+    p.set_defaults(handler=cmd_vectors)
+
     cli_train.register(sub)        # train, demo
     return parser
+
+
+def cmd_vectors(args):
+    from . import vectors
+
+    if not args.out:
+        raise ValueError("--out must name a directory")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out!r} exists and is not a directory")
+    index = vectors.write(args.out, args.cases, log=print)
+    print(f"wrote {len(index['cases'])} cases and cases.json to {args.out}")
+    return 0
 
 
 def cmd_gradcheck(args):

@@ -276,10 +276,24 @@ def test_mp_differences_converge_in_the_step():
     assert abs(a - b) < 1e-40 * abs(b)
 
 
-def test_reference_refuses_relu_and_bad_directions():
-    net = VanillaRNN.random(4, nonlinearity="relu", seed=22)
+@pytest.mark.parametrize("nonlinearity", ["relu", "linear"])
+def test_reference_agrees_with_float64_for_relu_and_linear_networks(nonlinearity):
+    from floss_ref import flossing_loss
+
+    net = VanillaRNN.random(6, 1, 1.2, nonlinearity=nonlinearity, mean_scale="1/N", seed=22)
+    rng = np.random.default_rng(3)
+    h0, xs = rng.standard_normal(6), rng.standard_normal((40, 1))
+    loss_mp, lam_mp = flossing_loss_mp(net, h0, xs, k=2, seed=0)
+    loss, lam = flossing_loss(net, h0, xs, k=2, seed=0)
+    assert float(loss_mp) == pytest.approx(float(loss), rel=1e-12)
+    np.testing.assert_allclose([float(v) for v in lam_mp], lam, rtol=1e-12)
+
+
+def test_reference_refuses_other_maps_and_bad_directions():
+    from floss_ref import LSTM
+
     with pytest.raises(NotImplementedError):
-        flossing_loss_mp(net, np.zeros(4), T=5, k=2, seed=0)
+        flossing_loss_mp(LSTM.random(4, seed=22), np.zeros(8), T=5, k=2, seed=0)
     net = VanillaRNN.random(4, seed=23)
     with pytest.raises(ValueError, match="direction"):
         flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"U": 1})

@@ -93,6 +93,7 @@ TINY = {
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
     "core_hours": lambda m, t, mp: (None, []),
+    "jax_worked_check": lambda m, t, mp: (None, ["--cases", "vanilla_tanh_T20_tons1_tr4"]),
     "fig13_trained_exponents": lambda m, t, mp: (
         mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0))),
         mp.setitem(m.SCALE, "quick", dict(delays=(2, 4), seeds=1)), sweep_args(t)),

@@ -1,7 +1,7 @@
 """The vanilla-RNN flossing loss re-implemented in mpmath, for gradient checks at long horizons.
 
-    h_{s+1} = W tanh(h_s) + V x_s + b                           (Eq. 9)
-    Q~_{s+1} = W diag(1 - tanh^2 h_s) Q_s                       (Eq. 6)
+    h_{s+1} = W phi(h_s) + V x_s + b                            (Eq. 9; phi = tanh, ReLU or identity)
+    Q~_{s+1} = W diag(phi'(h_s)) Q_s                            (Eq. 6)
     Q_{s+1} R_{s+1} = Q~_{s+1}    (scheduled steps, diag R > 0)  (Eq. 7)
     lambda_i = sum_s log R^s_ii / (T - T_tr),   L = sum_i (lambda_i - target_i)^2    (Eq. 5)
 
@@ -37,11 +37,11 @@ DIRECTION_KEYS = ("W", "V", "b", "h0")
 
 def flossing_loss_mp(system, h0, xs=None, *, k, Q0=None, seed=None, T=None, t_ons=1, transient=0,
                      target=0.0, prec=256):
-    """The flossing loss of a tanh :class:`~floss_ref.VanillaRNN` at ``prec`` bits.
+    """The flossing loss of a :class:`~floss_ref.VanillaRNN` (tanh, ReLU or linear) at ``prec`` bits.
 
     Parameters
     ----------
-    system : VanillaRNN with nonlinearity "tanh", one network (``W : (N, N)``)
+    system : VanillaRNN (tanh, ReLU or linear), one network (``W : (N, N)``)
     h0 : (N,) array_like
     xs : (T, d) array_like or None
     k : int
@@ -88,7 +88,7 @@ def flossing_directional_derivative_mp(system, h0, xs=None, *, k, direction, Q0=
     mpmath.mpf
     """
     ctx, args = _setup(system, h0, xs, k, Q0, seed, T, t_ons, transient, target, prec)
-    W, V, b, h, xs_mp, Q, schedule, T, transient, target = args
+    W, V, b, h, xs_mp, Q, schedule, T, transient, target, nonlinearity = args
     if not isinstance(direction, dict) or not direction or not set(direction) <= set(DIRECTION_KEYS):
         raise ValueError(f"direction must be a non-empty dict with keys among {DIRECTION_KEYS}, "
                          f"got {direction if not isinstance(direction, dict) else sorted(direction)}")
@@ -111,16 +111,16 @@ def flossing_directional_derivative_mp(system, h0, xs=None, *, k, direction, Q0=
     values = []
     for sign in (1, -1):
         loss, _ = _loss(ctx, shifted("W", W, sign), shifted("V", V, sign), shifted("b", b, sign),
-                        shifted("h0", h, sign), xs_mp, Q, schedule, T, transient, target)
+                        shifted("h0", h, sign), xs_mp, Q, schedule, T, transient, target, nonlinearity)
         values.append(loss)
     return (values[0] - values[1]) / (2 * step)
 
 
 def _setup(system, h0, xs, k, Q0, seed, T, t_ons, transient, target, prec):
     """Validate, and convert every float64 input to mpmath (exactly)."""
-    if getattr(system, "nonlinearity", None) != "tanh" or not hasattr(system, "params"):
-        raise NotImplementedError("the mpmath reference implements the vanilla RNN with tanh "
-                                  "(floss_ref.VanillaRNN(..., nonlinearity='tanh')) only")
+    if getattr(system, "nonlinearity", None) not in _MP_PHI or not hasattr(system, "params"):
+        raise NotImplementedError("the mpmath reference implements the vanilla RNN "
+                                  "(floss_ref.VanillaRNN with nonlinearity 'tanh', 'relu' or 'linear') only")
     W = system.params["W"]
     if W.ndim != 2:
         raise ValueError(f"give a single network (W of shape (N, N)), got W of shape {W.shape}")
@@ -144,8 +144,14 @@ def _setup(system, h0, xs, k, Q0, seed, T, t_ons, transient, target, prec):
     ctx.prec = prec
     args = (_to_mp(ctx, W), _to_mp(ctx, system.params["V"]), _to_mp(ctx, system.params["b"]),
             _to_mp(ctx, h0), None if xs is None else _to_mp(ctx, xs), _to_mp(ctx, Q0.T),
-            schedule, T, transient, _to_mp(ctx, target))
+            schedule, T, transient, _to_mp(ctx, target), system.nonlinearity)
     return ctx, args
+
+
+# phi and phi' in mpmath, as the float64 cells define them (ReLU's slope is 1 where phi > 0)
+_MP_PHI = {"tanh": (lambda ctx, v: ctx.tanh(v), lambda ctx, p: 1 - p * p),
+           "relu": (lambda ctx, v: v if v > 0 else ctx.zero, lambda ctx, p: ctx.one if p > 0 else ctx.zero),
+           "linear": (lambda ctx, v: v, lambda ctx, p: ctx.one)}
 
 
 def _to_mp(ctx, a):
@@ -160,12 +166,13 @@ def _add(ctx, x, u, scale):
     return [a + scale * c for a, c in zip(x, u)]
 
 
-def _loss(ctx, W, V, b, h, xs, Q, schedule, T, transient, target):
+def _loss(ctx, W, V, b, h, xs, Q, schedule, T, transient, target, nonlinearity="tanh"):
     """The forward loop of the module docstring; Q is held by columns (k lists of N)."""
+    phi_of, slope_of = _MP_PHI[nonlinearity]
     log_sum = [ctx.zero] * len(Q)
     for s in range(T):
-        phi = [ctx.tanh(v) for v in h]
-        dphi = [1 - p * p for p in phi]
+        phi = [phi_of(ctx, v) for v in h]
+        dphi = [slope_of(ctx, p) for p in phi]
         h = [ctx.fdot(w, phi) + bi for w, bi in zip(W, b)]
         if xs is not None:
             h = [hi + ctx.fdot(v, xs[s]) for hi, v in zip(h, V)]

@@ -1,0 +1,98 @@
+"""Reference vectors: regenerated bit for bit, loaded with hash checks, compared by digits,
+and their float64 values against 256 bits."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from floss_ref import vectors
+from floss_ref._io import atomic_savez, read_npz
+
+SMALL = ["vanilla_tanh_T100_tons3_tr20", "lstm_T20_tons1_tr4", "gru_T20_tons3_tr0", "vanilla_relu_T20_tons1_tr0"]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vectors")
+    vectors.write(d, SMALL)
+    return d
+
+
+def test_there_are_48_cases_over_cells_horizons_intervals_and_transients():
+    names = vectors.case_names()
+    assert len(names) == 48 and len(set(names)) == 48
+    assert {vectors._parse(n)[0] for n in names} == set(vectors.CELLS)
+
+
+def test_regenerated_bit_for_bit(written, tmp_path):
+    vectors.write(tmp_path, SMALL)
+    assert (tmp_path / "cases.json").read_bytes() == (written / "cases.json").read_bytes()
+    for name in SMALL:
+        a, b = read_npz(written / f"{name}.npz"), read_npz(tmp_path / f"{name}.npz")
+        assert a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
+
+
+def test_index_spells_out_conventions_and_digits(written):
+    index = json.loads((written / "cases.json").read_text())
+    assert index["format"] == vectors.FORMAT and "qr" in index["conventions"]
+    for name in SMALL:
+        entry = index["cases"][name]
+        assert entry["settings"]["T"] == vectors._parse(name)[1]
+        assert set(entry["digits"]) == {"against", "exponents", "loss", "gradient"}
+    # float64 against 256 bits: at least 10 digits at T <= 100 (vanilla; the issue's figure)
+    for name in ("vanilla_tanh_T100_tons3_tr20", "vanilla_relu_T20_tons1_tr0"):
+        d = index["cases"][name]["digits"]
+        assert d["against"] == "256-bit" and min(d["exponents"], d["loss"], d["gradient"]) >= 10, d
+
+
+def test_load_and_compare(written):
+    cases = {c.name: c for c in vectors.load(written)}
+    assert set(cases) == set(SMALL)
+    case = cases["lstm_T20_tons1_tr4"]
+    same = vectors.compare(case, {"exponents": case.arrays["exponents"], "loss": case.arrays["loss"],
+                                  "grads": case.grads, "h0_bar": case.arrays["h0_bar"]}, verbose=False)
+    assert all(v == 16.0 for v in same.values())
+    off = vectors.compare(case, {"exponents": case.arrays["exponents"] * (1 + 1e-6)}, verbose=False)
+    assert 5.5 < off["exponents"] < 6.5
+    with pytest.raises(ValueError, match="has no 'W'"):
+        vectors.compare(case, {"grads": {}}, verbose=False)
+    with pytest.raises(ValueError, match="shape"):
+        vectors.compare(case, {"exponents": np.zeros(5)}, verbose=False)
+
+
+def test_altered_or_missing_file_is_refused_by_name(written, tmp_path):
+    import shutil
+
+    d = tmp_path / "v"
+    shutil.copytree(written, d)
+    name = "gru_T20_tons3_tr0"
+    arrays = read_npz(d / f"{name}.npz")
+    arrays["loss"] = arrays["loss"] + 1e-15
+    atomic_savez(d / f"{name}.npz", arrays)
+    with pytest.raises(ValueError, match=f"case '{name}': array 'loss' of '{name}.npz' has SHA-256"):
+        vectors.load(d)
+    os.remove(d / f"{name}.npz")
+    with pytest.raises(ValueError, match=f"file '{name}.npz' is missing"):
+        vectors.load(d)
+    os.remove(d / "cases.json")
+    with pytest.raises(ValueError, match="cases.json' is missing"):
+        vectors.load(d)
+
+
+def test_unknown_case_names_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown case names"):
+        vectors.write(tmp_path, ["vanilla_tanh_T7_tons1_tr0"])
+
+
+def test_cli_writes_the_vectors(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-m", "floss_ref", "vectors", "--out", str(tmp_path / "v"), "--cases",
+                        "gru_T20_tons1_tr0"], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=root),
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "wrote 1 cases" in r.stdout
+    assert [c.name for c in vectors.load(tmp_path / "v")] == ["gru_T20_tons1_tr0"]
