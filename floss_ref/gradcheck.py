@@ -25,8 +25,8 @@ class) and checks, in this order:
 5. **on request, a long horizon at high precision** (``long_horizon=T``): the float64
    adjoint against a 256-bit central difference
    (:func:`floss_ref.precision.flossing_directional_derivative_mp`), in a random
-   direction, reporting the digits that agree; available for the
-   :class:`~floss_ref.VanillaRNN` (tanh, ReLU, linear), the map the 256-bit reference implements.
+   direction, reporting the digits that agree; available for floss_ref's cells
+   (VanillaRNN, LSTM, GRU), the maps the 256-bit reference implements.
 
 It returns a :class:`GradcheckReport` (``.passed``, ``.failures``, ``.table()``), and with
 ``verbose=True`` prints the table.  Command line: ``python -m floss_ref gradcheck
@@ -121,7 +121,7 @@ def gradcheck(system, *, T=20, k=None, t_ons=1, transient=0, seed=0, long_horizo
         For the random states, inputs, directions and tangent blocks.
     long_horizon : int, optional
         Also check the flossing gradient over this many steps against 256-bit
-        differences (check 5; VanillaRNN only).
+        differences (check 5; floss_ref's cells only).
     prec : int
         Bits for check 5.
     verbose : bool
@@ -414,16 +414,18 @@ def _loss_gradient(system, n, n_in, T, k, t_ons, transient, rng, checks, skipped
 # ---- 5. long horizon at high precision ---------------------------------------------------------
 
 def _long_horizon(system, n, n_in, T, k, t_ons, prec, rng, checks, skipped):
-    from .cells import VanillaRNN
     from .flossing import flossing_grad
-    from .precision.reference import flossing_directional_derivative_mp
+    from .precision.reference import _kind, flossing_directional_derivative_mp
 
     T = _validate.integer("long_horizon", T, minimum=2)
-    if not isinstance(system, VanillaRNN):
-        skipped.append("256-bit check: the 256-bit reference implements the VanillaRNN only")
+    try:
+        _kind(system)
+    except NotImplementedError:
+        skipped.append("256-bit check: the 256-bit reference implements floss_ref's cells (VanillaRNN, LSTM, GRU) "
+                       "only")
         return
     h0 = rng.standard_normal(n)
-    xs = rng.standard_normal((T, n_in))
+    xs = None if n_in is None else rng.standard_normal((T, n_in))
     Q0 = random_orthonormal(n, k, (), rng)
     res = flossing_grad(system, h0, xs, k=k, T=T, t_ons=t_ons, Q0=Q0, cond_warn=None)
     direction = {name: rng.standard_normal(p.shape) for name, p in system.params.items()}

@@ -19,12 +19,9 @@ exponents are ``lambda_i = sum log R_ii / (T - transient)`` over the QRs after s
 ``(h, c)`` concatenated; the gate blocks of W are stacked in the order the cell names).
 
 ``cases.json`` gives, per case, the SHA-256 of every array and the number of digits to
-which each float64 quantity agrees with a 256-bit computation (vanilla networks,
-:mod:`floss_ref.precision.reference`): the exponents and the loss directly, the gradient
-in two random directions by 256-bit central differences.  For the LSTM and GRU, which the
-256-bit reference does not implement, the digits are those of two independent float64
-computations (LAPACK and Householder QR), marked ``"float64 vs float64"``: an estimate of
-the round-off, not of the truncation-free value.
+which each float64 quantity agrees with a 256-bit computation
+(:mod:`floss_ref.precision.reference`, which implements every cell): the exponents and the
+loss directly, the gradient in two random directions by 256-bit central differences.
 
 :func:`load` reads a directory back, refusing a missing or altered file by name and hash;
 :func:`compare` prints the digits to which your results agree with a case.
@@ -124,34 +121,28 @@ def _digits(a, b):
 
 
 def reference_digits(arrays, net, settings, seed=0, prec=256):
-    """Digits of agreement of the float64 results with a 256-bit computation (vanilla), or
-    with an independent float64 computation (LSTM, GRU)."""
+    """Digits of agreement of the float64 results with a ``prec``-bit computation
+    (:mod:`floss_ref.precision.reference`): the exponents and the loss directly, the
+    gradient in two random directions by ``prec``-bit central differences."""
+    from .precision.reference import flossing_directional_derivative_mp, flossing_loss_mp
+
     T, t_ons, tr, K = settings["T"], settings["t_ons"], settings["transient"], settings["k"]
     h0, xs, Q0 = arrays["h0"], arrays["xs"], arrays["Q0"]
-    if isinstance(net, VanillaRNN):
-        from .precision.reference import flossing_directional_derivative_mp, flossing_loss_mp
-
-        loss, lam = flossing_loss_mp(net, h0, xs, k=K, Q0=Q0, T=T, t_ons=t_ons, transient=tr, prec=prec)
-        out = {"against": f"{prec}-bit", "exponents": _digits(arrays["exponents"], [float(v) for v in lam]),
-               "loss": _digits(arrays["loss"], float(loss))}
-        rng = np.random.default_rng([seed, 99])
-        worst = 16.0
-        for _ in range(2):
-            u = {p: rng.standard_normal(v.shape) for p, v in net.params.items()}
-            u["h0"] = rng.standard_normal(h0.shape)
-            ref = float(flossing_directional_derivative_mp(net, h0, xs, k=K, direction=u, Q0=Q0, T=T, t_ons=t_ons,
-                                                           transient=tr, prec=prec))
-            mine = (sum(float(np.sum(arrays["grad/" + p] * u[p])) for p in net.params)
-                    + float(np.sum(arrays["h0_bar"] * u["h0"])))
-            worst = min(worst, _digits(mine, ref))
-        out["gradient"] = worst
-        return out
-    other = flossing_grad(net, h0, xs, k=K, T=T, t_ons=t_ons, transient=tr, Q0=Q0, qr_method="householder",
-                          cond_warn=None)
-    grad = min(_digits(arrays["grad/" + p], g) for p, g in other.grads.items())
-    return {"against": "float64 vs float64 (Householder QR)",
-            "exponents": _digits(arrays["exponents"], other.exponents),
-            "loss": _digits(arrays["loss"], other.loss), "gradient": min(grad, _digits(arrays["h0_bar"], other.h0_bar))}
+    loss, lam = flossing_loss_mp(net, h0, xs, k=K, Q0=Q0, T=T, t_ons=t_ons, transient=tr, prec=prec)
+    out = {"against": f"{prec}-bit", "exponents": _digits(arrays["exponents"], [float(v) for v in lam]),
+           "loss": _digits(arrays["loss"], float(loss))}
+    rng = np.random.default_rng([seed, 99])
+    worst = 16.0
+    for _ in range(2):
+        u = {p: rng.standard_normal(v.shape) for p, v in net.params.items()}
+        u["h0"] = rng.standard_normal(h0.shape)
+        ref = float(flossing_directional_derivative_mp(net, h0, xs, k=K, direction=u, Q0=Q0, T=T, t_ons=t_ons,
+                                                       transient=tr, prec=prec))
+        mine = (sum(float(np.sum(arrays["grad/" + p] * u[p])) for p in net.params)
+                + float(np.sum(arrays["h0_bar"] * u["h0"])))
+        worst = min(worst, _digits(mine, ref))
+    out["gradient"] = worst
+    return out
 
 
 def write(directory, names=None, seed=0, log=None):

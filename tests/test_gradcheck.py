@@ -33,8 +33,15 @@ def test_long_horizon_256_bit_check_passes_on_the_tanh_network():
     assert len(line) == 1 and line[0].passed and "digits agree" in line[0].note
 
 
+@pytest.mark.parametrize("make", [lambda: LSTM.random(4, 1, 1.0, seed=0), lambda: GRU.random(4, 1, 1.0, seed=0)])
+def test_long_horizon_256_bit_check_passes_on_the_gated_cells(make):
+    report = gradcheck(make(), long_horizon=60, seed=0)
+    line = [c for c in report.checks if c.kind == "256-bit"]
+    assert len(line) == 1 and line[0].passed, report.table()
+
+
 def test_long_horizon_is_reported_as_skipped_where_no_256_bit_reference_exists():
-    report = gradcheck(LSTM.random(4, 1, 1.0, seed=0), long_horizon=50, seed=0)
+    report = gradcheck(_tanh_map(), long_horizon=50, seed=0)
     assert any("256-bit" in s for s in report.skipped)
 
 

@@ -289,11 +289,31 @@ def test_reference_agrees_with_float64_for_relu_and_linear_networks(nonlinearity
     np.testing.assert_allclose([float(v) for v in lam_mp], lam, rtol=1e-12)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_reference_agrees_with_float64_for_the_gated_cells(cell):
+    from floss_ref import GRU, LSTM, flossing_grad
+
+    net = (LSTM if cell == "lstm" else GRU).random(4, 2, 1.0, seed=5)
+    net.params["b"][...] = np.random.default_rng(6).standard_normal(net.params["b"].shape) * 0.3
+    rng = np.random.default_rng(7)
+    n = net.state_size
+    h0, xs = rng.standard_normal(n), rng.standard_normal((50, 2))
+    loss_mp, lam_mp = flossing_loss_mp(net, h0, xs, k=3, seed=1, t_ons=2, transient=8)
+    res = flossing_grad(net, h0, xs, k=3, seed=1, t_ons=2, transient=8)
+    assert float(loss_mp) == pytest.approx(float(res.loss), rel=1e-12)
+    np.testing.assert_allclose([float(v) for v in lam_mp], res.exponents, rtol=1e-12)
+    u = {p: rng.standard_normal(v.shape) for p, v in net.params.items()}
+    u["h0"] = rng.standard_normal(n)
+    ref = float(flossing_directional_derivative_mp(net, h0, xs, k=3, seed=1, t_ons=2, transient=8, direction=u))
+    mine = sum(float(np.sum(res.grads[p] * u[p])) for p in net.params) + float(np.sum(res.h0_bar * u["h0"]))
+    assert mine == pytest.approx(ref, rel=1e-11)
+
+
 def test_reference_refuses_other_maps_and_bad_directions():
-    from floss_ref import LSTM
+    from floss_ref import LinearMap
 
     with pytest.raises(NotImplementedError):
-        flossing_loss_mp(LSTM.random(4, seed=22), np.zeros(8), T=5, k=2, seed=0)
+        flossing_loss_mp(LinearMap(np.eye(4)), np.zeros(4), T=5, k=2, seed=0)
     net = VanillaRNN.random(4, seed=23)
     with pytest.raises(ValueError, match="direction"):
         flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"U": 1})
