@@ -294,14 +294,22 @@ def _new_pool():
                     os.environ[var] = value
 
 
-def _kill_pool(pool):
-    """Stop a pool's worker process now (it may be in the middle of a task)."""
-    for process in list(getattr(pool, "_processes", {}).values()):
-        try:
-            process.kill()
-        except (OSError, ValueError, AttributeError):
-            pass
-    pool.shutdown(wait=False, cancel_futures=True)
+def _kill_pools(pools):
+    """Stop the pools' worker processes now (they may be in the middle of a task).
+
+    Every process is killed first; the executors are then shut down on daemon threads, so
+    that a ``shutdown`` that blocks (it takes the executor's locks and writes to its wake-up
+    pipe) cannot leave other workers running.  A test once saw the driver hang after Ctrl-C
+    with a worker left, under heavy load; this ordering is the suspected fix.
+    """
+    for pool in pools:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+    for pool in pools:
+        threading.Thread(target=pool.shutdown, kwargs={"wait": False, "cancel_futures": True}, daemon=True).start()
 
 
 def _error_text(exc):
@@ -364,8 +372,7 @@ def _local(todo, jobs, retries, on_done, log):
                 t.join(0.2)
     except BaseException:  # KeyboardInterrupt, SystemExit: stop the workers, keep what is saved
         stop.set()
-        for pool in list(pools.values()):
-            _kill_pool(pool)
+        _kill_pools(list(pools.values()))
         raise
     return failures
 

@@ -352,7 +352,7 @@ def test_F7_a_validation_script_interrupted_prints_one_line(tmp_path):
     """))
     env = dict(os.environ, PYTHONPATH=VALIDATION + os.pathsep + ROOT)
     driver = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, preexec_fn=reliability_checks.default_sigint)
     deadline = time.monotonic() + 120
     while not all((tmp_path / f"pid{i}").exists() for i in range(2)) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -129,7 +129,12 @@ def sweep(args, name, tasks, settings, label=None):
     except (SweepError, ValueError, TypeError) as exc:  # bad --jobs / --scheduler, untrusted results, ...
         sys.exit(f"{name}: {exc}")
     except KeyboardInterrupt:
-        sys.exit(f"{name}: interrupted; the finished tasks are saved in {results}: run the same command to resume")
+        # the workers are stopped; leave without the interpreter's exit handlers, which
+        # join the process pools' threads and could wait on them
+        print(f"{name}: interrupted; the finished tasks are saved in {results}: run the same command to resume",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
 
 
 class Verdicts:

@@ -92,13 +92,20 @@ def alive(pid):
         return False
 
 
+def default_sigint():
+    """In a child before exec: SIGINT back to its default disposition.  A process started in
+    the background by a non-interactive shell inherits SIGINT ignored, and Python then never
+    raises KeyboardInterrupt: the SIGINT measurements would measure nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_driver(sig, directory, wait=10.0):
     """Start a 2-worker sweep of sleeping tasks, send ``sig`` to its driver once both
     workers run, and return (worker pids, seconds until none is left or None)."""
     code = DRIVER.format(here=HERE, root=ROOT, d=directory)
     env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + ROOT)
     driver = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, preexec_fn=default_sigint)
     pids = []
     try:
         deadline = time.monotonic() + 120
