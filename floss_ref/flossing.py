@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _validate
 from ._threads import limit_blas
+from .cells._linear import sum_to
 from .lyapunov import benettin, benettin_jvp, benettin_vjp, check_run_arguments, qr_schedule
 
 
@@ -41,7 +42,8 @@ class FlossingGrad:
     exponents : (*batch, k) ndarray
     grads : dict of ndarray
         d sum(loss) / d params, same keys and shapes as ``system.params``.
-    h0_bar : (*batch, n) ndarray
+    h0_bar : ndarray shaped like the h0 given (dL/dh0; an h0 broadcast against batch or
+        ensemble axes gets the sum over them)
         d sum(loss) / d h0.
     """
 
@@ -123,8 +125,9 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
     _differentiable(system, ("step_jvp", "tangent_jvp"))
     h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method)
     h0_dot = _validate.float_array("h0_dot", h0_dot)
-    if h0_dot.shape != h.shape:
-        raise ValueError(f"h0_dot must have the shape of h0, {h.shape}, got {h0_dot.shape}")
+    if h0_dot.shape != np.shape(h0):
+        raise ValueError(f"h0_dot must have the shape of h0, {np.shape(h0)}, got {h0_dot.shape}")
+    h0_dot = np.broadcast_to(h0_dot, h.shape)  # as h0 was broadcast against the batch / ensemble
     unknown = set(params_dot) - set(system.params)
     if unknown:
         raise ValueError(f"params_dot has keys {sorted(unknown)} that are not parameters {sorted(system.params)}")
@@ -176,4 +179,7 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
         lam = forward.gamma / window
         gamma_bar = 2.0 * (lam - target) / window     # d sum(loss) / d gamma
         h0_bar, grads = benettin_vjp(system, forward, gamma_bar, transient=loop["transient"])
+    # one h0 shared by several trajectories or ensemble members (broadcast by
+    # check_trajectory) receives the sum of their cotangents, shaped like the h0 given
+    h0_bar = sum_to(h0_bar, np.shape(h0))
     return FlossingGrad(loss=np.sum((lam - target) ** 2, axis=-1), exponents=lam, grads=grads, h0_bar=h0_bar)

@@ -644,3 +644,19 @@ def test_F13_validation_script_sweep_options_fail_in_one_line(tmp_path, args, ma
                        env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == code, r.stderr
     assert match in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_F12_a_shared_h0_gets_the_summed_cotangent_and_pairs_with_the_tangent():
+    from floss_ref import flossing_loss_jvp
+
+    net = VanillaRNN.random(6, g=1.5, ensemble=(3,), seed=0)
+    xs = np.random.default_rng(1).standard_normal((30, 1))
+    Q0 = np.broadcast_to(np.eye(6)[:, :2], (3, 6, 2))
+    h0 = np.random.default_rng(2).standard_normal(6)
+    one = flossing_grad(net, h0, xs, k=2, Q0=Q0)
+    each = flossing_grad(net, np.broadcast_to(h0, (3, 6)), xs, k=2, Q0=Q0)
+    assert one.h0_bar.shape == (6,)
+    np.testing.assert_allclose(one.h0_bar, each.h0_bar.sum(axis=0), rtol=1e-12)
+    h0_dot = np.random.default_rng(3).standard_normal(6)
+    _, loss_dot = flossing_loss_jvp(net, h0, xs, h0_dot, {}, k=2, Q0=Q0)
+    assert float(np.sum(loss_dot)) == pytest.approx(float(np.sum(one.h0_bar * h0_dot)), rel=1e-10)
