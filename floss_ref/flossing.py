@@ -28,7 +28,7 @@ import numpy as np
 from . import _validate
 from ._threads import limit_blas
 from .cells._linear import sum_to
-from .lyapunov import benettin, benettin_jvp, benettin_vjp, check_run_arguments, qr_schedule
+from .lyapunov import QR_METHODS, benettin, benettin_jvp, benettin_vjp, check_run_arguments, qr_schedule
 
 
 @dataclasses.dataclass
@@ -65,7 +65,7 @@ def _targets(target, k, batch_shape):
 def _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method, cond_warn=None):
     """Validated arguments of the loop, as keyword arguments for the lyapunov functions."""
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
-    _validate.choice("qr_method", qr_method, ("lapack", "householder"))
+    _validate.choice("qr_method", qr_method, QR_METHODS)
     if cond_warn is not None:
         cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     target = _targets(target, k, h.shape[:-1])

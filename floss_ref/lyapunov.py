@@ -35,7 +35,7 @@ from ._progress import progress_bar
 from ._threads import limit_blas
 from .errors import NumericalBreakdownError
 from .lyapunov_stats import BatchMeans, ensemble_mean
-from .qr import default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
+from .qr import METHODS as QR_METHODS, default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
 
 
 # Q0^T Q0 may differ from I by this much (entrywise): a block orthonormalised in float64
@@ -216,7 +216,7 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
 
 def check_state(h, s):
     """Raise if the trajectory left the floating-point range at step s."""
-    if not np.all(np.isfinite(h)):
+    if not np.isfinite(h).all():
         raise NumericalBreakdownError(
             f"the state overflowed or became NaN at step {s}: the network diverges "
             "(lower the gain g, or for ReLU networks use a negative weight mean)")
@@ -224,7 +224,7 @@ def check_state(h, s):
 
 def check_tangent(Q_tilde, s):
     """Raise if the tangent block left the floating-point range before a QR."""
-    if not np.all(np.isfinite(Q_tilde)):
+    if not np.isfinite(Q_tilde).all():
         raise NumericalBreakdownError(
             f"the tangent vectors overflowed at step {s} before re-orthonormalisation; "
             "use a smaller t_ons")
@@ -232,7 +232,7 @@ def check_tangent(Q_tilde, s):
 
 def check_diagonal(r, s):
     """Raise if a diagonal entry of R is zero: log R_jj = -inf (tangent vectors collapsed)."""
-    if not np.all(r > 0.0):
+    if not (r > 0.0).all():
         j = int(np.argmin(np.min(r.reshape(-1, r.shape[-1]), axis=0)))
         raise NumericalBreakdownError(
             f"R_jj = 0 for j = {j + 1} at step {s}: the tangent vectors collapsed onto fewer "
@@ -356,7 +356,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
         if s + 1 in schedule:
             check_tangent(Q_tilde, s)
             Q_next, R = qr_unchecked(Q_tilde, qr_method)
-            r = np.diagonal(R, axis1=-2, axis2=-1)
+            r = R.diagonal(0, -2, -1)
             check_diagonal(r, s)
             if cond_warn is not None:
                 max_cond, warned = _track_conditioning(r, s, max_cond, cond_warn, warned)
@@ -388,7 +388,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
 
 def _track_conditioning(r, s, max_cond, cond_warn, warned):
     """Update the largest R_11 / R_kk (Eq. 28) with the QR after step s; warn once."""
-    cond = float(np.max(r[..., 0] / r[..., -1]))
+    cond = float((r[..., 0] / r[..., -1]).max())
     if cond > cond_warn and not warned:
         warnings.warn(f"R_11/R_kk = {cond:.3g} at step {s} (Eq. 28): the smallest exponents "
                       "lose about log10 of that many digits; use a smaller t_ons",
@@ -435,7 +435,7 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
         if s + 1 in schedule:
             check_tangent(Q_tilde, s)
             Q_next, R = qr_unchecked(Q_tilde, qr_method)
-            r = np.diagonal(R, axis1=-2, axis2=-1)
+            r = R.diagonal(0, -2, -1)
             check_diagonal(r, s)
             Q_next_dot, R_dot = qr_jvp(Q_next, R, Q_tilde_dot)
             if s + 1 > transient:
@@ -494,7 +494,6 @@ def benettin_vjp(system, forward, gamma_bar, *, transient):
     tape = forward.tape
     k = forward.Q.shape[-1]
     rtol = default_rtol(None, system.state_size, k)
-    identity = np.eye(k)
     params_bar = {name: np.zeros_like(p) for name, p in system.params.items()}
     h_next_bar = np.zeros_like(forward.h)
     Q_next_bar = np.zeros_like(forward.Q)
@@ -503,12 +502,9 @@ def benettin_vjp(system, forward, gamma_bar, *, transient):
         if step.R is None:
             Q_tilde_bar = Q_next_bar
         else:
-            if s + 1 > transient:
-                r = np.diagonal(step.R, axis1=-2, axis2=-1)
-                R_bar = (gamma_bar / r)[..., :, None] * identity      # diagonal
-            else:
-                R_bar = np.zeros_like(step.R)
-            Q_tilde_bar = _qr_vjp_at(step, Q_next_bar, R_bar, rtol, s)
+            # R_bar = diag(gamma_bar / diag R) after the transient, else 0: passed by its diagonal
+            r_bar = gamma_bar / step.R.diagonal(0, -2, -1) if s + 1 > transient else None
+            Q_tilde_bar = _qr_vjp_at(step, Q_next_bar, r_bar, rtol, s)
         h_bar_tangent, Q_bar, p_bar_tangent = system.tangent_vjp(step.cache, step.Q, Q_tilde_bar)
         h_bar_step, p_bar_step = system.step_vjp(step.cache, h_next_bar)
         h_bar = h_bar_step + h_bar_tangent
@@ -520,10 +516,10 @@ def benettin_vjp(system, forward, gamma_bar, *, transient):
     return h_next_bar, params_bar
 
 
-def _qr_vjp_at(step, Q_next_bar, R_bar, rtol, s):
-    """qr_vjp of one tape step; a breakdown names the step."""
+def _qr_vjp_at(step, Q_next_bar, r_bar, rtol, s):
+    """qr_vjp of one tape step with R_bar = diag(r_bar) (None: 0); a breakdown names the step."""
     try:
-        return qr_vjp_unchecked(step.Q_next, step.R, Q_next_bar, R_bar, rtol)
+        return qr_vjp_unchecked(step.Q_next, step.R, Q_next_bar, None, rtol, R_bar_diag=r_bar)
     except NumericalBreakdownError as exc:
         exc.args = (f"{exc.args[0]} (QR after step {s})",) + exc.args[1:]
         raise
@@ -613,7 +609,7 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     True
     """
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
-    _validate.choice("qr_method", qr_method, ("lapack", "householder"))
+    _validate.choice("qr_method", qr_method, QR_METHODS)
     if cond_warn is not None:
         cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     if tol is not None:

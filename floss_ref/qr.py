@@ -45,7 +45,7 @@ derived in ``qr_vjp``'s docstring.  The same results, in other notations, are in
 import functools
 
 import numpy as np
-from scipy.linalg.lapack import dtrtrs as _trtrs
+from scipy.linalg.lapack import dgeqrf as _geqrf, dorgqr as _orgqr, dtrtrs as _trtrs
 
 from floss_ref import _validate
 from floss_ref.errors import NumericalBreakdownError, SingularRError
@@ -67,8 +67,9 @@ def qr(A, method="lapack"):
     A : (..., N, k) array_like
         Real, finite, N >= k >= 1.  Leading axes are a batch.
     method : {"lapack", "householder"}
-        ``"lapack"``: ``np.linalg.qr(A, mode="reduced")`` (LAPACK geqrf/orgqr, batched)
-        followed by flipping the signs of the columns of Q / rows of R whose R_jj < 0.
+        ``"lapack"``: LAPACK geqrf/orgqr (as ``np.linalg.qr(A, mode="reduced")``, called
+        directly, one matrix of a batch after the other) followed by flipping the signs
+        of the columns of Q / rows of R whose R_jj < 0.
         ``"householder"``: :func:`householder_qr`, the same factorisation written out in
         NumPy (slower, for reading and cross-checking).
 
@@ -103,7 +104,53 @@ def qr_unchecked(A, method="lapack"):
     float64 ``(..., N, k)`` array with N >= k (the Benettin loop checks Q~ itself)."""
     if method == "householder":
         return _householder_qr(A)
-    return positive_diagonal(*np.linalg.qr(A, mode="reduced"))
+    if A.ndim == 2:
+        return _lapack_qr(A)  # signs fixed inside
+    # a batch: one direct LAPACK call per matrix is faster than np.linalg.qr's batched
+    # wrapper at these sizes (16 x 32 x 32: about 40 % less time, sign fix included)
+    Q, R = np.empty(A.shape), np.empty(A.shape[:-2] + (A.shape[-1],) * 2)
+    for b in np.ndindex(A.shape[:-2]):
+        Q[b], R[b] = _lapack_qr(A[b])
+    return Q, R
+
+
+def _lapack_qr(A):
+    """Thin QR of one matrix by LAPACK's geqrf + orgqr, called directly.
+
+    The same two routines as ``np.linalg.qr(A, mode="reduced")``, without its wrapper's
+    checks and copies: about 30 % less time for one 80 x 75 block.  Q comes back
+    Fortran-ordered.  A : (N, k) float64 -> Q : (N, k), R : (k, k), with the signs of
+    :func:`positive_diagonal`.
+    """
+    N, k = A.shape
+    lwork = _qr_lwork(N, k)
+    packed, tau, _, info = _geqrf(A, lwork=lwork)
+    R = packed[:k] * _upper_ones(k)      # R is the upper triangle of the packed factor
+    Q, _, info_q = _orgqr(packed, tau, lwork=lwork, overwrite_a=1)
+    if info or info_q:  # only an illegal argument (a bug) makes these non-zero
+        raise NumericalBreakdownError(f"LAPACK QR failed (geqrf info {info}, orgqr info {info_q})")
+    # diag(R) >= 0 (positive_diagonal), in place: the factors are ours
+    flip = np.where(R.diagonal() < 0, -1.0, 1.0)
+    Q *= flip
+    R *= flip[:, None]
+    return Q, R
+
+
+@functools.lru_cache(maxsize=64)
+def _upper_ones(k):
+    """(k, k) float mask: 1 on and above the diagonal, 0 below (read-only)."""
+    mask = np.triu(np.ones((k, k)))
+    mask.flags.writeable = False
+    return mask
+
+
+@functools.lru_cache(maxsize=64)
+def _qr_lwork(N, k):
+    """The optimal workspace size of geqrf / orgqr for an N x k block (a LAPACK query)."""
+    probe = np.zeros((N, k), order="F")
+    _, _, work, _ = _geqrf(probe, lwork=-1)
+    _, work_q, _ = _orgqr(probe, np.zeros(k), lwork=-1)
+    return int(max(work[0], work_q[0], k, 1))
 
 
 def positive_diagonal(Q, R):
@@ -260,21 +307,29 @@ def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
     return qr_vjp_unchecked(Q, R, Q_bar, R_bar, default_rtol(rtol, *Q.shape[-2:]))
 
 
-def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol):
+def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol, R_bar_diag=None):
     """:func:`qr_vjp` without validation of kinds and shapes, for loops that pass the
     factors of :func:`qr_unchecked` and cotangents they computed.  The numerical checks
-    (singular R, overflow) still run; ``rtol`` must be a float (see :func:`qr_vjp`)."""
+    (singular R, overflow) still run; ``rtol`` must be a float (see :func:`qr_vjp`).
+
+    R_bar_diag : (..., k) ndarray, optional
+        A diagonal R_bar given by its diagonal (then ``R_bar`` must be None): the
+        Lyapunov exponents' ``R_bar = diag(c_i / R_ii)``.
+    """
     _check_invertible(R, rtol)
 
     lower = _lower_mask(R.shape[-1])                    # (k, k), True on and below the diagonal
     # M = R R_bar^T - Q_bar^T Q  (k x k), a None cotangent contributes nothing
-    M = np.zeros(R.shape)
+    if R_bar_diag is not None:
+        M = R * R_bar_diag[..., None, :]                # R_bar diagonal: R R_bar^T scales R's columns
+    else:
+        M = np.zeros(R.shape)
     if R_bar is not None:
         # R_bar's strictly lower part never matters: keep its upper triangle
         M += R @ np.swapaxes(np.where(lower.T, R_bar, 0.0), -1, -2)
     if Q_bar is not None:
-        M -= np.swapaxes(Q_bar, -1, -2) @ Q
-    copyltu_M = np.where(lower, M, np.swapaxes(M, -1, -2))          # symmetric
+        M -= Q_bar.swapaxes(-1, -2) @ Q
+    copyltu_M = np.where(lower, M, M.swapaxes(-1, -2))              # symmetric
     bracket = Q @ copyltu_M                             # (..., N, k)
     if Q_bar is not None:
         bracket += Q_bar
@@ -396,7 +451,7 @@ def _check_invertible(R, rtol):
     entry and ``R_11 / R_kk`` estimates ``kappa_2(Q~)`` (Eq. 28), so this refuses a Q~
     whose condition number is beyond about ``1 / rtol``.
     """
-    diag = np.abs(np.diagonal(R, axis1=-2, axis2=-1))              # (..., k)
+    diag = np.abs(R.diagonal(0, -2, -1))                            # (..., k)
     bad = diag <= rtol * diag[..., :1]                              # catches R_jj == 0 too
     if not bad.any():
         return
@@ -428,10 +483,15 @@ def _right_solve(X, R, transpose):
     the C-ordered arrays, so nothing is copied, and R^T is lower triangular; its
     ``trans`` flag turns the solve with ``R^T`` into the one with R.
     """
-    X_T = np.swapaxes(X, -1, -2)                                    # (..., k, N)
-    R_T = np.swapaxes(R, -1, -2)                                    # lower triangular
-    Y_T = np.empty(X_T.shape)
+    X_T = X.swapaxes(-1, -2)                                        # (..., k, N)
+    R_T = R.swapaxes(-1, -2)                                        # lower triangular
     trans = 1 if transpose else 0          # op(R^T) = R solves R Y^T = X^T
+    if R.ndim == 2:                        # one matrix: no batch loop
+        Y_T, info = _trtrs(R_T, X_T, lower=1, trans=trans)
+        if info != 0:
+            raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
+        return Y_T.T
+    Y_T = np.empty(X_T.shape)
     for b in np.ndindex(R.shape[:-2]):
         Y_T[b], info = _trtrs(R_T[b], X_T[b], lower=1, trans=trans)
         if info != 0:  # R was checked invertible; info > 0 would mean R_jj == 0

@@ -362,3 +362,44 @@ def test_jvp_rejects_bad_tangent():
         qr_jvp(Q, R, np.ones((5, 2)))
     with pytest.raises(ValueError, match="A_dot contains NaN"):
         qr_jvp(Q, R, np.full((5, 3), np.inf))
+
+
+# ---------------------------------------------------------------------------------------
+# The fast paths of the hot loops (issue "Speed"): same results as the plain forms
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", SHAPES + [(16, 32, 32)])
+def test_direct_lapack_calls_match_numpy_qr(shape):
+    """qr(A, "lapack") calls geqrf / orgqr directly (per matrix of a batch); it must give
+    np.linalg.qr's factorisation with the sign convention, to round-off."""
+    from floss_ref.qr import positive_diagonal
+    A = np.random.default_rng(11).standard_normal(shape)
+    Q, R = qr(A)
+    Q_np, R_np = positive_diagonal(*np.linalg.qr(A, mode="reduced"))
+    np.testing.assert_allclose(Q, Q_np, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(R, R_np, rtol=0, atol=1e-13 * np.abs(A).max())
+    assert np.all(np.tril(R, -1) == 0) and np.all(np.diagonal(R, axis1=-2, axis2=-1) > 0)
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (80, 75), (3, 6, 4)])
+@pytest.mark.parametrize("with_Q_bar", [True, False])
+def test_vjp_with_diagonal_R_bar_given_by_its_diagonal(shape, with_Q_bar):
+    """The Benettin adjoint passes R_bar = diag(d) as d (R R_bar^T is then a column
+    scaling of R); the result must be that of the full matrix diag(d)."""
+    from floss_ref.qr import default_rtol, qr_vjp_unchecked
+    rng = np.random.default_rng(12)
+    _, Q, R, _, Q_bar, _ = random_problem(rng, shape)
+    Q_bar = Q_bar if with_Q_bar else None
+    d = rng.standard_normal(R.shape[:-1])
+    full = qr_vjp(Q, R, Q_bar, d[..., :, None] * np.eye(R.shape[-1]))
+    fast = qr_vjp_unchecked(Q, R, Q_bar, None, default_rtol(None, *Q.shape[-2:]), R_bar_diag=d)
+    np.testing.assert_allclose(fast, full, rtol=0, atol=1e-13 * np.abs(full).max())
+
+
+def test_vjp_does_not_depend_on_memory_order():
+    """LAPACK's Q is Fortran-ordered; the pullback's triangular solve and products must
+    give the same cotangent for C- and Fortran-ordered factors."""
+    _, Q, R, _, Q_bar, R_bar = random_problem(np.random.default_rng(13), (9, 6))
+    ref = qr_vjp(np.ascontiguousarray(Q), np.ascontiguousarray(R), Q_bar, R_bar)
+    got = qr_vjp(np.asfortranarray(Q), np.asfortranarray(R), np.asfortranarray(Q_bar), R_bar)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-14 * np.abs(ref).max())

@@ -151,3 +151,21 @@ def test_an_unknown_nonlinearity_is_refused_by_name():
     assert net.nonlinearity == "linear"
     with pytest.raises(ValueError, match="nonlinearity"):
         VanillaRNN.random(4, nonlinearity="identity")
+
+
+@pytest.mark.parametrize("u_shape, v_shape, shape", [
+    ((5,), (3,), (5, 3)),                 # one trajectory: np.multiply.outer
+    ((4, 5), (4, 3), (5, 3)),             # a batch, nothing to broadcast: one GEMM
+    ((2, 4, 5), (4, 3), (5, 3)),          # broadcast leading axes
+    ((2, 4, 5), (2, 4, 3), (2, 1, 5, 3)),  # an ensemble with a batch per network
+])
+def test_outer_sum_fast_paths_match_the_plain_sum(u_shape, v_shape, shape):
+    """outer_sum's shortcuts (issue "Speed") give sum over the broadcast axes of u v^T."""
+    from floss_ref.cells._linear import outer_sum, sum_to
+    rng = np.random.default_rng(3)
+    u, v = rng.standard_normal(u_shape), rng.standard_normal(v_shape)
+    plain = sum_to(u[..., :, None] * v[..., None, :], shape)
+    np.testing.assert_allclose(outer_sum(u, v, shape), plain, rtol=1e-13, atol=1e-13)
+    assert outer_sum(u, v, shape).shape == shape
+    x = rng.standard_normal(shape)
+    assert sum_to(x, shape) is x          # nothing broadcast: returned as it is

@@ -44,7 +44,11 @@ def outer_sum(u, v, shape):
     returns : shape
     """
     if len(shape) == 2:
+        if u.ndim == 1 and v.ndim == 1:
+            return np.multiply.outer(u, v)  # one trajectory: a plain outer product
         n, m = u.shape[-1], v.shape[-1]
+        if u.shape[:-1] == v.shape[:-1]:  # nothing to broadcast
+            return u.reshape(-1, n).T @ v.reshape(-1, m)
         u2 = np.broadcast_to(u, np.broadcast_shapes(u.shape[:-1], v.shape[:-1]) + (n,))
         v2 = np.broadcast_to(v, u2.shape[:-1] + (m,))
         return u2.reshape(-1, n).T @ v2.reshape(-1, m)  # one GEMM summing over the batch
@@ -58,6 +62,8 @@ def sum_to(x, shape):
     a batch receives the sum of the cotangents of all entries.
     """
     x = np.asarray(x)
+    if x.shape == tuple(shape):  # nothing was broadcast
+        return x
     extra = x.ndim - len(shape)
     if extra > 0:
         x = x.sum(axis=tuple(range(extra)))

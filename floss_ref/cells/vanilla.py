@@ -253,8 +253,8 @@ class VanillaRNN:
         phi, dphi, _ = cache
         W = self.params["W"]
         U = dphi[..., :, None] * Q
-        params_bar = {"W": sum_to(Q_tilde_bar @ np.swapaxes(U, -1, -2), W.shape)}
-        U_bar = np.swapaxes(W, -1, -2) @ Q_tilde_bar
+        params_bar = {"W": sum_to(Q_tilde_bar @ U.swapaxes(-1, -2), W.shape)}
+        U_bar = W.swapaxes(-1, -2) @ Q_tilde_bar
         Q_bar = dphi[..., :, None] * U_bar
         h_bar = self._d2phi(phi, dphi) * np.sum(U_bar * Q, axis=-1)
         return h_bar, Q_bar, params_bar
