@@ -173,3 +173,33 @@ def test_slow_suite_size_is_the_committed_run():
 def test_evidence_files_name_their_commit(path):
     first = (RESULTS / path).read_text().splitlines()[0]
     assert re.search(r"\(commit [0-9a-f]{7,}", first), first
+
+
+def test_jax_comparison_table_is_the_committed_benchmark_output():
+    """The README's floss_ref-vs-JAX table: CPU times and ratios of both committed runs of
+    validation/bench_vs_jax.py, and the scaling and paper-scale figures."""
+    labels = {"flossing gradient N = 80, k = 75, T = 300, t_ONS = 1": "s", "same, t_ONS = 5": "s",
+              "N = 32, k = 32, T = 300, one network": "s", "ensemble of 16 such networks (JAX: vmap)": "s",
+              "BPTT forward + reverse, N = 80, B = 16, T = 300, BCE": "ms",
+              "whole training epoch (sampling, clip, Adam)": "ms",
+              "LSTM flossing gradient N = 32 (state 64), k = 32, T = 300": "s"}
+    for label, unit in labels.items():
+        row = r"\s+([\d.]+)s\s+([\d.]+)s\s+([\d.]+)\s"
+        ours, jax, ratio = evidence("bench/bench_vs_jax.txt", re.escape(label) + row)
+        ratio2 = evidence("bench/bench_vs_jax_repeat.txt", re.escape(label) + row)[2]
+        if unit == "ms":
+            ours, jax = (f"{float(v) * 1e3:.1f} ms" for v in (ours, jax))
+        else:
+            ours, jax = (f"{float(v):.3f} s" for v in (ours, jax))
+        assert f"| {label} | {ours} | {jax} | **{ratio}** / {ratio2} |" in README, label
+    fractions = dict(re.findall(r"^\s+(\d+)\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)%",
+                                (RESULTS / "bench" / "bench_vs_jax.txt").read_text(), re.M))
+    assert sorted(map(int, fractions)) == [32, 64, 128, 256, 512]
+    row = readme(r"\| fraction of DGEMM peak \| ([^\n]+?) \| \*\*([\d.]+) %\*\* \|")
+    assert [v.strip(" %") for v in row[0].split("|")] + [row[1]] == [fractions[n] for n in
+                                                                     ("32", "64", "128", "256", "512")]
+    prefloss, train = evidence("bench/bench_vs_jax_paper_run.txt",
+                               r"preflossing \(with training epoch 0\) ([\d.]+) s wall.*?training epochs 1-9999 "
+                               r"([\d.]+) s wall")
+    assert f"**{prefloss} s** for 500 preflossing epochs" in README
+    assert f"**{train} s** for the 10^4 training epochs" in README
