@@ -55,6 +55,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))
 import _common  # noqa: E402
+from _jax_cells import lstm_step  # noqa: E402
 
 from floss_ref import LSTM, VanillaRNN, flossing_grad, lyapunov_spectrum  # noqa: E402
 from floss_ref.lyapunov import random_orthonormal  # noqa: E402
@@ -92,14 +93,6 @@ def jax_flossing(cell, T, t_ons):
             Q_tilde = p["W"] @ ((1.0 - phi * phi)[:, None] * Q)        # W diag(phi'(h)) Q
             return p["W"] @ phi + p["V"] @ x + p["b"], Q_tilde
     else:
-        def lstm_step(p, hc, x):
-            N = hc.shape[0] // 2
-            h, c = hc[:N], hc[N:]
-            a = (p["W"] @ h + p["V"] @ x).reshape(4, N) + p["b"]
-            i, f, o = jax.nn.sigmoid(a[0]), jax.nn.sigmoid(a[1]), jax.nn.sigmoid(a[3])
-            c_next = f * c + i * jnp.tanh(a[2])
-            return jnp.concatenate([o * jnp.tanh(c_next), c_next])
-
         def step_and_tangent(p, h, x, Q):
             def along(q):
                 return jax.jvp(lambda hh: lstm_step(p, hh, x), (h,), (q,))[1]

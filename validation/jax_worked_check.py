@@ -29,6 +29,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(1, HERE)
+from _jax_cells import lstm_step  # noqa: E402
 
 
 def jax_flossing(cell, params, h0, xs, Q0, T, t_ons, transient, mistake=None):
@@ -41,12 +43,7 @@ def jax_flossing(cell, params, h0, xs, Q0, T, t_ons, transient, mistake=None):
             phi = jnp.tanh(h) if cell == "vanilla_tanh" else jnp.maximum(h, 0.0)
             return p["W"] @ phi + p["V"] @ x + p["b"]
         if cell == "lstm":
-            N = h.shape[0] // 2
-            hh, c = h[:N], h[N:]
-            a = (p["W"] @ hh + p["V"] @ x).reshape(4, N) + p["b"]
-            i, f, o = jax.nn.sigmoid(a[0]), jax.nn.sigmoid(a[1]), jax.nn.sigmoid(a[3])
-            c_next = f * c + i * jnp.tanh(a[2])
-            return jnp.concatenate([o * jnp.tanh(c_next), c_next])
+            return lstm_step(p, h, x)
         N = h.shape[0]                                   # GRU, reset gate inside the recurrent product
         u = (p["V"] @ x).reshape(3, N) + p["b"]
         a = (p["W"][:2 * N] @ h).reshape(2, N) + u[:2]
