@@ -124,11 +124,7 @@ def _lapack_qr(A):
     Q, _, info_q = _orgqr(packed, tau, lwork=lwork, overwrite_a=1)
     if info or info_q:  # only an illegal argument (a bug) makes these non-zero
         raise NumericalBreakdownError(f"LAPACK QR failed (geqrf info {info}, orgqr info {info_q})")
-    # diag(R) >= 0 (positive_diagonal), in place: the factors are ours
-    flip = np.where(R.diagonal() < 0, -1.0, 1.0)
-    Q *= flip
-    R *= flip[:, None]
-    return Q, R
+    return positive_diagonal(Q, R, in_place=True)  # the factors are ours: no copies
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,7 +144,7 @@ def _qr_lwork(N, k):
     return int(max(work[0], work_q[0], k, 1))
 
 
-def positive_diagonal(Q, R):
+def positive_diagonal(Q, R, in_place=False):
     """The factors of a QR decomposition with the sign convention of this module.
 
     LAPACK returns R_jj of either sign; D = diag(sign R_jj) is orthogonal and D D = I,
@@ -156,11 +152,18 @@ def positive_diagonal(Q, R):
     Every QR in floss_ref (the Benettin loop, random orthonormal blocks, orthogonal
     initialisation) goes through this function.
 
-    Q : (..., N, k), R : (..., k, k)
+    Q : (..., N, k), R : (..., k, k) float64
+    in_place : bool
+        Flip the signs in Q and R themselves (for factors nobody else holds) instead of
+        returning new arrays.
     returns Q D, D R
     """
-    flip = np.where(np.diagonal(R, axis1=-2, axis2=-1) < 0, -1.0, 1.0)    # (..., k)
-    return Q * flip[..., None, :], R * flip[..., :, None]
+    flip = np.where(R.diagonal(0, -2, -1) < 0, -1.0, 1.0)                   # (..., k)
+    if not in_place:
+        return Q * flip[..., None, :], R * flip[..., :, None]
+    Q *= flip[..., None, :]
+    R *= flip[..., :, None]
+    return Q, R
 
 
 # ---------------------------------------------------------------------------------------
@@ -481,17 +484,20 @@ def _right_solve(X, R, transpose):
     X_T = X.swapaxes(-1, -2)                                        # (..., k, N)
     R_T = R.swapaxes(-1, -2)                                        # lower triangular
     trans = 1 if transpose else 0          # op(R^T) = R solves R Y^T = X^T
-    if R.ndim == 2:                        # one matrix: no batch loop
-        Y_T, info = _trtrs(R_T, X_T, lower=1, trans=trans)
-        if info != 0:
-            raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
-        return Y_T.T
+    if R.ndim == 2:                        # one matrix: no batch loop, no copy of the result
+        return _trtrs_checked(R_T, X_T, trans).T
     Y_T = np.empty(X_T.shape)
     for b in np.ndindex(R.shape[:-2]):
-        Y_T[b], info = _trtrs(R_T[b], X_T[b], lower=1, trans=trans)
-        if info != 0:  # R was checked invertible; info > 0 would mean R_jj == 0
-            raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
+        Y_T[b] = _trtrs_checked(R_T[b], X_T[b], trans)
     return np.swapaxes(Y_T, -1, -2)
+
+
+def _trtrs_checked(L, B, trans):
+    """LAPACK trtrs with lower triangular L: op(L) Y = B."""
+    Y, info = _trtrs(L, B, lower=1, trans=trans)
+    if info != 0:  # R was checked invertible; info > 0 would mean R_jj == 0
+        raise SingularRError(f"triangular solve failed (LAPACK trtrs info = {info})")
+    return Y
 
 
 @functools.lru_cache(maxsize=16)

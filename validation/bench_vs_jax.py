@@ -69,7 +69,6 @@ TARGETS = {"floss80": 0.8, "floss80_tons5": 1.0, "floss32": 2.0, "floss32_ens16"
 PAPER_SECONDS = (37.0, 1680.0)   # App. F: preflossing, 10^4 training epochs (Julia)
 CLIP = 0.03                      # TrainConfig's global-norm clip
 EPS = float(np.finfo(np.float64).eps)
-QR_METHOD = ["lapack"]           # floss_ref's qr_method in the flossing rows (--qr-method)
 COND_FACTOR = 1e3                # agreement tolerance max(--tol, COND_FACTOR eps kappa) (module docstring)
 
 
@@ -159,7 +158,7 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-def _flossing_row(cell, N, k, T, t_ons, ensemble=()):
+def _flossing_row(cell, N, k, T, t_ons, ensemble=(), qr_method="lapack"):
     jax = _jax()
     rng = np.random.default_rng(0)
     if cell == "vanilla":
@@ -172,7 +171,7 @@ def _flossing_row(cell, N, k, T, t_ons, ensemble=()):
     Q0 = random_orthonormal(n, k, ensemble, rng)
 
     def ours():
-        return flossing_grad(net, h0, xs, k=k, t_ons=t_ons, Q0=Q0, qr_method=QR_METHOD[0], blas_threads=None)
+        return flossing_grad(net, h0, xs, k=k, t_ons=t_ons, Q0=Q0, qr_method=qr_method, blas_threads=None)
 
     f = jax_flossing(cell, T, t_ons)
     if ensemble:
@@ -253,41 +252,29 @@ def _epoch_row():
         state["p"], state["m"], state["v"], state["t"], _ = jax.block_until_ready(out)
 
     def check():
-        # one update from the same parameters on the same batch: floss_ref's Adam vs JAX's
+        # one update from the starting parameters on the same batch: floss_ref's Adam vs JAX's,
+        # on a fresh run (the same seed gives the same starting parameters)
         from floss_ref.bptt import loss_and_grad
+        model = _training_setup()[0].model
         batch = run.task.sample(config.T, config.batch, np.random.default_rng(3))
-        params = {n: v.copy() for n, v in start.items()}
-        model = run.model
-        saved = {n: v.copy() for n, v in model.params.items()}
-        for n, v in model.params.items():
-            v[...] = params[n]
         res = loss_and_grad(model, batch, "bce")
-        opt = Adam(model.params, lr=config.lr, clip_norm=config.clip, clip_mode=config.clip_mode)
-        opt.step(res.grads)
-        ref = {n: v.copy() for n, v in model.params.items()}
-        for n, v in model.params.items():
-            v[...] = saved[n]
-        zeros = {n: jnp.zeros(v.shape) for n, v in params.items()}
-        p, _, _, _, _ = update({n: jnp.asarray(v) for n, v in params.items()}, zeros, zeros, jnp.asarray(0),
+        Adam(model.params, lr=config.lr, clip_norm=config.clip, clip_mode=config.clip_mode).step(res.grads)
+        zeros = {n: jnp.zeros(v.shape) for n, v in start.items()}
+        p, _, _, _, _ = update({n: jnp.asarray(v) for n, v in start.items()}, zeros, zeros, jnp.asarray(0),
                                batch.xs, batch.ys, np.asarray(batch.mask, dtype=float))
-        return {n: _rel(ref[n] - params[n], np.asarray(p[n]) - params[n]) for n in ref}, 1.0
+        return {n: _rel(model.params[n] - start[n], np.asarray(p[n]) - start[n]) for n in start}, 1.0
 
     if config.clip_mode != "global":
         raise SystemExit(f"epoch row: the JAX update clips the global norm, the run clips {config.clip_mode!r}")
     return ours, theirs, check
 
 
-def make_row(name):
-    if name == "floss80":
-        return _flossing_row("vanilla", 80, 75, 300, 1)
-    if name == "floss80_tons5":
-        return _flossing_row("vanilla", 80, 75, 300, 5)
-    if name == "floss32":
-        return _flossing_row("vanilla", 32, 32, 300, 1)
-    if name == "floss32_ens16":
-        return _flossing_row("vanilla", 32, 32, 300, 1, ensemble=(16,))
-    if name == "lstm32":
-        return _flossing_row("lstm", 32, 32, 300, 1)
+def make_row(name, qr_method="lapack"):
+    flossing = {"floss80": ("vanilla", 80, 75, 300, 1), "floss80_tons5": ("vanilla", 80, 75, 300, 5),
+                "floss32": ("vanilla", 32, 32, 300, 1), "floss32_ens16": ("vanilla", 32, 32, 300, 1, (16,)),
+                "lstm32": ("lstm", 32, 32, 300, 1)}
+    if name in flossing:
+        return _flossing_row(*flossing[name], qr_method=qr_method)
     if name == "bptt":
         return _bptt_row()
     if name == "epoch":
@@ -346,7 +333,7 @@ def flossing_flops(N, k, T):
 
 # ---- main ------------------------------------------------------------------------------
 
-def compare(rows, repeat, tol):
+def compare(rows, repeat, tol, qr_method):
     jax = _jax()
     print(f"JAX {jax.__version__} ({jax.default_backend()}), XLA_FLAGS={os.environ['XLA_FLAGS']!r}")
     print(f"ratio = floss_ref / JAX; medians of {repeat} interleaved repeats; agreement max|a-b|/max|b| <= {tol:g}")
@@ -354,7 +341,7 @@ def compare(rows, repeat, tol):
           f"{'compile':>8} {'agreement':>10} {'load':>5}")
     failed = []
     for name in rows:
-        ours, theirs, check = make_row(name)
+        ours, theirs, check = make_row(name, qr_method)
         start = time.perf_counter()
         theirs()
         compile_s = time.perf_counter() - start
@@ -382,9 +369,9 @@ def compare(rows, repeat, tol):
     return not failed
 
 
-def scaling(repeat):
+def scaling(repeat, qr_method):
     from floss_ref import flossing_grad as fg
-    print(f"scaling: floss_ref flossing gradient (qr_method={QR_METHOD[0]!r}), vanilla tanh, k = N/2, T = 100, "
+    print(f"scaling: floss_ref flossing gradient (qr_method={qr_method!r}), vanilla tanh, k = N/2, T = 100, "
           "t_ONS = 1; flops 6 N^2 k + 9 N k^2 - 4 k^3/3 per step; peak = 1024^3 DGEMM measured between sizes")
     print(f"{'N':>5} {'k':>4} {'CPU s':>8} {'wall s':>8} {'GFLOP':>7} {'GFLOP/s':>8} {'peak':>6} {'of peak':>8} "
           f"{'load':>5}")
@@ -395,7 +382,7 @@ def scaling(repeat):
         h0, xs = rng.standard_normal(N), rng.standard_normal((T, 1))
 
         def call():
-            fg(net, h0, xs, k=k, seed=1, qr_method=QR_METHOD[0], blas_threads=None)
+            fg(net, h0, xs, k=k, seed=1, qr_method=qr_method, blas_threads=None)
         peak_before = dgemm_peak()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -442,7 +429,6 @@ def main(argv=None):
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
         p.error(f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(ROWS)}")
-    QR_METHOD[0] = args.qr_method
     allowed = sorted(os.sched_getaffinity(0))
     cpu = allowed[-1] if args.cpu is None else args.cpu
     if cpu not in allowed:
@@ -468,9 +454,9 @@ def _run(args, rows, cpu):
                       "nothing compared")
                 rows = []
             if rows:
-                ok = compare(rows, args.repeat, args.tol)
+                ok = compare(rows, args.repeat, args.tol, args.qr_method)
         if args.scaling or args.only_scaling:
-            scaling(max(3, args.repeat // 2))
+            scaling(max(3, args.repeat // 2), args.qr_method)
         if args.paper_run:
             paper_run()
     print("verdict: none (measurements)")

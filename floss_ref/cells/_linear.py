@@ -47,11 +47,10 @@ def outer_sum(u, v, shape):
         if u.ndim == 1 and v.ndim == 1:
             return np.multiply.outer(u, v)  # one trajectory: a plain outer product
         n, m = u.shape[-1], v.shape[-1]
-        if u.shape[:-1] == v.shape[:-1]:  # nothing to broadcast
-            return u.reshape(-1, n).T @ v.reshape(-1, m)
-        u2 = np.broadcast_to(u, np.broadcast_shapes(u.shape[:-1], v.shape[:-1]) + (n,))
-        v2 = np.broadcast_to(v, u2.shape[:-1] + (m,))
-        return u2.reshape(-1, n).T @ v2.reshape(-1, m)  # one GEMM summing over the batch
+        if u.shape[:-1] != v.shape[:-1]:  # broadcast the batch axes (skipped when equal: it costs)
+            u = np.broadcast_to(u, np.broadcast_shapes(u.shape[:-1], v.shape[:-1]) + (n,))
+            v = np.broadcast_to(v, u.shape[:-1] + (m,))
+        return u.reshape(-1, n).T @ v.reshape(-1, m)  # one GEMM summing over the batch
     return sum_to(u[..., :, None] * v[..., None, :], shape)
 
 
