@@ -5,8 +5,8 @@ with bias (Eq. 9) and the LSTM (App. B), the tangent block Q~ = D_s Q (by hand f
 vanilla cell, by ``jax.jvp`` over the columns for the LSTM), a QR every t_ONS steps with
 diag(R) > 0, the loss sum_i lambda_i^2 and its gradient by ``jax.grad`` (``jax.jit`` over
 ``lax.scan``); BPTT with the binary cross-entropy on the readout; and a training epoch
-(the same task sampler, the gradient, global-norm clipping at 0.03, Adam) with the update
-inside the jitted function.  Before any timing, each row checks that both give the same
+(the same task sampler, the gradient, the run's global-norm clipping at 0.03 and Adam at
+lr 1e-3) with the update inside the jitted function.  Before any timing, each row checks that both give the same
 loss and gradients: max |a - b| / max |b| per array <= max(``--tol``, 1e3 eps kappa), with
 ``--tol`` 1e-8 by default and kappa the largest R_11 / R_kk between QRs (Eq. 28) along the
 row's trajectory: the smallest exponents of an ill-conditioned tangent block, and their
@@ -67,7 +67,6 @@ ROWS = ("floss80", "floss80_tons5", "floss32", "floss32_ens16", "bptt", "epoch",
 TARGETS = {"floss80": 0.8, "floss80_tons5": 1.0, "floss32": 2.0, "floss32_ens16": 0.5, "bptt": 1.0,
            "epoch": 1.0, "lstm32": 2.0}
 PAPER_SECONDS = (37.0, 1680.0)   # App. F: preflossing, 10^4 training epochs (Julia)
-CLIP = 0.03                      # TrainConfig's global-norm clip
 EPS = float(np.finfo(np.float64).eps)
 COND_FACTOR = 1e3                # agreement tolerance max(--tol, COND_FACTOR eps kappa) (module docstring)
 
@@ -132,8 +131,8 @@ def jax_bptt(N):
     return jax.value_and_grad(loss)
 
 
-def jax_epoch(N, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One update: BPTT gradient, global-norm clipping at CLIP, Adam; state in, state out."""
+def jax_epoch(N, lr, clip, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One update: BPTT gradient, global-norm clipping at ``clip``, Adam; state in, state out."""
     jax = _jax()
     jnp = jax.numpy
     grad_fn = jax_bptt(N)
@@ -141,7 +140,7 @@ def jax_epoch(N, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     def update(p, m, v, t, xs, ys, mask):
         L, g = grad_fn(p, xs, ys, mask)
         norm = jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(g)))
-        scale = jnp.where(norm > CLIP, CLIP / norm, 1.0)
+        scale = jnp.where(norm > clip, clip / norm, 1.0)
         t = t + 1
         m = {n: beta1 * m[n] + (1 - beta1) * g[n] * scale for n in p}
         v = {n: beta2 * v[n] + (1 - beta2) * (g[n] * scale) ** 2 for n in p}
@@ -236,7 +235,7 @@ def _epoch_row():
     jnp = jax.numpy
     from floss_ref.optim import Adam
     run, config = _training_setup()
-    update = jax.jit(jax_epoch(config.N))
+    update = jax.jit(jax_epoch(config.N, lr=config.lr, clip=config.clip))   # the run's lr and clipping
     start = {name: v.copy() for name, v in run.model.params.items()}
     state = {"p": {n: jnp.asarray(v) for n, v in start.items()}, "m": {n: jnp.zeros(v.shape) for n, v in start.items()},
              "v": {n: jnp.zeros(v.shape) for n, v in start.items()}, "t": jnp.asarray(0)}
