@@ -142,6 +142,7 @@ VARIANTS = {
     "fig1b positive target": ("fig1b_targets", ["--targets", "0.5"]),
     "fig5 preflossing only": ("fig5_k_delay", ["--protocol", "prefloss"]),
     "fig3 linear networks": ("fig3_copy_xor", ["--nonlinearity", "linear"]),
+    "fig3 k and authors' settings": ("fig3_copy_xor", ["--tasks", "copy", "--k", "2", "--settings", "authors"]),
 }
 
 
@@ -158,3 +159,8 @@ def test_script_option_runs_at_a_tiny_size(variant, tmp_path, monkeypatch):
     assert "verdict:" in out, out
     if name == "fig4_xor_protocols":
         assert "throughout" in out and "Fig. 12" in out, out
+    if variant == "fig3 k and authors' settings":  # k = 2 runs, outputs named by the label
+        results = tmp_path / "results"
+        assert sorted(p.name for p in results.glob("*.npz")) == [
+            f"copy_d{d}_{p}_k2_N6_s0.npz" for d in (2, 4) for p in ("none", "prefloss")], out
+        assert (tmp_path / "out" / "fig3_quick_authors_k2.png").exists(), out

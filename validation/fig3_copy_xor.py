@@ -9,10 +9,18 @@ temporal XOR.
     python validation/fig3_copy_xor.py --quick
     python validation/fig3_copy_xor.py --paper --scheduler tcp://host:8786
     python validation/fig3_copy_xor.py --quick --nonlinearity linear   # App. E: linear networks
+    python validation/fig3_copy_xor.py --paper --tasks copy --delays 20 30 40 50 --seeds 3 --k 40 --settings authors
+
+``--k`` overrides the number of flossed exponents of the scale (the paper's text: k = 40 for
+the copy task; its caption: k = 75, the default of ``--paper``).  ``--settings authors``
+takes the authors' code's choices where the paper is silent (``AUTHORS_SETTINGS``: input
+divided by the number of streams, their readout init, per-array clipping at 0.03, one h_0
+per batch slot), as in ``fig4_xor_protocols.py``.  Each non-default choice gets a results
+directory of its own (``<settings>_k<k>``).
 
 Writes validation/out/fig3_copy_xor/{fig3_<scale>.png, fig3_final_<scale>.csv,
-fig3_summary_<scale>.csv}; with ``--nonlinearity linear`` the same names end in
-``_linear`` and the sweep has its own results directory.  App. E: preflossing helps
+fig3_summary_<scale>.csv}; with ``--nonlinearity linear``, ``--settings authors`` or ``--k``
+the same names end in the results directory's label (``_linear``, ``_authors_k40``, ...).  App. E: preflossing helps
 linear networks on the copy task, and not on XOR (which no linear network computes).
 """
 
@@ -25,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 from floss_ref.training import sweep_tasks  # noqa: E402
-from floss_ref.training import TrainConfig  # noqa: E402
+from floss_ref.training import AUTHORS_SETTINGS, TrainConfig  # noqa: E402
 
 NAME = "fig3_copy_xor"
 PROTOCOLS = ("none", "prefloss")
@@ -40,9 +48,10 @@ SCALE = {
 }
 
 
-def configs(scale, tasks, delays, seeds, nonlinearity="tanh"):
+def configs(scale, tasks, delays, seeds, nonlinearity="tanh", k=None, fields=None):
     s = SCALE[scale]
-    return [TrainConfig(task=task, delay=d, protocol=p, seed=seed, nonlinearity=nonlinearity, **s["base"])
+    base = dict(s["base"], **({"k": k} if k is not None else {}), **(fields or {}))
+    return [TrainConfig(task=task, delay=d, protocol=p, seed=seed, nonlinearity=nonlinearity, **base)
             for task in tasks for d in (delays or s["delays"][task]) for p in PROTOCOLS
             for seed in range(seeds or s["seeds"])]
 
@@ -54,14 +63,31 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
     p.add_argument("--nonlinearity", choices=("tanh", "linear"), default="tanh",
                    help="tanh (Fig. 3, default) or linear networks (App. E: flossing helps copy, not XOR)")
+    p.add_argument("--k", type=int, default=None,
+                   help="flossed exponents (default: the scale's, 75 at --paper as in the caption; the text "
+                        "says 40 for the copy task)")
+    p.add_argument("--settings", choices=("ours", "authors"), default="ours",
+                   help="'ours' (TrainConfig defaults) or 'authors': where the paper is silent, the authors' "
+                        "code's input scaling, readout init, per-array clipping and one h0 per batch slot")
     args = p.parse_args(argv)
     linear = args.nonlinearity == "linear"
-    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity)
+    if args.k is not None and not 1 <= args.k <= SCALE[args.scale]["base"]["N"]:
+        p.error(f"--k must be between 1 and N = {SCALE[args.scale]['base']['N']}, got {args.k}")
+    fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
+    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity, args.k, fields)
     tasks = sweep_tasks(cfgs)
-    results = _common.sweep(args, NAME, tasks, {"nonlinearity": "linear"} if linear else {},
-                            label="linear" if linear else None)
+    settings = {"nonlinearity": "linear"} if linear else {}
+    parts = ["linear"] if linear else []
+    if args.settings != "ours":
+        settings["settings"] = args.settings
+        parts.append(args.settings)
+    if args.k is not None:
+        settings["k"] = args.k
+        parts.append(f"k{args.k}")
+    label = "_".join(parts) or None
+    results = _common.sweep(args, NAME, tasks, settings, label=label)
     out = _common.out_dir(args, NAME)
-    suffix = "_linear" if linear else ""
+    suffix = f"_{label}" if label else ""
 
     by, rows = {}, []
     for c, t in zip(cfgs, tasks):
@@ -105,7 +131,8 @@ def main(argv=None):
                 curves = np.array([_common.smooth(h, width) for _, h in runs])
                 _common.band(ax, np.arange(1, curves.shape[1] + 1), curves, _common.COLORS[protocol], protocol)
         ax.set(xlabel="epoch", ylabel=f"loss (moving mean, {width} epochs)", yscale="log",
-               title=f"{task}, d = {head}, N = {cfgs[0].N}{', linear' if linear else ''}: median, 25-75 %")
+               title=f"{task}, d = {head}, N = {cfgs[0].N}, k = {cfgs[0].k}{', linear' if linear else ''}: "
+                     "median, 25-75 %")
         ax.legend(fontsize=8)
         ax = axes[row][1]
         for protocol in PROTOCOLS:
