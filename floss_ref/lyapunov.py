@@ -315,7 +315,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
         T_tr: QRs after steps <= T_tr do not enter gamma.
     schedule : set of int
         Step counts after which a QR runs (:func:`qr_schedule`).
-    qr_method : {"lapack", "householder"}
+    qr_method : {"lapack", "householder", "cholqr2"}
     cond_warn : float or None
         Track R_11 / R_kk at every QR (Eq. 28) and warn (:class:`ConditioningWarning`,
         once) when it exceeds this; None: no tracking (``max_cond`` is NaN).
@@ -568,7 +568,7 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
         For Q0.
     history : bool
         Also return the running estimate after each QR in the averaging window.
-    qr_method : {"lapack", "householder"}
+    qr_method : {"lapack", "householder", "cholqr2"}
     cond_warn : float or None
         Warn (:class:`ConditioningWarning`) when R_11 / R_kk at a QR exceeds this
         (a finite number >= 1; None: no warning).

@@ -93,6 +93,7 @@ TINY = {
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
     "bench_vs_jax": lambda m, t, mp: (None, ["--rows", "floss32,bptt", "--repeat", "1"]),
+    "bench_floor": lambda m, t, mp: (None, ["--rows", "floss32,bptt", "--repeat", "1"]),
     "core_hours": lambda m, t, mp: (None, []),
     "jax_worked_check": lambda m, t, mp: (None, ["--cases", "vanilla_tanh_T20_tons1_tr4"]),
     "fig13_trained_exponents": lambda m, t, mp: (

@@ -22,8 +22,10 @@ printed with their ratios and the load average.  JAX's compile time is reported 
 (the first call), never in the medians.
 
 Scaling (``--scaling``): the flossing gradient of floss_ref alone for N in
-{32, 64, 128, 256, 512}, k = N / 2, T = 100, and the fraction of one core's DGEMM peak
-(a 1024 x 1024 product, measured in the same run, between the sizes) that it reaches,
+{32, 64, 128, 256, 512}, k = N / 2, T = 100, with ``qr_method`` "lapack" and "cholqr2"
+(Cholesky QR twice, level-3 BLAS; its fallbacks to LAPACK are counted) timed interleaved,
+and the fraction of one core's DGEMM peak
+(a 1024 x 1024 product, measured in the same run, between the sizes) that each reaches,
 counting 6 N^2 k + 9 N k^2 - 4 k^3 / 3 flops per step (the GEMMs, the Householder QR and
 its Q, the triangular solve; nothing for diagonal or elementwise work).
 
@@ -368,28 +370,33 @@ def compare(rows, repeat, tol, qr_method):
     return not failed
 
 
-def scaling(repeat, qr_method):
+def scaling(repeat, qr_methods):
+    """The flossing gradient for N in 32 .. 512, k = N / 2, T = 100, with each QR method of
+    ``qr_methods`` timed interleaved, as fractions of the DGEMM peak measured around it."""
     from floss_ref import flossing_grad as fg
-    print(f"scaling: floss_ref flossing gradient (qr_method={qr_method!r}), vanilla tanh, k = N/2, T = 100, "
-          "t_ONS = 1; flops 6 N^2 k + 9 N k^2 - 4 k^3/3 per step; peak = 1024^3 DGEMM measured between sizes")
-    print(f"{'N':>5} {'k':>4} {'CPU s':>8} {'wall s':>8} {'GFLOP':>7} {'GFLOP/s':>8} {'peak':>6} {'of peak':>8} "
-          f"{'load':>5}")
+    from floss_ref.qr import QRFallbackWarning
+    print(f"scaling: floss_ref flossing gradient, vanilla tanh, k = N/2, T = 100, t_ONS = 1, qr_method "
+          f"{' vs '.join(qr_methods)} interleaved; flops 6 N^2 k + 9 N k^2 - 4 k^3/3 per step; peak = 1024^3 DGEMM "
+          "measured before and after each size")
+    print(f"{'N':>5} {'k':>4} {'peak':>6} " + " ".join(f"{m + ' CPU s':>13} {'wall s':>7} {'GFLOP/s':>8} {'of peak':>8}"
+                                                for m in qr_methods) + f" {'fallbacks':>9} {'load':>5}")
     for N in (32, 64, 128, 256, 512):
         k, T = N // 2, 100
         rng = np.random.default_rng(0)
         net = VanillaRNN.random(N, 1, 1.0, seed=rng)
         h0, xs = rng.standard_normal(N), rng.standard_normal((T, 1))
-
-        def call():
-            fg(net, h0, xs, k=k, seed=1, qr_method=qr_method, blas_threads=None)
+        calls = [lambda m=m: fg(net, h0, xs, k=k, seed=1, qr_method=m, blas_threads=None) for m in qr_methods]
         peak_before = dgemm_peak()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            (cpu, wall), = interleaved([call], repeat, min_seconds=0.5)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", QRFallbackWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)       # conditioning warnings
+            times = interleaved(calls, repeat, min_seconds=0.5)
+        fallbacks = sum(issubclass(w.category, QRFallbackWarning) for w in caught)
         peak = statistics.median([peak_before, dgemm_peak()])
         flops = flossing_flops(N, k, T)
-        print(f"{N:5d} {k:4d} {cpu:8.4f} {wall:8.4f} {flops / 1e9:7.3f} {flops / cpu / 1e9:8.2f} {peak:6.1f} "
-              f"{flops / cpu / 1e9 / peak:8.1%} {os.getloadavg()[0]:5.2f}")
+        cells = " ".join(f"{cpu:13.4f} {wall:7.4f} {flops / cpu / 1e9:8.2f} {flops / cpu / 1e9 / peak:8.1%}"
+                         for cpu, wall in times)
+        print(f"{N:5d} {k:4d} {peak:6.1f} {cells} {fallbacks:9d} {os.getloadavg()[0]:5.2f}")
 
 
 def paper_run():
@@ -415,8 +422,9 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=7, help="interleaved repeats per row (default 7)")
     p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
     p.add_argument("--tol", type=float, default=1e-8, help="agreement tolerance (default 1e-8)")
-    p.add_argument("--qr-method", default="lapack", choices=("lapack", "householder"),
-                   help="floss_ref's qr_method in the flossing rows and the scaling (default lapack)")
+    p.add_argument("--qr-method", default="lapack", choices=("lapack", "householder", "cholqr2"),
+                   help="floss_ref's qr_method in the flossing rows (default lapack); the scaling times "
+                        "lapack and cholqr2 side by side")
     p.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one allowed)")
     p.add_argument("--scaling", action="store_true", help="also the scaling over N and the fraction of DGEMM peak")
     p.add_argument("--only-scaling", action="store_true", help="only the scaling (no JAX needed)")
@@ -455,7 +463,7 @@ def _run(args, rows, cpu):
             if rows:
                 ok = compare(rows, args.repeat, args.tol, args.qr_method)
         if args.scaling or args.only_scaling:
-            scaling(max(3, args.repeat // 2), args.qr_method)
+            scaling(max(3, args.repeat // 2), ("lapack", "cholqr2"))
         if args.paper_run:
             paper_run()
     print("verdict: none (measurements)")
