@@ -192,14 +192,36 @@ def test_jax_comparison_table_is_the_committed_benchmark_output():
         else:
             ours, jax = (f"{float(v):.3f} s" for v in (ours, jax))
         assert f"| {label} | {ours} | {jax} | **{ratio}** / {ratio2} |" in README, label
-    fractions = dict(re.findall(r"^\s+(\d+)\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)%",
-                                (RESULTS / "bench" / "bench_vs_jax.txt").read_text(), re.M))
-    assert sorted(map(int, fractions)) == [32, 64, 128, 256, 512]
-    row = readme(r"\| fraction of DGEMM peak \| ([^\n]+?) \| \*\*([\d.]+) %\*\* \|")
-    assert [v.strip(" %") for v in row[0].split("|")] + [row[1]] == [fractions[n] for n in
-                                                                     ("32", "64", "128", "256", "512")]
+    scaling = (RESULTS / "bench" / "bench_vs_jax_scaling.txt").read_text()
+    cell = r"\s+([\d.]+)\s+[\d.]+\s+[\d.]+\s+([\d.]+)%"
+    table = {int(n): rest for n, *rest in re.findall(r"^\s+(\d+)\s+\d+\s+[\d.]+" + cell + cell, scaling, re.M)}
+    assert sorted(table) == [32, 64, 128, 256, 512]
+    sizes = (32, 64, 128, 256, 512)
+    for label, column in (("fraction of DGEMM peak, lapack", 1), ("fraction of DGEMM peak, cholqr2", 3)):
+        cells = readme(r"\| " + re.escape(label) + r" \|" + r"([^|]+)\|" * 5)
+        assert [v.strip(" %*") for v in cells] == [table[n][column] for n in sizes], label
+    cpu = readme(r"\| CPU s, lapack \|" + r"([^|]+)\|" * 5)
+    assert [float(v) for v in cpu] == [float(f"{float(table[n][0]):.3g}") for n in sizes]
+    earlier = re.findall(r"^\s+512\s+256\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)%",
+                         (RESULTS / "bench" / "bench_vs_jax.txt").read_text(), re.M)
+    assert f"(`bench_vs_jax.txt`) reached {earlier[0]} %" in README
     prefloss, train = evidence("bench/bench_vs_jax_paper_run.txt",
                                r"preflossing \(with training epoch 0\) ([\d.]+) s wall.*?training epochs 1-9999 "
                                r"([\d.]+) s wall")
     assert f"**{prefloss} s** for 500 preflossing epochs" in README
     assert f"**{train} s** for the 10^4 training epochs" in README
+
+
+def test_floor_table_is_the_committed_benchmark_output():
+    """The README's floor table: floss_ref / JAX and floor / JAX of both committed runs of
+    validation/bench_floor.py, and the fractions of DGEMM peak at N = 512."""
+    runs = [(RESULTS / "bench" / name).read_text() for name in ("bench_floor.txt", "bench_floor_repeat.txt")]
+    labels = ["flossing gradient N = 80, k = 75, T = 300, t_ONS = 1", "N = 32, k = 32, T = 300, one network",
+              "ensemble of 16 such networks (JAX: vmap)", "BPTT forward + reverse, N = 80, B = 16, T = 300, BCE"]
+    for label in labels:
+        pattern = re.escape(label) + r"\s+[\d.]+s\s+[\d.]+s\s+[\d.]+s\s+([\d.]+) \[[\d.]+\]\s+([\d.]+) \["
+        (o1, f1), (o2, f2) = (re.search(pattern, text).groups() for text in runs)
+        assert f"| {label} | {o1} / {o2} | **{f1}** / {f2} |" in README, label
+    peaks = [re.search(r"of peak: floss_ref ([\d.]+)%, floor ([\d.]+)%", text).groups() for text in runs]
+    assert (f"| N = 512, k = 256, T = 100: fraction of DGEMM peak | {peaks[0][0]} % / {peaks[1][0]} % | "
+            f"**{peaks[0][1]} %** / {peaks[1][1]} % |") in README
