@@ -18,12 +18,14 @@ from .lyapunov import (ConditioningWarning, ConvergenceWarning, LyapunovResult, 
 from .lyapunov_stats import ShortBlocksWarning, entropy_bound, kaplan_yorke_dimension
 from .maps import FunctionMap, LinearMap
 from .optim import Adam
+from .qr import QRFallbackWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "CELLS", "GRU", "LSTM", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
-    "LinearMap", "LyapunovResult", "NumericalBreakdownError", "RoundoffWarning", "SingularRError", "VanillaRNN",
+    "LinearMap", "LyapunovResult", "NumericalBreakdownError", "QRFallbackWarning", "RoundoffWarning",
+    "SingularRError", "VanillaRNN",
     "ConvergenceWarning", "CovariantVectors", "ShortBlocksWarning", "covariant_vectors", "entropy_bound",
     "finite_time_exponents", "kaplan_yorke_dimension",
     "floss", "flossing_grad", "flossing_loss", "flossing_loss_jvp", "get_cell", "lyapunov_spectrum", "random_orthonormal",
