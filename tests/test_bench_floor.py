@@ -1,13 +1,11 @@
 """validation/bench_floor.py: its minimal-glue floors compute what floss_ref computes (so
-that their timings are timings of the same maths), it runs without JAX, and it refuses bad
-options by name."""
+that their timings are timings of the same maths) (its run without JAX and its
+refusals of bad options are tested with bench_vs_jax's in tests/test_bench_vs_jax.py)."""
 
 import importlib
-import io
 import os
 import pathlib
 import sys
-from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
@@ -71,26 +69,3 @@ def test_bptt_floor_equals_floss_ref(floor):
     assert _relmax(L, ref.loss) <= 1e-13
     for name, g in ref.grads.items():
         assert _relmax(grads[name], g) <= 1e-12, name
-
-
-def test_without_jax_it_says_how_to_install_it_and_exits_cleanly(floor, monkeypatch):
-    monkeypatch.setitem(sys.modules, "jax", None)        # import jax raises ImportError
-    before = os.sched_getaffinity(0)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = floor.main(["--rows", "floss32", "--repeat", "1"])
-    assert code == 0
-    assert 'pip install ".[bench]"' in out.getvalue() and "nothing measured" in out.getvalue()
-    assert os.sched_getaffinity(0) == before
-
-
-@pytest.mark.parametrize("argv, words", [
-    (["--rows", "floss80,fast"], "unknown fast"),
-    (["--repeat", "0"], "--repeat must be >= 1"),
-    (["--cpu", "4096"], "not one of the cores"),
-])
-def test_bad_options_are_refused_by_name(floor, argv, words, capsys):
-    with pytest.raises(SystemExit) as exc:
-        floor.main(argv)
-    assert exc.value.code == 2
-    assert words in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""validation/bench_vs_jax.py without JAX, and its refusals (the comparison itself runs in
-the slow smoke runs of tests/test_validation_scripts.py when JAX is installed)."""
+"""validation/bench_vs_jax.py and validation/bench_floor.py without JAX, and their refusals
+(the comparisons themselves run in the slow smoke runs of tests/test_validation_scripts.py when JAX is installed)."""
 
 import importlib
 import io
@@ -21,24 +21,31 @@ def bench(monkeypatch):
     return importlib.import_module("bench_vs_jax")
 
 
-def test_without_jax_it_says_how_to_install_it_and_exits_cleanly(bench, monkeypatch):
+@pytest.mark.parametrize("script, nothing", [("bench_vs_jax", "nothing compared"),
+                                             ("bench_floor", "nothing measured")])
+def test_without_jax_it_says_how_to_install_it_and_exits_cleanly(bench, script, nothing, monkeypatch):
+    sys.modules.pop("bench_floor", None)
+    module = bench if script == "bench_vs_jax" else importlib.import_module("bench_floor")
     monkeypatch.setitem(sys.modules, "jax", None)        # import jax raises ImportError
     before = os.sched_getaffinity(0)
     out = io.StringIO()
     with redirect_stdout(out):
-        code = bench.main(["--rows", "floss80", "--repeat", "1"])
+        code = module.main(["--rows", "floss80", "--repeat", "1"])
     assert code == 0
-    assert 'pip install ".[bench]"' in out.getvalue() and "nothing compared" in out.getvalue()
+    assert 'pip install ".[bench]"' in out.getvalue() and nothing in out.getvalue()
     assert os.sched_getaffinity(0) == before             # the pinning is undone
 
 
+@pytest.mark.parametrize("script", ["bench_vs_jax", "bench_floor"])
 @pytest.mark.parametrize("argv, words", [
     (["--rows", "floss80,fast"], "unknown fast"),
     (["--repeat", "0"], "--repeat must be >= 1"),
     (["--cpu", "4096"], "not one of the cores"),
 ])
-def test_bad_options_are_refused_by_name(bench, argv, words, capsys):
+def test_bad_options_are_refused_by_name(bench, script, argv, words, capsys):
+    sys.modules.pop("bench_floor", None)
+    module = bench if script == "bench_vs_jax" else importlib.import_module("bench_floor")
     with pytest.raises(SystemExit) as exc:
-        bench.main(argv)
+        module.main(argv)
     assert exc.value.code == 2
     assert words in capsys.readouterr().err

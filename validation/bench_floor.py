@@ -31,7 +31,6 @@ JAX is the optional extra of ``bench_vs_jax.py`` (``pip install ".[bench]"``); w
 the script says so and exits with 0.
 """
 
-import argparse
 import os
 import sys
 import warnings
@@ -339,23 +338,9 @@ def _peak_row(name, ours, floor, check, repeat, tol):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="bench_floor", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--repeat", type=int, default=7, help="interleaved repeats per row (default 7)")
-    p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
-    p.add_argument("--tol", type=float, default=1e-8, help="agreement tolerance (default 1e-8; see bench_vs_jax)")
-    p.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one allowed)")
+    p = bench.timing_parser("bench_floor", __doc__, ROWS)
     args = p.parse_args(argv)
-    if args.repeat < 1:
-        p.error(f"--repeat must be >= 1, got {args.repeat}")
-    rows = [r for r in args.rows.split(",") if r]
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        p.error(f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(ROWS)}")
-    allowed = sorted(os.sched_getaffinity(0))
-    cpu = allowed[-1] if args.cpu is None else args.cpu
-    if cpu not in allowed:
-        p.error(f"--cpu {cpu} is not one of the cores this process may use: {allowed}")
+    rows, cpu, allowed = bench.timing_options(p, args, ROWS)
     print(_common.provenance())
     try:
         import jax  # noqa: F401

@@ -416,30 +416,43 @@ def paper_run():
           f"~{PAPER_SECONDS[1]:.0f} s")
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="bench_vs_jax", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+def timing_parser(prog, doc, rows):
+    """The options every side-by-side benchmark here shares: --repeat, --rows, --tol, --cpu."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
     p.add_argument("--repeat", type=int, default=7, help="interleaved repeats per row (default 7)")
-    p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
-    p.add_argument("--tol", type=float, default=1e-8, help="agreement tolerance (default 1e-8)")
-    p.add_argument("--qr-method", default="lapack", choices=("lapack", "householder", "cholqr2"),
-                   help="floss_ref's qr_method in the flossing rows (default lapack); the scaling times "
-                        "lapack and cholqr2 side by side")
+    p.add_argument("--rows", default=",".join(rows), help=f"comma-separated subset of {','.join(rows)}")
+    p.add_argument("--tol", type=float, default=1e-8, help="agreement tolerance (default 1e-8; module docstring)")
     p.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one allowed)")
-    p.add_argument("--scaling", action="store_true", help="also the scaling over N and the fraction of DGEMM peak")
-    p.add_argument("--only-scaling", action="store_true", help="only the scaling (no JAX needed)")
-    p.add_argument("--paper-run", action="store_true", help="also time one paper-scale training run (~2 min)")
-    args = p.parse_args(argv)
+    return p
+
+
+def timing_options(p, args, rows_all):
+    """Checks the shared options (refused by name through ``p.error``); returns the rows
+    asked for, the core to pin to and the cores allowed now."""
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")
     rows = [r for r in args.rows.split(",") if r]
-    unknown = [r for r in rows if r not in ROWS]
+    unknown = [r for r in rows if r not in rows_all]
     if unknown:
-        p.error(f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+        p.error(f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(rows_all)}")
     allowed = sorted(os.sched_getaffinity(0))
     cpu = allowed[-1] if args.cpu is None else args.cpu
     if cpu not in allowed:
         p.error(f"--cpu {cpu} is not one of the cores this process may use: {allowed}")
+    return rows, cpu, allowed
+
+
+def main(argv=None):
+    p = timing_parser("bench_vs_jax", __doc__, ROWS)
+    p.add_argument("--qr-method", default="lapack", choices=("lapack", "householder", "cholqr2"),
+                   help="floss_ref's qr_method in the flossing rows (default lapack); the scaling times "
+                        "lapack and cholqr2 side by side")
+    p.add_argument("--scaling", action="store_true", help="also the scaling over N and the fraction of DGEMM peak")
+    p.add_argument("--only-scaling", action="store_true", help="only the scaling (no JAX needed)")
+    p.add_argument("--paper-run", action="store_true", help="also time one paper-scale training run (~2 min)")
+    args = p.parse_args(argv)
+    rows, cpu, allowed = timing_options(p, args, ROWS)
     os.sched_setaffinity(0, {cpu})
     try:
         return _run(args, rows, cpu)
