@@ -82,8 +82,9 @@ def qr(A, method="lapack"):
         ``"householder"``: :func:`householder_qr`, the same factorisation written out in
         NumPy (slower, for reading and cross-checking).
         ``"cholqr2"``: Cholesky QR twice (:func:`cholqr2`): all level-3 BLAS, faster
-        than LAPACK's Householder QR for large blocks (about 25 % at 512 x 256 on one
-        core; not for N <= 80).  Accurate (orthogonality to round-off) while cond(A) stays
+        than LAPACK's Householder QR on large isolated blocks (15-25 % at 512 x 256 on
+        one core; not for N <= 80); in the flossing loop it gained only at N = 256
+        (``validation/bench_vs_jax.py --only-scaling``).  Accurate (orthogonality to round-off) while cond(A) stays
         below about 1e7; when LAPACK's estimate of cond(A) exceeds ``CHOLQR2_MAX_COND``
         (1e6), or the Cholesky factorisation breaks down (rank deficiency), that block
         is factorised by ``"lapack"`` instead and a :class:`QRFallbackWarning` says so.
@@ -127,7 +128,8 @@ def qr_unchecked(A, method="lapack"):
 
 
 def cholqr2(A):
-    """Thin QR by Cholesky QR, twice, with an automatic fallback to LAPACK (no input checks).
+    """Thin QR by Cholesky QR, twice, with an automatic fallback to LAPACK (no input checks):
+    the re-orthonormalisation between Eqs. 6 and 7, ``Q~ = Q R`` with diag(R) > 0.
 
     One pass: G = A^T A (syrk), G = R^T R (Cholesky, potrf), Q = A R^{-1} (trsm).  In
     floating point Q is orthonormal only to about eps cond(A)^2; a second pass on Q
