@@ -97,10 +97,12 @@ TINY = {
     "core_hours": lambda m, t, mp: (None, []),
     "jax_worked_check": lambda m, t, mp: (None, ["--cases", "vanilla_tanh_T20_tons1_tr4"]),
     "fig13_trained_exponents": lambda m, t, mp: (
-        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0))),
+        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0),
+                                                delays={"binary_xor": (2,), "spatial_xor": (2,)})),
         mp.setitem(m.SCALE, "quick", dict(delays=(2, 4), seeds=1)), sweep_args(t)),
     "sec7_control": lambda m, t, mp: (
-        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0))),
+        mp.setitem(m.fig4.SCALE, "quick", dict(m.fig4.SCALE["quick"], base=dict(BASE, diag_every=0),
+                                                delays={"binary_xor": (2,), "spatial_xor": (2,)})),
         mp.setitem(m.SCALE, "quick", dict(delay=4, seeds=1)), sweep_args(t)),
     "fig9_gradient_precedes": lambda m, t, mp: (None, ["--out", str(t)]),
     "fuzz_files": lambda m, t, mp: (None, ["--flips", "20", "--tail", "50", "--middle", "10"]),

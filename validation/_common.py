@@ -117,9 +117,10 @@ def results_dir(args, name, label=None):
     return os.path.join(out_dir(args, name), f"results_{args.scale}" + (f"_{label}" if label else ""))
 
 
-def sweep(args, name, tasks, settings, label=None):
-    """Run the tasks through floss_ref.sweep; exits with the error text on SweepError."""
-    results = results_dir(args, name, label)
+def sweep(args, name, tasks, settings, label=None, results=None):
+    """Run the tasks through floss_ref.sweep, in ``results`` (default: :func:`results_dir`);
+    exits with the error text on SweepError."""
+    results = results or results_dir(args, name, label)
     settings = {"script": name, "scale": args.scale, **settings}
     print(provenance(), flush=True)
     print(f"{name}: {len(tasks)} tasks -> {results}", flush=True)

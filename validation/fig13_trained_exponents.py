@@ -54,9 +54,10 @@ def main(argv=None):
     fields = dict(fields, diag_every=epochs)   # the spectrum at epochs 0 and E - 1
     cfgs = fig4.configs(args.scale, ["spatial_xor"], args.delays or s["delays"], args.seeds or s["seeds"],
                         PROTOCOLS, fields)
-    tasks = sweep_tasks(cfgs, curve_every=100 if args.scale == "paper" else None)
-    results = _common.sweep(args, NAME, tasks, {"settings": args.settings},
-                            label=label if args.scale == "paper" else None)
+    tasks = sweep_tasks(cfgs, curve_every=fig4.curve_every(args.scale))
+    # a configuration that fig4 also runs (at --quick: d = 30) is trained once for both
+    results = fig4.shared_sweep(args, NAME, cfgs, tasks, {"settings": args.settings},
+                                label=label if args.scale == "paper" else None)
     out = _common.out_dir(args, NAME)
     rows = []
     for c, t in zip(cfgs, tasks):

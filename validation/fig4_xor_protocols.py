@@ -38,7 +38,9 @@ TASKS = ("binary_xor", "spatial_xor")
 SCALE = {
     # N = 32, one delay and 2 seeds keep the whole quick set inside 30 min; at d = 30 plain
     # BPTT is at chance at this size but flossing during training is not
-    "quick": dict(base=dict(N=32, T=100, epochs=6000, k=32, floss_epochs=300, diag_every=0),
+    # diag_every = epochs: the spectrum at the first and last epoch (two spectra per run), so
+    # that fig13's quick runs at d = 30 are these runs (see shared_sweep)
+    "quick": dict(base=dict(N=32, T=100, epochs=6000, k=32, floss_epochs=300, diag_every=6000),
                   delays={"binary_xor": (30,), "spatial_xor": (30,)}, seeds=2,
                   headline={"binary_xor": 30, "spatial_xor": 30}),
     "paper": dict(base=dict(N=80, T=300, epochs=10_000, k=75, floss_epochs=500, diag_every=0),
@@ -72,6 +74,49 @@ def setting_fields(args):
     return fields, label
 
 
+def curve_every(scale):
+    """Paper-scale results keep 100-epoch block means instead of every epoch (small enough to commit)."""
+    return 100 if scale == "paper" else None
+
+
+def sweep_settings(args):
+    """(settings stored in the manifest, label of the results directory) for --settings,
+    --xor-lags and --init at ``args.scale``."""
+    _, label = setting_fields(args)
+    settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
+    if args.init != "gaussian":
+        settings["init"] = args.init
+    return settings, (None if args.scale == "quick" and not settings else label)
+
+
+def shared_sweep(args, name, cfgs, tasks, settings, label=None):
+    """Sweep ``tasks`` (one per configuration in ``cfgs``) for the script ``name``, training
+    each configuration once for every figure it appears in.
+
+    A configuration that this script runs by default at ``args.scale`` under the same
+    --settings / --xor-lags / --init (all tasks, delays, protocols and seeds of the scale),
+    with the same sweep task, is read from this script's results directory, or run into
+    it; the others go to ``name``'s own directory.  With ``--results``, the shared ones go
+    to its subdirectory ``fig4_xor_protocols``.  Returns the results of all, by task name.
+    """
+    fields, _ = setting_fields(args)
+    ours = configs(args.scale, TASKS, None, None, PROTOCOLS, fields)
+    own_task = dict(zip(ours, sweep_tasks(ours, curve_every=curve_every(args.scale))))
+    shared = [i for i, (c, t) in enumerate(zip(cfgs, tasks))
+              if c in own_task and own_task[c].describe() == t.describe()]
+    rest = [i for i in range(len(tasks)) if i not in shared]
+    results = {}
+    if shared:
+        here_settings, here_label = sweep_settings(args)
+        where = os.path.join(args.results, NAME) if args.results else _common.results_dir(args, NAME, here_label)
+        print(f"{name}: {len(shared)} of {len(tasks)} tasks are {NAME} runs (the same configuration): "
+              f"read from or run into {where}", flush=True)
+        results.update(_common.sweep(args, NAME, [tasks[i] for i in shared], here_settings, results=where))
+    if rest or not shared:
+        results.update(_common.sweep(args, name, [tasks[i] for i in rest], settings, label=label))
+    return results
+
+
 def main(argv=None):
     p = _common.parser(NAME, __doc__)
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
@@ -97,15 +142,10 @@ def main(argv=None):
         return timing(args.scale)
     if args.xor_lags != "half" and "spatial_xor" in args.tasks:
         p.error("--xor-lags double applies to binary_xor only: add --tasks binary_xor")
-    fields, label = setting_fields(args)
+    fields, _ = setting_fields(args)
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.protocols, fields)
-    # paper-scale results keep 100-epoch block means instead of every epoch (small enough to commit)
-    curve_every = 100 if args.scale == "paper" else None
-    tasks = sweep_tasks(cfgs, curve_every=curve_every)
-    settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
-    if args.init != "gaussian":
-        settings["init"] = args.init
-    label = None if args.scale == "quick" and not settings else label
+    tasks = sweep_tasks(cfgs, curve_every=curve_every(args.scale))
+    settings, label = sweep_settings(args)
     if args.report_only:
         from floss_ref.sweep import load_results
         results = load_results(_common.results_dir(args, NAME, label), [t.name for t in tasks])

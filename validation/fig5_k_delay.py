@@ -23,14 +23,16 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
+import fig4_xor_protocols as fig4  # noqa: E402
 
 from floss_ref.training import sweep_tasks  # noqa: E402
 from floss_ref.training import TrainConfig  # noqa: E402
 
 NAME = "fig5_k_delay"
 SCALE = {
+    # diag_every as in fig4's quick runs, so that the k = 32 arm is fig4's run (see below)
     "quick": dict(base=dict(task="binary_xor", protocol="during", N=32, T=100, epochs=6000,
-                            floss_epochs=300, diag_every=0),
+                            floss_epochs=300, diag_every=6000),
                   ks=(1, 32), delays=(30,), seeds=2),
     "paper": dict(base=dict(task="binary_xor", protocol="during", N=80, T=300, epochs=10_000,
                             floss_epochs=500, diag_every=0),
@@ -52,8 +54,10 @@ def main(argv=None):
     cfgs = [TrainConfig(delay=d, k=k, seed=seed, **base) for d in delays for k in ks for seed in range(seeds)]
     tasks = sweep_tasks(cfgs)
     prefloss = args.protocol == "prefloss"
-    results = _common.sweep(args, NAME, tasks, {"protocol": "prefloss"} if prefloss else {},
-                            label="prefloss" if prefloss else None)
+    # a configuration that fig4 also runs (at --quick: k = 32, d = 30) is trained once for both
+    args.settings, args.xor_lags, args.init = "ours", "half", "gaussian"
+    results = fig4.shared_sweep(args, NAME, cfgs, tasks, {"protocol": "prefloss"} if prefloss else {},
+                                label="prefloss" if prefloss else None)
     out = _common.out_dir(args, NAME)
     suffix = "_prefloss" if prefloss else ""
 

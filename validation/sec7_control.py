@@ -40,13 +40,12 @@ def tasks_for(args, fields):
     """(arm, TrainConfig, SweepTask) for every arm and seed."""
     base = fig4.SCALE[args.scale]["base"]
     d = args.delay or SCALE[args.scale]["delay"]
-    curve_every = 100 if args.scale == "paper" else None
     out = []
     for arm in ARMS:
         for seed in range(args.seeds or SCALE[args.scale]["seeds"]):
             config = TrainConfig(task="binary_xor", delay=d, protocol="none" if arm == "none" else "during",
                                  seed=seed, **base, **fields)
-            task = sweep_tasks([config], curve_every=curve_every)[0]
+            task = sweep_tasks([config], curve_every=fig4.curve_every(args.scale))[0]
             if arm in OBJECTIVES:
                 task = SweepTask(task.name.replace("_during_", f"_{arm}_"), "control",
                                  {**task.params, "objective": arm})
@@ -66,8 +65,9 @@ def main(argv=None):
     fields, label = fig4.setting_fields(args)
     runs = tasks_for(args, fields)
     settings = {"settings": args.settings, "xor_lags": args.xor_lags}
-    results = _common.sweep(args, NAME, [t for _, _, t in runs], settings,
-                            label=label if args.scale == "paper" else None)
+    # the none and during arms are fig4's runs of the same configuration: trained once for both
+    results = fig4.shared_sweep(args, NAME, [c for _, c, _ in runs], [t for _, _, t in runs], settings,
+                                label=label if args.scale == "paper" else None)
     out = _common.out_dir(args, NAME)
     by = {}
     rows = []
