@@ -7,32 +7,14 @@ the other script.  Checked here at a tiny size: which tasks land where, that a s
 script finds them done, and that a task that differs is not taken from fig4.
 """
 
-import importlib
-import io
 import os
-import sys
-from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
-
-VALIDATION = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "validation")
+from script_runner import load, run
 
 BASE = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=0,
             floss_at=(0, 20))
-
-
-def load(name, monkeypatch):
-    monkeypatch.syspath_prepend(VALIDATION)
-    sys.modules.pop(name, None)
-    return importlib.import_module(name)
-
-
-def run(module, argv):
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = module.main(argv)
-    return code or 0, out.getvalue()
 
 
 def npz(directory):

@@ -7,35 +7,16 @@ the verdicts themselves mean nothing and are not asserted (exit code 0 or 1); th
 are checked at --quick and --paper by the scripts themselves (validation/run_all.py).
 """
 
-import importlib
-import io
-import pathlib
-import sys
-from contextlib import redirect_stdout
-
 import pytest
+from script_runner import VALIDATION, load, run
 
 pytestmark = pytest.mark.slow
 
-VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
 SCRIPTS = sorted(p.stem for p in VALIDATION.glob("*.py") if not p.stem.startswith("_"))
 
 # a tiny training configuration (floss_at inside the run)
 BASE = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=10,
             floss_at=(0, 20))
-
-
-def load(name, monkeypatch):
-    monkeypatch.syspath_prepend(str(VALIDATION))
-    sys.modules.pop(name, None)
-    return importlib.import_module(name)
-
-
-def run(module, argv):
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = module.main(argv)
-    return (code or 0), out.getvalue()
 
 
 def sweep_args(tmp_path):

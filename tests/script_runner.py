@@ -1,0 +1,25 @@
+"""Running a validation script in this process, for the tests: import it fresh from
+validation/ and call its ``main`` with an argument list, capturing what it prints."""
+
+import importlib
+import io
+import pathlib
+import sys
+from contextlib import redirect_stdout
+
+VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
+
+
+def load(name, monkeypatch):
+    """The module validation/<name>.py, imported afresh (so that patches do not leak)."""
+    monkeypatch.syspath_prepend(str(VALIDATION))
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+def run(module, argv):
+    """(exit code, printed text) of ``module.main(argv)``."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = module.main(argv)
+    return (code or 0), out.getvalue()
