@@ -6,24 +6,12 @@ import warnings
 import numpy as np
 import pytest
 
-from floss_ref import FunctionMap, LinearMap, VanillaRNN, lyapunov_spectrum
+import henon
+from floss_ref import LinearMap, VanillaRNN, lyapunov_spectrum
 from floss_ref.clv import covariant_vectors
 from floss_ref.lyapunov import ConvergenceWarning, finite_time_exponents
 from floss_ref.lyapunov_stats import (MAX_BLOCKS, BatchMeans, ShortBlocksWarning, confidence_halfwidth,
                                       ensemble_mean, entropy_bound, kaplan_yorke_dimension)
-
-A_HENON, B_HENON = 1.4, 0.3
-
-
-def henon_map():
-    def step(h, x):
-        return np.stack([1 - A_HENON * h[..., 0] ** 2 + h[..., 1], B_HENON * h[..., 0]], axis=-1)
-
-    def tangent(h, x, Q):
-        u = h[..., 0, None]
-        return np.stack([-2 * A_HENON * u * Q[..., 0, :] + Q[..., 1, :], B_HENON * Q[..., 0, :]], axis=-2)
-    return FunctionMap(step, tangent, 2)
-
 
 def chaotic_network():
     """N = 32, g = 1.5, autonomous: lambda_1 is about +0.025 for this seed."""
@@ -199,7 +187,7 @@ def test_clvs_of_a_non_normal_linear_map_are_its_eigenvectors():
 
 def test_clvs_of_the_henon_map():
     T = 20_000
-    res = covariant_vectors(henon_map(), np.array([0.1, 0.1]), T=T, k=2, times=range(500, T - 500, 5),
+    res = covariant_vectors(henon.henon_map(), np.array([0.1, 0.1]), T=T, k=2, times=range(500, T - 500, 5),
                             transient=500, seed=0)
     np.testing.assert_allclose(res.rates, [0.4192, -1.6232], atol=1e-2)
     np.testing.assert_allclose(res.rates, res.exponents, atol=1e-3)
@@ -240,16 +228,16 @@ def test_clvs_are_covariant_for_a_network_and_an_ensemble():
 ])
 def test_clv_bad_input(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        covariant_vectors(henon_map(), np.array([0.1, 0.1]), T=100, transient=10, seed=0, **kw)
+        covariant_vectors(henon.henon_map(), np.array([0.1, 0.1]), T=100, transient=10, seed=0, **kw)
 
 
 def test_readme_henon_example_prints_what_it_says():
     """The README's Henon block states its output: exponents [0.4192, -1.6232] with
     standard errors 0.0030 (same seed; to the printed digits on any BLAS)."""
-    res = lyapunov_spectrum(henon_map(), np.array([0.1, 0.1]), T=20000, k=2, transient=1000, seed=0)
+    res = lyapunov_spectrum(henon.henon_map(), np.array([0.1, 0.1]), T=20000, k=2, transient=1000, seed=0)
     np.testing.assert_allclose(res.exponents, [0.4192, -1.6232], atol=5e-5)
     np.testing.assert_allclose(res.stderr, [0.0030, 0.0030], atol=5e-5)
-    assert res.exponents.sum() == pytest.approx(np.log(B_HENON), abs=1e-12)
+    assert res.exponents.sum() == pytest.approx(np.log(henon.B), abs=1e-12)
     assert kaplan_yorke_dimension(res.exponents) == pytest.approx(1.26, abs=5e-3)
 
 

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import henon
 from floss_ref import (FunctionMap, LinearMap, RoundoffWarning, VanillaRNN, LSTM, ConditioningWarning,
                        NumericalBreakdownError, floss, flossing_grad, flossing_loss, lyapunov_spectrum)
 from floss_ref import _io
@@ -34,18 +35,6 @@ import fuzz_files  # noqa: E402
 import reliability_checks  # noqa: E402
 sys.path.remove(VALIDATION)
 SETTINGS = {"script": "test_reliability"}
-
-A, B = 1.4, 0.3
-
-
-def henon(h, x):
-    return np.stack([1 - A * h[..., 0] ** 2 + h[..., 1], B * h[..., 0]], axis=-1)
-
-
-def henon_tangent(h, x, Q):
-    u = h[..., 0, None]
-    return np.stack([-2 * A * u * Q[..., 0, :] + Q[..., 1, :], B * Q[..., 0, :]], axis=-2)
-
 
 def ok_task(params):
     return {"x": np.full(params["n"], 1.0)}
@@ -78,14 +67,14 @@ def test_F1_scheduler_address_without_scheme_is_a_value_error(tmp_path):
 # ---- F2: FunctionMap checks what the user's functions return -------------------------
 
 @pytest.mark.parametrize("step, tangent, match", [
-    (henon, lambda h, x, Q: henon_tangent(h, x, Q)[..., :1], r"tangent\(h, x, Q\) returned shape \(2, 1\)"),
-    (henon, lambda h, x, Q: np.concatenate([henon_tangent(h, x, Q), Q[:1]], axis=-2), r"tangent.*shape \(3, 2\)"),
-    (lambda h, x: np.zeros(3), henon_tangent, r"step\(h, x\) returned shape \(3,\)"),
-    (henon, lambda h, x, Q: None, r"tangent\(h, x, Q\) must return a real array.*NoneType"),
-    (henon, lambda h, x, Q: 1.0, r"tangent\(h, x, Q\) returned shape \(\)"),
-    (henon, lambda h, x, Q: [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], r"tangent.*shape \(3, 2\)"),
-    (henon, lambda h, x, Q: henon_tangent(h, x, Q) + 0j, r"tangent.*real floating-point.*complex"),
-    (lambda h, x: "abc", henon_tangent, r"step\(h, x\) must return a real array"),
+    (henon.step, lambda h, x, Q: henon.tangent(h, x, Q)[..., :1], r"tangent\(h, x, Q\) returned shape \(2, 1\)"),
+    (henon.step, lambda h, x, Q: np.concatenate([henon.tangent(h, x, Q), Q[:1]], axis=-2), r"tangent.*shape \(3, 2\)"),
+    (lambda h, x: np.zeros(3), henon.tangent, r"step\(h, x\) returned shape \(3,\)"),
+    (henon.step, lambda h, x, Q: None, r"tangent\(h, x, Q\) must return a real array.*NoneType"),
+    (henon.step, lambda h, x, Q: 1.0, r"tangent\(h, x, Q\) returned shape \(\)"),
+    (henon.step, lambda h, x, Q: [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], r"tangent.*shape \(3, 2\)"),
+    (henon.step, lambda h, x, Q: henon.tangent(h, x, Q) + 0j, r"tangent.*real floating-point.*complex"),
+    (lambda h, x: "abc", henon.tangent, r"step\(h, x\) must return a real array"),
 ])
 def test_F2_function_map_outputs_of_the_wrong_shape_or_kind_are_refused(step, tangent, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -93,7 +82,7 @@ def test_F2_function_map_outputs_of_the_wrong_shape_or_kind_are_refused(step, ta
 
 
 def test_F2_a_correct_function_map_still_gives_the_henon_exponents():
-    res = lyapunov_spectrum(FunctionMap(henon, henon_tangent, 2), np.array([0.1, 0.1]), T=20000, k=2,
+    res = lyapunov_spectrum(FunctionMap(henon.step, henon.tangent, 2), np.array([0.1, 0.1]), T=20000, k=2,
                             transient=1000, seed=0, stderr=False)
     np.testing.assert_allclose(res.exponents, [0.42, -1.62], atol=0.01)
 
