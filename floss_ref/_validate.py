@@ -82,6 +82,28 @@ def float_array(name, value, *, min_ndim=0, tail=None, finite=True, copy=False):
     return arr
 
 
+def returned_array(who, value, shape, *, what=None, shape_name=None, refuse=(str, bytes)):
+    """The return value of a user's function as an array, refused unless it is a real array
+    of ``shape``: a tangent that drops a column would otherwise give plausible wrong numbers.
+
+    who : the function, as the message names it (``"FunctionMap: tangent(h, x, Q)"``)
+    what : what it returns (``"D_s Q"``), or None
+    shape_name : how the message names the expected shape (``"Q.shape"``), or None
+    refuse : types refused outright (TypeError), besides None
+    """
+    expected = f"{shape_name} = {tuple(shape)}" if shape_name else f"{tuple(shape)}"
+    returns = f"{what} as " if what else ""
+    if value is None or isinstance(value, refuse):
+        raise TypeError(f"{who} must return {returns}a real array of shape {expected}, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{who} must return {returns}a real floating-point array of shape {expected}, got "
+                        f"dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{who} returned {what + ' of ' if what else ''}shape {arr.shape}, expected {expected}")
+    return arr
+
+
 def _fmt_tail(tail):
     return "(..., " + ", ".join("?" if t is None else str(t) for t in tail) + ")"
 

@@ -171,15 +171,7 @@ def gradcheck(system, *, T=20, k=None, t_ons=1, transient=0, seed=0, long_horizo
 
 def _array(function, value, shape, what):
     """``value`` as a float64 array, refused unless real, finite and of ``shape``."""
-    if value is None or isinstance(value, (str, bytes, dict, tuple)):
-        raise TypeError(f"{function} must return {what} as a real array of shape {shape}, got "
-                        f"{type(value).__name__}")
-    arr = np.asarray(value)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise TypeError(f"{function} must return {what} as a real floating-point array of shape {shape}, got "
-                        f"dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{function} returned {what} of shape {arr.shape}, expected {tuple(shape)}")
+    arr = _validate.returned_array(function, value, shape, what=what, refuse=(str, bytes, dict, tuple))
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{function} returned {what} with NaN or infinite values")
     return arr.astype(np.float64)

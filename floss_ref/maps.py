@@ -180,18 +180,8 @@ def _checked_params(what, value, params):
 
 
 def _checked_output(what, value, shape, shape_name):
-    """A user function's return value, refused unless it is a real array of the expected
-    shape: a tangent that drops a column would otherwise give plausible wrong exponents."""
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"FunctionMap: {what} must return a real array of shape {shape_name} = {shape}, "
-                        f"got {type(value).__name__}")
-    arr = np.asarray(value)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise TypeError(f"FunctionMap: {what} must return a real floating-point array of shape {shape_name} = "
-                        f"{shape}, got dtype {arr.dtype}")
-    if arr.shape != tuple(shape):
-        raise ValueError(f"FunctionMap: {what} returned shape {arr.shape}, expected {shape_name} = {tuple(shape)}")
-    return arr
+    """A user function's return value, refused unless it is a real array of the expected shape."""
+    return _validate.returned_array(f"FunctionMap: {what}", value, shape, shape_name=shape_name)
 
 
 class LinearMap:
