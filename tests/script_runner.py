@@ -1,5 +1,6 @@
 """Running a validation script in this process, for the tests: import it fresh from
-validation/ and call its ``main`` with an argument list, capturing what it prints."""
+validation/ and call its ``main`` with an argument list, capturing what it prints; and a
+tiny training configuration to patch into its SCALE table."""
 
 import importlib
 import io
@@ -8,6 +9,10 @@ import sys
 from contextlib import redirect_stdout
 
 VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
+
+# a tiny training configuration for the scripts' SCALE tables (floss_at inside the run)
+TINY_CONFIG = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=10,
+                   floss_at=(0, 20))
 
 
 def load(name, monkeypatch):

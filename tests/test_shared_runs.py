@@ -11,10 +11,9 @@ import os
 
 import numpy as np
 import pytest
-from script_runner import load, run
+from script_runner import TINY_CONFIG, load, run
 
-BASE = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=0,
-            floss_at=(0, 20))
+BASE = dict(TINY_CONFIG, diag_every=0)
 
 
 def npz(directory):

@@ -8,15 +8,13 @@ are checked at --quick and --paper by the scripts themselves (validation/run_all
 """
 
 import pytest
-from script_runner import VALIDATION, load, run
+from script_runner import TINY_CONFIG, VALIDATION, load, run
 
 pytestmark = pytest.mark.slow
 
 SCRIPTS = sorted(p.stem for p in VALIDATION.glob("*.py") if not p.stem.startswith("_"))
 
-# a tiny training configuration (floss_at inside the run)
-BASE = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=10,
-            floss_at=(0, 20))
+BASE = TINY_CONFIG
 
 
 def sweep_args(tmp_path):

@@ -40,7 +40,7 @@ SCALE = {
     # BPTT is at chance at this size but flossing during training is not
     # diag_every = epochs: the spectrum at the first and last epoch (two spectra per run), so
     # that fig13's quick runs at d = 30 are these runs (see shared_sweep)
-    "quick": dict(base=dict(N=32, T=100, epochs=6000, k=32, floss_epochs=300, diag_every=6000),
+    "quick": dict(base=dict(N=32, T=100, epochs=6000, k=32, floss_epochs=300, diag_every=6000),  # = epochs
                   delays={"binary_xor": (30,), "spatial_xor": (30,)}, seeds=2,
                   headline={"binary_xor": 30, "spatial_xor": 30}),
     "paper": dict(base=dict(N=80, T=300, epochs=10_000, k=75, floss_epochs=500, diag_every=0),

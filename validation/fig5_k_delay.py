@@ -32,7 +32,7 @@ NAME = "fig5_k_delay"
 SCALE = {
     # diag_every as in fig4's quick runs, so that the k = 32 arm is fig4's run (see below)
     "quick": dict(base=dict(task="binary_xor", protocol="during", N=32, T=100, epochs=6000,
-                            floss_epochs=300, diag_every=6000),
+                            floss_epochs=300, diag_every=fig4.SCALE["quick"]["base"]["diag_every"]),
                   ks=(1, 32), delays=(30,), seeds=2),
     "paper": dict(base=dict(task="binary_xor", protocol="during", N=80, T=300, epochs=10_000,
                             floss_epochs=500, diag_every=0),
