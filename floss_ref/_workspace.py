@@ -1,4 +1,4 @@
-"""Scratch arrays reused between calls (the BPTT loops of :mod:`floss_ref.bptt` and the
+"""Scratch arrays reused between calls (the BPTT loops of :mod:`floss_ref.experiments.bptt` and the
 cells' whole-sequence loops)."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Checks every cell of floss_ref.cells must pass: the differentiable-map protocol.
+"""Checks every cell of floss_ref.core.cells must pass: the differentiable-map protocol.
 
 The protocol (floss_ref/maps.py) is ``step``, ``tangent``, their pullbacks ``step_vjp``,
 ``tangent_vjp`` and their tangent rules ``step_jvp``, ``tangent_jvp``.  The checks come at

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from floss_ref.maps import FunctionMap
+from floss_ref.core.maps import FunctionMap
 
 A, B = 1.4, 0.3
 

@@ -1,5 +1,5 @@
 """Running a validation script in this process, for the tests: import it fresh from
-validation/ and call its ``main`` with an argument list, capturing what it prints; and a
+its folder under validation/ and call its ``main`` with an argument list, capturing what it prints; and a
 tiny training configuration to patch into its SCALE table."""
 
 import importlib
@@ -15,9 +15,21 @@ TINY_CONFIG = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_t
                    floss_at=(0, 20))
 
 
+FOLDERS = ("paper", "bench", "reliability", "independent")
+
+
+def path(name):
+    """The file of the validation script ``name`` (its folder found: paper/, bench/, ...)."""
+    found = [VALIDATION / folder / f"{name}.py" for folder in FOLDERS if (VALIDATION / folder / f"{name}.py").exists()]
+    if len(found) != 1:
+        raise FileNotFoundError(f"validation script {name!r}: {len(found)} files in {', '.join(FOLDERS)}")
+    return found[0]
+
+
 def load(name, monkeypatch):
-    """The module validation/<name>.py, imported afresh (so that patches do not leak)."""
+    """The module validation/<folder>/<name>.py, imported afresh (so that patches do not leak)."""
     monkeypatch.syspath_prepend(str(VALIDATION))
+    monkeypatch.syspath_prepend(str(path(name).parent))
     sys.modules.pop(name, None)
     return importlib.import_module(name)
 

@@ -15,9 +15,9 @@ import pytest
 
 from floss_ref import (GRU, LSTM, Adam, FunctionMap, LinearMap, VanillaRNN, covariant_vectors,
                        finite_time_exponents, floss, flossing_grad, flossing_loss, lyapunov_spectrum)
-from floss_ref.precision import bits_needed, eq10_log_kappa, guard_bits, resolvable_horizon
-from floss_ref.sweep import SweepTask, run_sweep
-from floss_ref.training import Run, TrainConfig
+from floss_ref.core.precision import bits_needed, eq10_log_kappa, guard_bits, resolvable_horizon
+from floss_ref.runs.sweep import SweepTask, run_sweep
+from floss_ref.runs.run import Run, TrainConfig
 
 NAN, INF = math.nan, math.inf
 NET = VanillaRNN.random(6, g=1.2, seed=0)
@@ -149,7 +149,7 @@ case("Adam step wrong keys", lambda: Adam({"W": np.ones(2)}).step({"V": np.ones(
 CONFIG_BAD = {
     "task": ("copy_task", None), "delay": (-1, 2.5), "cell": ("rnn",), "nonlinearity": ("sigmoid",),
     "init": ("uniform",), "N": (0, -1, 2.5), "g": (-1.0, NAN), "batch": (0,), "epochs": (0, 1.5),
-    "lr": (0.0, NAN), "clip": (0.0, -1.0), "seed": (-1,), "protocol": ("sometimes",), "k": (0, 100),
+    "lr": (0.0, NAN), "clip_norm": (0.0, -1.0), "seed": (-1,), "protocol": ("sometimes",), "k": (0, 100),
     "floss_epochs": (0,), "floss_T": (0,), "floss_transient": (-1, 1000), "floss_lr": (0.0,),
     "floss_at": (5, "0"), "floss_every": (0,), "diag_every": (-1,), "diag_k": (0,), "test_batch": (0,),
     "input_scale": ("half",), "xor_lags": ("triple",), "readout_init": ("zeros",), "clip_mode": ("layer",),

@@ -1,4 +1,4 @@
-"""validation/bench_floor.py: its minimal-glue floors compute what floss_ref computes (so
+"""validation/bench/bench_floor.py: its minimal-glue floors compute what floss_ref computes (so
 that their timings are timings of the same maths) (its run without JAX and its
 refusals of bad options are tested with bench_vs_jax's in tests/test_bench_vs_jax.py)."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from floss_ref import VanillaRNN, flossing_grad
-from floss_ref.bptt import Model, Workspace, loss_and_grad
-from floss_ref.lyapunov import random_orthonormal
-from floss_ref.tasks import TaskBatch
+from floss_ref.experiments.bptt import Model, Workspace, loss_and_grad
+from floss_ref.core.lyapunov import random_orthonormal
+from floss_ref.experiments.tasks import TaskBatch
 
 VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
 
@@ -21,6 +21,8 @@ VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
 @pytest.fixture
 def floor(monkeypatch):
     monkeypatch.syspath_prepend(str(VALIDATION))
+    monkeypatch.syspath_prepend(str(VALIDATION / "independent"))   # _jax_cells
+    monkeypatch.syspath_prepend(str(VALIDATION / "bench"))
     monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))   # bench_vs_jax appends to it
     for name in ("bench_floor", "bench_vs_jax"):
         sys.modules.pop(name, None)

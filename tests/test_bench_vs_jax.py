@@ -1,4 +1,4 @@
-"""validation/bench_vs_jax.py and validation/bench_floor.py without JAX, and their refusals
+"""validation/bench/bench_vs_jax.py and validation/bench/bench_floor.py without JAX, and their refusals
 (the comparisons themselves run in the slow smoke runs of tests/test_validation_scripts.py when JAX is installed)."""
 
 import importlib
@@ -16,6 +16,8 @@ VALIDATION = pathlib.Path(__file__).resolve().parents[1] / "validation"
 @pytest.fixture
 def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(VALIDATION))
+    monkeypatch.syspath_prepend(str(VALIDATION / "independent"))   # _jax_cells
+    monkeypatch.syspath_prepend(str(VALIDATION / "bench"))
     monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))   # the script appends to it
     sys.modules.pop("bench_vs_jax", None)
     return importlib.import_module("bench_vs_jax")

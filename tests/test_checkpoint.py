@@ -11,9 +11,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from floss_ref import checkpoint as ckpt
-from floss_ref.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from floss_ref.training import Run, TrainConfig, train
+from floss_ref.runs import checkpoint as ckpt
+from floss_ref.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from floss_ref.runs.run import Run, TrainConfig, train
 
 # flossing episodes at 0, 3 and 6 and diagnostics every 2 epochs, so that a resumed run
 # crosses all three kinds of event after the checkpoint
@@ -66,7 +66,7 @@ def test_a_killed_process_resumes_bit_identically(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         import numpy as np
-        from floss_ref.training import Run, TrainConfig
+        from floss_ref.runs.run import Run, TrainConfig
         run = Run(TrainConfig(**{config.to_dict()!r}))
         real_savez = np.savez
 

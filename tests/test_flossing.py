@@ -12,10 +12,10 @@ import pytest
 
 from floss_ref import (Adam, NumericalBreakdownError, VanillaRNN, floss, flossing_grad, flossing_loss,
                        flossing_loss_jvp, lyapunov_spectrum, random_orthonormal)
-from floss_ref.cells import get_cell
-from floss_ref.optim import clip_per_network, gradient_norms
-from floss_ref.tasks import draw_inputs
-from floss_ref.lyapunov import benettin, benettin_jvp, benettin_vjp, qr_schedule
+from floss_ref.core.cells import get_cell
+from floss_ref.experiments.optim import clip_per_network, gradient_norms
+from floss_ref.experiments.tasks import draw_inputs
+from floss_ref.core.lyapunov import benettin, benettin_jvp, benettin_vjp, qr_schedule
 from conftest import inner, random_like_params
 
 N, K, T = 8, 4, 20

@@ -1,4 +1,4 @@
-"""floss_ref.gradcheck: passes on every cell of the package, fails on mutants (one error
+"""floss_ref.kit.gradcheck: passes on every cell of the package, fails on mutants (one error
 planted in one function) and names the function, refuses maps that return the wrong
 thing."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from floss_ref import GRU, LSTM, FunctionMap, VanillaRNN
-from floss_ref.gradcheck import gradcheck
+from floss_ref.kit.gradcheck import gradcheck
 
 CELLS = {
     "vanilla tanh": lambda: VanillaRNN.random(8, 1, 1.3, seed=0),

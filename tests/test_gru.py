@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-import floss_ref.cells.gru
+import floss_ref.core.cells.gru
 from cell_contract import (check_step_dot_product, check_step_vjp_central_differences,
                            check_tangent_dot_product, check_tangent_is_jacobian_of_step,
                            check_tangent_vjp_central_differences)
 from conftest import inner
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
-from floss_ref.cells import GRU
-from floss_ref.tasks import Task
-from floss_ref.bptt import Model, loss_and_grad, task_loss
+from floss_ref.core.cells import GRU
+from floss_ref.experiments.tasks import Task
+from floss_ref.experiments.bptt import Model, loss_and_grad, task_loss
 
 CASES = [
     # (ensemble, state batch shape, x given, bias per unit)
@@ -185,4 +185,4 @@ def test_cli_spectrum_with_gru(capsys):
 
 
 def test_docstring_examples():
-    assert doctest.testmod(floss_ref.cells.gru, raise_on_error=True).attempted > 0
+    assert doctest.testmod(floss_ref.core.cells.gru, raise_on_error=True).attempted > 0

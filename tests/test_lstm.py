@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-import floss_ref.cells
-import floss_ref.cells.lstm
+import floss_ref.core.cells
+import floss_ref.core.cells.lstm
 from cell_contract import (check_step_dot_product, check_step_vjp_central_differences,
                            check_tangent_dot_product, check_tangent_is_jacobian_of_step,
                            check_tangent_vjp_central_differences)
 from conftest import inner
 from floss_ref import flossing_grad, flossing_loss, lyapunov_spectrum
-from floss_ref.cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
-from floss_ref.tasks import Task
-from floss_ref.bptt import Model, loss_and_grad, task_loss
-from floss_ref.training import Run, TrainConfig
+from floss_ref.core.cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
+from floss_ref.experiments.tasks import Task
+from floss_ref.experiments.bptt import Model, loss_and_grad, task_loss
+from floss_ref.runs.run import Run, TrainConfig
 
 CASES = [
     # (ensemble, state batch shape, x given, bias per unit)
@@ -226,7 +226,7 @@ def test_flossing_gradient_of_ensemble_is_per_network(rng):
             np.testing.assert_allclose(joint.grads[name][r], alone.grads[name], rtol=1e-10, atol=1e-13)
 
 
-# ---- training: BPTT through the LSTM (floss_ref.training) -------------------------------
+# ---- training: BPTT through the LSTM (floss_ref.runs.run) -------------------------------
 
 def model_loss(model, batch, loss, direction, eps):
     """Task loss with every array of model.params moved by eps * direction (copies)."""
@@ -338,6 +338,6 @@ def test_cli_spectrum_with_lstm(capsys):
     assert "--k must be <= the state size 8" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", [floss_ref.cells.lstm, floss_ref.cells])
+@pytest.mark.parametrize("module", [floss_ref.core.cells.lstm, floss_ref.core.cells])
 def test_docstring_examples(module):
     assert doctest.testmod(module, raise_on_error=True).attempted > 0

@@ -8,7 +8,7 @@ import pytest
 import henon
 from floss_ref import (ConditioningWarning, FunctionMap, LinearMap, NumericalBreakdownError, VanillaRNN,
                        lyapunov_spectrum, random_orthonormal)
-from floss_ref.lyapunov import qr_schedule
+from floss_ref.core.lyapunov import qr_schedule
 
 
 def test_upper_triangular_map_is_exact():

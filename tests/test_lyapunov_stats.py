@@ -8,9 +8,9 @@ import pytest
 
 import henon
 from floss_ref import LinearMap, VanillaRNN, lyapunov_spectrum
-from floss_ref.clv import covariant_vectors
-from floss_ref.lyapunov import ConvergenceWarning, finite_time_exponents
-from floss_ref.lyapunov_stats import (MAX_BLOCKS, BatchMeans, ShortBlocksWarning, confidence_halfwidth,
+from floss_ref.core.clv import covariant_vectors
+from floss_ref.core.lyapunov import ConvergenceWarning, finite_time_exponents
+from floss_ref.core.lyapunov_stats import (MAX_BLOCKS, BatchMeans, ShortBlocksWarning, confidence_halfwidth,
                                       ensemble_mean, entropy_bound, kaplan_yorke_dimension)
 
 def chaotic_network():

@@ -1,4 +1,4 @@
-"""Tests of floss_ref.precision: exact block-float products, kappa_2 of the long-term
+"""Tests of floss_ref.core.precision: exact block-float products, kappa_2 of the long-term
 Jacobian in arbitrary precision (Eq. 10), the precision budget, and the mpmath reference
 of the flossing loss against the float64 adjoint at T = 300."""
 
@@ -10,11 +10,11 @@ import pytest
 
 from floss_ref import LinearMap, VanillaRNN, flossing_grad, flossing_loss, random_orthonormal
 from floss_ref.errors import NumericalBreakdownError
-from floss_ref.precision import (bits_needed, eq10_log_kappa, long_term_jacobian_svd, product_svd,
+from floss_ref.core.precision import (bits_needed, eq10_log_kappa, long_term_jacobian_svd, product_svd,
                                  resolvable_horizon, trajectory_jacobians)
-from floss_ref.precision import blockfloat
-from floss_ref.precision.condition import mgs_r
-from floss_ref.precision.reference import flossing_directional_derivative_mp, flossing_loss_mp
+from floss_ref.core.precision import blockfloat
+from floss_ref.core.precision.condition import mgs_r
+from floss_ref.core.precision.reference import flossing_directional_derivative_mp, flossing_loss_mp
 
 
 def exact_value(B):

@@ -1,4 +1,4 @@
-"""Tests for floss_ref.qr: the thin QR of the Benettin step (between Eqs. 6 and 7), its
+"""Tests for floss_ref.core.qr: the thin QR of the Benettin step (between Eqs. 6 and 7), its
 tangent rule and its pullback (Eq. 8 = Eq. 11).
 
 Gradient checks at two levels (docs/derivations.md, section 1): the dot-product test
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from floss_ref.errors import NumericalBreakdownError, SingularRError
-from floss_ref.qr import householder_qr, qr, qr_jvp, qr_vjp
+from floss_ref.core.qr import householder_qr, qr, qr_jvp, qr_vjp
 
 METHODS = ("lapack", "householder", "cholqr2")
 # (..., N, k): square, tall, a single column, batched with one and two leading axes
@@ -251,7 +251,7 @@ def test_householder_matches_lapack_hypothesis(case):
 
 def test_docstring_examples():
     # the package re-exports the function qr, which shadows the submodule attribute
-    module = importlib.import_module("floss_ref.qr")
+    module = importlib.import_module("floss_ref.core.qr")
     result = doctest.testmod(module, extraglobs={"np": np})
     assert result.attempted > 0 and result.failed == 0
 
@@ -372,7 +372,7 @@ def test_jvp_rejects_bad_tangent():
 def test_direct_lapack_calls_match_numpy_qr(shape):
     """qr(A, "lapack") calls geqrf / orgqr directly (per matrix of a batch); it must give
     np.linalg.qr's factorisation with the sign convention, to round-off."""
-    from floss_ref.qr import positive_diagonal
+    from floss_ref.core.qr import positive_diagonal
     A = np.random.default_rng(11).standard_normal(shape)
     Q, R = qr(A)
     Q_np, R_np = positive_diagonal(*np.linalg.qr(A, mode="reduced"))
@@ -386,7 +386,7 @@ def test_direct_lapack_calls_match_numpy_qr(shape):
 def test_vjp_with_diagonal_R_bar_given_by_its_diagonal(shape, with_Q_bar):
     """The Benettin adjoint passes R_bar = diag(d) as d (R R_bar^T is then a column
     scaling of R); the result must be that of the full matrix diag(d)."""
-    from floss_ref.qr import default_rtol, qr_vjp_unchecked
+    from floss_ref.core.qr import default_rtol, qr_vjp_unchecked
     rng = np.random.default_rng(12)
     _, Q, R, _, Q_bar, _ = random_problem(rng, shape)
     Q_bar = Q_bar if with_Q_bar else None
@@ -420,7 +420,7 @@ def _with_condition(rng, N, k, cond):
 @pytest.mark.parametrize("N, k", [(80, 75), (40, 10), (32, 32)])
 def test_cholqr2_matches_lapack_without_fallback(N, k, cond):
     import warnings
-    from floss_ref.qr import QRFallbackWarning
+    from floss_ref.core.qr import QRFallbackWarning
     A = _with_condition(np.random.default_rng(13), N, k, cond)
     with warnings.catch_warnings():
         warnings.simplefilter("error", QRFallbackWarning)     # a fallback here would fail the test
@@ -435,7 +435,7 @@ def test_cholqr2_matches_lapack_without_fallback(N, k, cond):
 
 @pytest.mark.parametrize("cond", [1e8, 1e12, np.inf])
 def test_cholqr2_falls_back_to_lapack_with_a_warning(cond):
-    from floss_ref.qr import QRFallbackWarning
+    from floss_ref.core.qr import QRFallbackWarning
     rng = np.random.default_rng(14)
     A = _with_condition(rng, 30, 8, 1e3)
     if np.isinf(cond):
@@ -450,7 +450,7 @@ def test_cholqr2_falls_back_to_lapack_with_a_warning(cond):
 
 
 def test_cholqr2_batch_falls_back_per_block():
-    from floss_ref.qr import QRFallbackWarning
+    from floss_ref.core.qr import QRFallbackWarning
     rng = np.random.default_rng(15)
     A = np.stack([_with_condition(rng, 12, 5, 10.0), _with_condition(rng, 12, 5, 1e10)])
     with pytest.warns(QRFallbackWarning) as record:

@@ -21,18 +21,20 @@ import pytest
 import henon
 from floss_ref import (FunctionMap, LinearMap, RoundoffWarning, VanillaRNN, LSTM, ConditioningWarning,
                        NumericalBreakdownError, floss, flossing_grad, flossing_loss, lyapunov_spectrum)
-from floss_ref import _io
-from floss_ref.checkpoint import CheckpointError, save_checkpoint
-from floss_ref.precision import bits_needed, guard_bits, product_svd, resolvable_horizon
-from floss_ref.sweep import SweepError, SweepTask, connect, load_result, run_sweep
-from floss_ref.training import Run, TrainConfig, train
+from floss_ref.runs import io as _io
+from floss_ref.runs.checkpoint import CheckpointError, save_checkpoint
+from floss_ref.core.precision import bits_needed, guard_bits, product_svd, resolvable_horizon
+from floss_ref.runs.sweep import SweepError, SweepTask, connect, load_result, run_sweep
+from floss_ref.runs.run import Run, TrainConfig, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VALIDATION = os.path.join(ROOT, "validation")
-sys.path.insert(0, VALIDATION)
+RELIABILITY = os.path.join(VALIDATION, "reliability")
+sys.path[:0] = [RELIABILITY, VALIDATION]
 import fuzz_files  # noqa: E402
 import reliability_checks  # noqa: E402
+sys.path.remove(RELIABILITY)
 sys.path.remove(VALIDATION)
 SETTINGS = {"script": "test_reliability"}
 
@@ -119,7 +121,7 @@ def test_F3_history_write_that_fails_leaves_the_old_file_intact(tmp_path, monkey
             raise KeyboardInterrupt  # killed mid-write
         return real_write(p, partial)
 
-    monkeypatch.setattr("floss_ref.checkpoint.atomic_write", dying_write)
+    monkeypatch.setattr("floss_ref.runs.checkpoint.atomic_write", dying_write)
     with pytest.raises(KeyboardInterrupt):
         run.save_history(path)
     assert path.read_bytes() == before
@@ -131,7 +133,7 @@ def test_F3_history_write_that_fails_leaves_the_old_file_intact(tmp_path, monkey
 
 @pytest.mark.parametrize("engine", ["serial", "dask"])
 def test_F4_a_failed_save_is_reported_by_name_and_other_results_are_kept(tmp_path, monkeypatch, engine):
-    import floss_ref.sweep as sweep
+    import floss_ref.runs.sweep as sweep
 
     real = sweep._save
 
@@ -329,9 +331,9 @@ def test_F7_a_validation_script_interrupted_prints_one_line(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path[:0] = [{VALIDATION!r}, {ROOT!r}]
+        sys.path[:0] = [{VALIDATION!r}, {RELIABILITY!r}, {ROOT!r}]
         import argparse, _common
-        from floss_ref.sweep import SweepTask
+        from floss_ref.runs.sweep import SweepTask
         args = argparse.Namespace(results={str(tmp_path / 'results')!r}, scale="quick", jobs=2, scheduler=None,
                                   out=None)
         tasks = [SweepTask(f"t{{i}}", "reliability_checks:sleep_task",
@@ -339,7 +341,7 @@ def test_F7_a_validation_script_interrupted_prints_one_line(tmp_path):
         if __name__ == "__main__":  # spawned workers import this file again
             _common.sweep(args, "orphans", tasks, {{}})
     """))
-    env = dict(os.environ, PYTHONPATH=VALIDATION + os.pathsep + ROOT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([VALIDATION, RELIABILITY, ROOT]))
     driver = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, preexec_fn=reliability_checks.default_sigint)
     deadline = time.monotonic() + 120
@@ -439,9 +441,9 @@ def test_F9_untouched_results_resume_and_load(finished):
 
 
 @pytest.mark.parametrize("manifest", [
-    {"format": "floss_ref.sweep/1"},
-    {"format": "floss_ref.sweep/1", "settings": SETTINGS, "tasks": ["s0", "s1"]},
-    {"format": "floss_ref.sweep/1", "settings": "x", "tasks": {}},
+    {"format": "floss_ref.runs.sweep/1"},
+    {"format": "floss_ref.runs.sweep/1", "settings": SETTINGS, "tasks": ["s0", "s1"]},
+    {"format": "floss_ref.runs.sweep/1", "settings": "x", "tasks": {}},
 ])
 def test_F9_damaged_manifest_is_refused(finished, manifest):
     d, _ = finished
@@ -517,13 +519,13 @@ def test_F12_huge_gain_is_refused_with_its_name():
 
 def test_F14_diverging_training_stops_with_the_epoch():
     config = TrainConfig(task="binary_xor", delay=10, N=16, T=60, batch=4, epochs=50, nonlinearity="relu",
-                         g=3.0, diag_every=0, lr=1.0, clip=None, seed=0)
+                         g=3.0, diag_every=0, lr=1.0, clip_norm=None, seed=0)
     with pytest.raises(NumericalBreakdownError, match=r"training diverged.*\(in training epoch \d+\)"):
         Run(config).train()
 
 
 def test_F14_breakdown_during_a_flossing_episode_names_the_epoch(monkeypatch):
-    import floss_ref.training as training
+    import floss_ref.runs.run as training
 
     def broken(*args, **kwargs):
         raise NumericalBreakdownError("R_jj = 0 for j = 3 at step 17")
@@ -577,7 +579,7 @@ def test_F15_retries_are_logged(tmp_path):
     assert any("flaky: attempt 1 of 2 failed (RuntimeError: first attempt fails); retrying" in line for line in lines)
 
 
-# ---- the fuzz of validation/fuzz_files.py, on a sample -------------------------------------
+# ---- the fuzz of validation/reliability/fuzz_files.py, on a sample -------------------------------------
 
 def test_byte_flips_and_truncations_are_refused_or_harmless(tmp_path):
     ckpt, result = fuzz_files.make_files(str(tmp_path))
@@ -628,7 +630,7 @@ def test_F15_dask_killed_worker_is_reported_as_worker_deaths(tmp_path):
     (["--scheduler", "tls://127.0.0.1:1"], "cannot reach the Dask scheduler", 1),
 ])
 def test_F13_validation_script_sweep_options_fail_in_one_line(tmp_path, args, match, code):
-    r = subprocess.run([sys.executable, os.path.join(VALIDATION, "fig5_k_delay.py"), "--quick", "--out", str(tmp_path),
+    r = subprocess.run([sys.executable, os.path.join(VALIDATION, "paper", "fig5_k_delay.py"), "--quick", "--out", str(tmp_path),
                         *args], capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == code, r.stderr

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from floss_ref import LSTM, VanillaRNN, floss
-from floss_ref.bptt import Model, loss_and_grad, loss_jvp, run_steps, run_steps_jvp, run_steps_vjp
-from floss_ref.optim import Adam
-from floss_ref.tasks import Task
-from floss_ref.training import AUTHORS_SETTINGS, Run, TrainConfig
+from floss_ref.experiments.bptt import Model, loss_and_grad, loss_jvp, run_steps, run_steps_jvp, run_steps_vjp
+from floss_ref.experiments.optim import Adam
+from floss_ref.experiments.tasks import Task
+from floss_ref.runs.run import AUTHORS_SETTINGS, Run, TrainConfig
 
 
 def inner(a, b):

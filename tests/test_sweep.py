@@ -1,4 +1,4 @@
-"""Tests of floss_ref.sweep: serial, local-process and Dask engines give the same arrays
+"""Tests of floss_ref.runs.sweep: serial, local-process and Dask engines give the same arrays
 bit for bit; results directory rules (manifest, refusal of other settings, resume);
 failing tasks and dying workers are retried and reported by name; an unreachable
 scheduler is an error, not a hang."""
@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from floss_ref.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep
-from floss_ref.training import sweep_tasks
-from floss_ref.training import TrainConfig
+from floss_ref.runs.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep
+from floss_ref.runs.run import sweep_tasks
+from floss_ref.runs.run import TrainConfig
 
 TINY = dict(task="binary_xor", delay=4, N=6, T=20, batch=4, epochs=6, k=3, floss_epochs=3, floss_T=10,
             floss_transient=2, floss_at=(0, 3), diag_every=3, test_batch=8)

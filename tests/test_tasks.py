@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from floss_ref.tasks import TASKS, Task
+from floss_ref.experiments.tasks import TASKS, Task
 
 
 def reference_target(name, xs, s, d):

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from floss_ref import NumericalBreakdownError, lyapunov_spectrum
-from floss_ref.cells import CELLS, VanillaRNN
-from floss_ref.tasks import TASKS, Task, TaskBatch
-from floss_ref.bptt import (LOSSES, Model, accuracy, bce_logits, forward, loss_and_grad, loss_jvp, mse,
+from floss_ref.core.cells import CELLS, VanillaRNN
+from floss_ref.experiments.tasks import TASKS, Task, TaskBatch
+from floss_ref.experiments.bptt import (LOSSES, Model, accuracy, bce_logits, forward, loss_and_grad, loss_jvp, mse,
                             readout, readout_jvp, readout_vjp, run_steps, run_steps_jvp, run_steps_vjp,
                             sequence_rules, task_loss)
-from floss_ref.training import Run, TrainConfig
+from floss_ref.runs.run import Run, TrainConfig
 
 
 def inner(a, b):
@@ -304,7 +304,7 @@ SMALL = dict(N=12, T=24, batch=4, epochs=8, diag_every=3, floss_epochs=3, floss_
 
 def test_training_learns_an_easy_task():
     run = Run(TrainConfig(task="binary_xor", delay=2, N=16, T=30, batch=16, epochs=300, lr=1e-2,
-                          clip=1.0, diag_every=0, seed=1)).train()
+                          clip_norm=1.0, diag_every=0, seed=1)).train()
     h = run.history
     assert h["loss"][-20:].mean() < 0.1 * h["loss"][:5].mean()
     assert run.summary()["test_accuracy"] > 0.95
@@ -433,7 +433,7 @@ def test_history_files(tmp_path):
 
 def test_history_plot(tmp_path):
     pytest.importorskip("matplotlib")
-    from floss_ref.plotting import plot_history
+    from floss_ref.cli.plotting import plot_history
     runs = [Run(TrainConfig(task="binary_xor", delay=2, protocol=p, **SMALL)).train()
             for p in ("none", "prefloss")]
     out = tmp_path / "h.png"
@@ -511,7 +511,7 @@ def test_cli_unknown_names_are_refused_by_the_parser(capsys):
 
 def test_cli_demo_on_a_tiny_setting(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
-    import floss_ref.cli_train as cli_train
+    import floss_ref.cli.train as cli_train
     monkeypatch.setattr(cli_train, "DEMO", dict(SMALL, task="binary_xor", delay=2, floss_at=(0, 4)))
     out = tmp_path / "demo.png"
     assert cli(["demo", "--plot", str(out), "--quiet", "--jobs", "2", "--seed", "1"]) == 0

@@ -161,7 +161,7 @@ def test_an_unknown_nonlinearity_is_refused_by_name():
 ])
 def test_outer_sum_fast_paths_match_the_plain_sum(u_shape, v_shape, shape):
     """outer_sum's shortcuts (issue "Speed") give sum over the broadcast axes of u v^T."""
-    from floss_ref.cells._linear import outer_sum, sum_to
+    from floss_ref.core.cells._linear import outer_sum, sum_to
     rng = np.random.default_rng(3)
     u, v = rng.standard_normal(u_shape), rng.standard_normal(v_shape)
     plain = sum_to(u[..., :, None] * v[..., None, :], shape)

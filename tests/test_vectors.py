@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from floss_ref import vectors
-from floss_ref._io import atomic_savez, read_npz
+from floss_ref.kit import vectors
+from floss_ref.runs.io import atomic_savez, read_npz
 
 SMALL = ["vanilla_tanh_T100_tons3_tr20", "lstm_T20_tons1_tr4", "gru_T20_tons3_tr0", "vanilla_relu_T20_tons1_tr0"]
 

@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
 
-from floss_ref.cli_options import float_range, int_at_least  # noqa: E402
-from floss_ref.sweep import SweepError, run_sweep  # noqa: E402
+from floss_ref.cli.options import float_range, int_at_least  # noqa: E402
+from floss_ref.runs.sweep import SweepError, run_sweep  # noqa: E402
 
 SCALES = ("quick", "paper")
 COLORS = {"none": "tab:blue", "prefloss": "tab:orange", "during": "tab:green", "throughout": "tab:red"}
@@ -118,7 +118,7 @@ def results_dir(args, name, label=None):
 
 
 def sweep(args, name, tasks, settings, label=None, results=None):
-    """Run the tasks through floss_ref.sweep, in ``results`` (default: :func:`results_dir`);
+    """Run the tasks through floss_ref.runs.sweep, in ``results`` (default: :func:`results_dir`);
     exits with the error text on SweepError."""
     results = results or results_dir(args, name, label)
     settings = {"script": name, "scale": args.scale, **settings}

@@ -29,32 +29,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # name: (file, arguments at --quick, arguments at --paper or None: one size only, takes --jobs,
 #        one core: may run beside another one-core script)
 SCRIPTS = {
-    "fig1": ("fig1_flossing.py", ["--quick"], ["--paper"], True, False),
-    "fig1b_clipping": ("fig1b_clipping.py", ["--quick"], ["--paper"], True, False),
-    "fig3": ("fig3_copy_xor.py", ["--quick"], ["--paper"], True, False),
-    "fig4": ("fig4_xor_protocols.py", ["--quick"], ["--paper"], True, False),
-    "fig5": ("fig5_k_delay.py", ["--quick"], ["--paper"], True, False),
-    "appD": ("appD_diagnostics.py", ["--quick"], ["--paper"], True, False),
-    "sec7_control": ("sec7_control.py", ["--quick"], ["--paper"], True, False),
-    "fig13": ("fig13_trained_exponents.py", ["--quick"], ["--paper"], True, False),
-    "demo": ("demo_seeds.py", ["--seeds", "0", "1"], None, False, False),  # two trainings at once
+    "fig1": ("paper/fig1_flossing.py", ["--quick"], ["--paper"], True, False),
+    "fig1b_clipping": ("paper/fig1b_clipping.py", ["--quick"], ["--paper"], True, False),
+    "fig3": ("paper/fig3_copy_xor.py", ["--quick"], ["--paper"], True, False),
+    "fig4": ("paper/fig4_xor_protocols.py", ["--quick"], ["--paper"], True, False),
+    "fig5": ("paper/fig5_k_delay.py", ["--quick"], ["--paper"], True, False),
+    "appD": ("paper/appD_diagnostics.py", ["--quick"], ["--paper"], True, False),
+    "sec7_control": ("paper/sec7_control.py", ["--quick"], ["--paper"], True, False),
+    "fig13": ("paper/fig13_trained_exponents.py", ["--quick"], ["--paper"], True, False),
+    "demo": ("paper/demo_seeds.py", ["--seeds", "0", "1"], None, False, False),  # two trainings at once
     # the one-core scripts, longest first so that two of them finish close together
-    "fig2": ("fig2_condition_number.py", ["--panel", "all", "--quick"], ["--panel", "all"], False, True),
+    "fig2": ("paper/fig2_condition_number.py", ["--panel", "all", "--quick"], ["--panel", "all"], False, True),
     # bench_precision's digit counts (sections 3, 4); its timings (1, 2) run alone below
-    "precision_digits": ("bench_precision.py", ["--quick", "--sections", "3", "4"], None, False, True),
-    "fig1b_target0": ("fig1b_target0_estimates.py", [], None, False, True),
-    "clv_flossing": ("clv_flossing.py", ["--quick"], ["--paper"], False, True),
-    "fig6": ("fig6_lstm_relu.py", [], None, False, True),
-    "fig1b": ("fig1b_targets.py", [], None, False, True),
-    "lyapunov_errors": ("lyapunov_errors.py", ["--quick"], ["--paper"], False, True),
-    "appK": ("appK_convergence.py", ["--quick"], ["--paper"], False, True),  # one vectorised computation
+    "precision_digits": ("bench/bench_precision.py", ["--quick", "--sections", "3", "4"], None, False, True),
+    "fig1b_target0": ("paper/fig1b_target0_estimates.py", [], None, False, True),
+    "clv_flossing": ("paper/clv_flossing.py", ["--quick"], ["--paper"], False, True),
+    "fig6": ("paper/fig6_lstm_relu.py", [], None, False, True),
+    "fig1b": ("paper/fig1b_targets.py", [], None, False, True),
+    "lyapunov_errors": ("paper/lyapunov_errors.py", ["--quick"], ["--paper"], False, True),
+    "appK": ("paper/appK_convergence.py", ["--quick"], ["--paper"], False, True),  # one vectorised computation
     # reads the committed paper-scale sweep results, trains nothing
-    "fig9": ("fig9_gradient_precedes.py", [], None, False, True),
+    "fig9": ("paper/fig9_gradient_precedes.py", [], None, False, True),
     # benchmarks last, each alone on the machine
-    "bench_flossing": ("bench_flossing.py", [], None, False, False),
-    "bench_training": ("bench_training.py", [], None, False, False),
-    "bench_lstm": ("bench_lstm.py", [], None, False, False),
-    "bench_precision": ("bench_precision.py", ["--quick", "--sections", "1", "2"], None, False, False),
+    "bench_flossing": ("bench/bench_flossing.py", [], None, False, False),
+    "bench_training": ("bench/bench_training.py", [], None, False, False),
+    "bench_lstm": ("bench/bench_lstm.py", [], None, False, False),
+    "bench_precision": ("bench/bench_precision.py", ["--quick", "--sections", "1", "2"], None, False, False),
 }
 
 

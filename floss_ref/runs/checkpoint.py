@@ -1,0 +1,173 @@
+"""Checkpoint files of training runs: written atomically, read back with validation.
+
+A checkpoint is an ``.npz`` archive (no pickles) holding the run's arrays and one JSON
+header with the format tag, the run's configuration and scalar state (epoch, random
+generator state).  Writing goes to a temporary file in the target's directory, which is
+flushed to disk and then renamed over the target with ``os.replace``: a reader (or a run
+killed mid-write) sees either the old file or the new one, never a partial file.
+
+Reading refuses, with :class:`CheckpointError` and without touching the file,
+
+* a file that is not a readable archive (truncated, corrupted: the zip CRC of every
+  array is checked while reading),
+* arrays missing, extra, or of the wrong shape or dtype, found from the archive's
+  directory and the array headers before any data is inflated (so a file declaring a
+  huge array, or a deflate bomb, costs nothing),
+* an archive without the header or with another format tag,
+* a checkpoint written by a different configuration (the differing fields are named).
+
+The run state in the header (epoch, random generator state) is checked by the caller
+(:meth:`floss_ref.runs.run.Run.load`), which knows what a consistent state is.
+"""
+
+import json
+import math
+import os
+import zipfile
+
+import numpy as np
+
+from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, read_npz
+
+FORMAT = "floss_ref.runs.checkpoint/1"
+_HEADER = "__header__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used: unreadable, or from another configuration."""
+
+
+def save_checkpoint(path, config, arrays, meta):
+    """Write a checkpoint atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : dict
+        JSON-able configuration; :func:`load_checkpoint` refuses any other.
+    arrays : dict of ndarray
+        The state; names may contain ``/``.
+    meta : dict
+        JSON-able scalar state (epoch, random generator state, ...).
+    """
+    if _HEADER in arrays:
+        raise ValueError(f"array name {_HEADER!r} is reserved")
+    header = json.dumps({"format": FORMAT, "config": config, "meta": meta})
+    atomic_savez(path, {_HEADER: np.array(header), **arrays})
+
+
+def load_checkpoint(path, config, expected):
+    """Read and validate a checkpoint written by :func:`save_checkpoint`.
+
+    The archive's directory and every array header are checked against ``expected``
+    before any data is inflated (:func:`floss_ref.runs.io.read_npz`), so a corrupted or
+    hostile file is refused without a traceback and without the allocation it declares.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : dict
+        The configuration of the run being resumed; must equal the stored one.
+    expected : dict
+        name -> (shape, dtype) of every array the run needs.
+
+    Returns
+    -------
+    arrays : dict of ndarray
+    meta : dict
+
+    Raises
+    ------
+    CheckpointError
+    """
+    path = os.fspath(path)
+    wanted = {_HEADER: ((), None),
+              **{name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype) in expected.items()}}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            has_header = _HEADER + ".npy" in archive.namelist()
+    except Exception:  # noqa: BLE001  (unreadable: read_npz below says why)
+        has_header = True
+    if not has_header:
+        raise CheckpointError(f"{path!r} is not a floss_ref checkpoint (no header); the file was left as it is")
+    try:
+        arrays = read_npz(path, what="checkpoint", expected=wanted, limit=_limit(expected))
+    except FileFormatError as exc:
+        raise CheckpointError(str(exc)) from None
+    header = arrays.pop(_HEADER)
+    try:
+        if header.dtype.kind != "U":
+            raise ValueError("the header is not text")
+        header = json.loads(str(header))
+    except ValueError as exc:
+        raise CheckpointError(f"{path!r} has an unreadable header ({exc}); the file was left as it is") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
+    _check_config(path, header.get("config"), config)
+    meta = header.get("meta")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path!r} has no run state in its header")
+    return arrays, meta
+
+
+def _limit(expected):
+    """Bytes a checkpoint of these arrays may declare: their sizes plus room for the header."""
+    return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in expected.values()) + (64 << 20)
+
+
+# Configuration fields that were renamed: a checkpoint or a sweep result stored under the old
+# name is read under the new one (its file is not changed, and its hash stays valid).
+RENAMED_FIELDS = {"clip": "clip_norm"}
+
+
+def renamed_fields(fields):
+    """``fields`` (a dict) with every old name of :data:`RENAMED_FIELDS` replaced by its new one."""
+    return {RENAMED_FIELDS.get(key, key): value for key, value in fields.items()}
+
+
+def _check_config(path, stored, config):
+    """Refuse a checkpoint of another configuration, naming the fields that differ."""
+    wanted = json.loads(json.dumps(config))  # compare in the same JSON form as stored
+    if isinstance(stored, dict):
+        stored = renamed_fields(stored)
+    if stored == wanted:
+        return
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path!r} holds no configuration")
+    diffs = [f"{key}: {stored.get(key, '<absent>')!r} in the checkpoint, {wanted.get(key, '<absent>')!r} now"
+             for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
+    raise CheckpointError(f"{path!r} was written by a different configuration ({'; '.join(diffs)}); "
+                          "it was left as it is: use the same settings to resume, or another "
+                          "checkpoint path to start a new run")
+
+
+def save_history(path, config, history, epochs_done):
+    """Write a training history with its configuration, atomically, as ``.npz`` (the
+    arrays plus ``config_json``) or ``.json`` (``config``, ``epochs_done``, ``history``
+    with NaN written as null).
+
+    path : str or os.PathLike, ending in .npz or .json
+    config : dict (JSON-able)
+    history : dict of ndarray
+    epochs_done : int
+    """
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        arrays = dict(history)
+        arrays["config_json"] = np.array(json.dumps(config))
+        atomic_savez(path, arrays)
+    elif path.endswith(".json"):
+        doc = {"config": config, "epochs_done": epochs_done,
+               "history": {name: _json_ready(v) for name, v in history.items()}}
+        text = json.dumps(doc).encode()
+        atomic_write(path, lambda f: f.write(text))
+    else:
+        raise ValueError(f"history path must end in .json or .npz, got {path!r}")
+
+
+def _json_ready(v):
+    """ndarray -> nested lists with NaN as null (JSON has no NaN)."""
+    v = np.asarray(v)
+    if v.dtype.kind == "f":
+        return np.where(np.isnan(v), None, v).tolist()
+    return v.tolist()

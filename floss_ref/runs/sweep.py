@@ -1,0 +1,627 @@
+"""Sweeps of independent runs (training configurations x seeds) on local processes or on
+a Dask cluster, with results saved as they arrive.
+
+A sweep is a list of :class:`SweepTask` (a unique name, a kind from :data:`KINDS` and
+JSON-able parameters).  Each task is a pure function of its parameters: the random
+streams come from the seed in the parameters and BLAS runs on one thread in every
+worker, so a task gives the same arrays bit for bit wherever it runs.
+
+Results directory::
+
+    results/
+        manifest.json          settings of the sweep + kind and parameters of each task
+        <task name>.npz        one file per finished task, written atomically
+
+* The manifest is written when a sweep starts.  A directory whose manifest holds other
+  settings, or another task under the same name, is refused (:class:`SweepError`): the
+  results of different settings are never mixed.  New tasks may be added to a directory
+  with the same settings (e.g. more seeds).
+* A task whose file exists is finished and is not run again (resume after an
+  interruption).  Files are renamed into place only when complete
+  (:func:`floss_ref.runs.io.atomic_savez`), so a killed sweep leaves no partial result.
+* A task that raises, or whose worker process dies, is retried up to ``retries`` more
+  times; tasks still failing are reported by name in :class:`SweepError` after all other
+  tasks have finished.
+
+Engines: ``scheduler=None`` runs on ``jobs`` local worker processes (spawned, BLAS limited
+to one thread each, one task at a time each, so a dead process is blamed on its task;
+``jobs=0`` runs serially in this process).  With
+``scheduler="tcp://host:port"`` the tasks go to a running dask.distributed scheduler
+(``pip install floss_ref[cluster]``); an unreachable address raises
+:class:`SweepError` after ``connect_timeout`` seconds.
+"""
+
+import concurrent.futures
+import dataclasses
+import importlib
+import json
+import multiprocessing
+import os
+import re
+import threading
+import time
+import traceback
+
+import numpy as np
+
+from floss_ref import _validate
+from floss_ref.runs.checkpoint import renamed_fields
+from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, content_hash, read_npz
+from floss_ref._threads import limit_blas
+
+MANIFEST = "manifest.json"
+FORMAT = "floss_ref.runs.sweep/1"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
+MAX_NAME = 200  # the file name <name>.npz and its temporary file stay within 255 bytes
+_FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot start (bad results directory, unreachable scheduler) or some of its
+    tasks failed after their retries (``failures`` maps task name -> error text)."""
+
+    def __init__(self, message, failures=None):
+        super().__init__(message)
+        self.failures = dict(failures or {})
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepTask:
+    """One independent unit of a sweep.
+
+    Attributes
+    ----------
+    name : str
+        Unique within the sweep; the result file is ``<name>.npz`` (letters, digits and
+        ``_ . = + -``).
+    kind : str
+        A key of :data:`KINDS`, or ``"module:function"`` naming a function importable in
+        the workers that maps the params dict to a dict of arrays.
+    params : dict
+        JSON-able parameters of the kind's function.
+    """
+
+    name: str
+    kind: str
+    params: dict
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name) or len(self.name) > MAX_NAME:
+            raise ValueError(f"task name must be 1 to {MAX_NAME} letters, digits and _ . = + - (not starting "
+                             f"with one of the last four), got {self.name!r}")
+        if not isinstance(self.kind, str) or not (self.kind in KINDS or _FUNCTION.match(self.kind)):
+            raise ValueError(f"kind must be one of {sorted(KINDS)} or 'module:function', got {self.kind!r}")
+        if not isinstance(self.params, dict):
+            raise TypeError(f"params of task {self.name!r} must be a dict, got {type(self.params).__name__}")
+        try:
+            object.__setattr__(self, "params", json.loads(json.dumps(self.params)))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"params of task {self.name!r} must be JSON-able: {exc}") from None
+
+    def describe(self):
+        return {"kind": self.kind, "params": self.params}
+
+
+# ---- the task kinds ---------------------------------------------------------------------
+
+# Named kinds: the experiments of floss_ref itself, each a function params -> dict of arrays
+# in the module that owns the experiment.  Any other "module:function" works the same way.
+KINDS = {"train": "floss_ref.runs.run:train_result", "floss": "floss_ref.experiments.driver:floss_result",
+         "control": "floss_ref.runs.run:control_result"}
+
+
+def run_task(task):
+    """Run one task in this process with BLAS on one thread; returns (arrays, seconds)."""
+    start = time.perf_counter()
+    module, name = KINDS.get(task.kind, task.kind).split(":")
+    fn = getattr(importlib.import_module(module), name)
+    with limit_blas(1):
+        arrays = {key: np.asarray(v) for key, v in fn(task.params).items()}
+    return arrays, time.perf_counter() - start
+
+
+# ---- results directory ------------------------------------------------------------------
+
+def _canonical(desc):
+    """A task description with renamed parameters under their present names (results
+    written before a rename describe their task with the old names)."""
+    if isinstance(desc, dict) and isinstance(desc.get("params"), dict):
+        return {**desc, "params": renamed_fields(desc["params"])}
+    return desc
+
+
+def result_path(results_dir, name):
+    return os.path.join(os.fspath(results_dir), name + ".npz")
+
+
+def _open_results(results_dir, settings, tasks):
+    """Create or check the results directory and its manifest; returns the manifest."""
+    results_dir = os.fspath(results_dir)
+    if os.path.exists(results_dir) and not os.path.isdir(results_dir):
+        raise SweepError(f"results directory {results_dir!r} exists and is not a directory")
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, MANIFEST)
+    entries = {t.name: t.describe() for t in tasks}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            try:
+                manifest = json.load(f)
+            except ValueError as exc:
+                raise SweepError(f"{path!r} is not a sweep manifest: {exc}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise SweepError(f"{path!r} is not a sweep manifest of format {FORMAT!r}")
+        if not isinstance(manifest.get("settings"), dict) or not isinstance(manifest.get("tasks"), dict) or \
+                not all(isinstance(d, dict) for d in manifest["tasks"].values()):
+            raise SweepError(f"{path!r} is damaged: it needs a 'settings' object and a 'tasks' object of "
+                             "task descriptions; use another directory")
+        if manifest["settings"] != settings:
+            changed = sorted(k for k in set(settings) | set(manifest["settings"])
+                             if settings.get(k) != manifest["settings"].get(k))
+            raise SweepError(f"results directory {results_dir!r} holds results of different settings "
+                             f"(differing: {', '.join(changed)}); use another directory")
+        clash = sorted(n for n, d in entries.items() if n in manifest["tasks"] and _canonical(manifest["tasks"][n]) != _canonical(d))
+        if clash:
+            raise SweepError(f"results directory {results_dir!r} holds tasks of the same name but other "
+                             f"parameters: {', '.join(clash[:5])}{' ...' if len(clash) > 5 else ''}; "
+                             "use another directory")
+        if set(entries) <= set(manifest["tasks"]):
+            return manifest
+        manifest["tasks"].update(entries)
+    else:
+        stray = [f for f in os.listdir(results_dir) if f.endswith(".npz")]
+        if stray:
+            raise SweepError(f"results directory {results_dir!r} holds result files but no manifest; "
+                             "use another directory")
+        manifest = {"format": FORMAT, "settings": settings, "tasks": entries}
+    text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    atomic_write(path, lambda f: f.write(text))
+    return manifest
+
+
+# the hash covers the task's arrays, its description and the settings, not the wall time
+# (which differs between otherwise bit-identical runs)
+_UNHASHED = ("meta/sha256", "meta/seconds")
+RESULT_READ_LIMIT = 1 << 30  # bytes a result file may declare (committed results are KB)
+
+
+def load_result(results_dir, name, task=None, settings=None):
+    """The arrays of one finished task (dict of ndarray; ``meta/seconds`` is its wall time).
+
+    The file is read with :func:`floss_ref.runs.io.read_npz` (nothing inflated before its
+    directory and headers are checked); its content hash (``meta/sha256``) is verified,
+    and with ``task`` / ``settings`` given, that it is the result of that task under those
+    settings.  Results written before hashes were stored (no ``meta/sha256``) are
+    checked by their task description only.
+
+    Raises
+    ------
+    floss_ref.runs.io.FileFormatError (a ValueError)
+        The file cannot be read, its hash does not match, or it belongs to another task.
+    """
+    path = result_path(results_dir, name)
+    arrays = read_npz(path, what="sweep result", limit=RESULT_READ_LIMIT)
+
+    def refuse(detail):
+        raise FileFormatError(f"{path!r} is not a valid result of task {name!r}: {detail}; "
+                              "delete it to run the task again")
+
+    stored = arrays.get("meta/sha256")
+    if stored is not None:
+        body = {k: v for k, v in arrays.items() if k not in _UNHASHED}
+        if stored.shape != () or stored.dtype.kind != "U" or str(stored) != content_hash(body):
+            refuse("its content does not match the hash stored with it (altered or corrupted)")
+    if task is not None:
+        desc = arrays.get("meta/task")
+        try:
+            ok = desc is not None and desc.dtype.kind == "U" and _canonical(json.loads(str(desc))) == _canonical(task.describe())
+        except ValueError:
+            ok = False
+        if not ok:
+            refuse("it was written by another task (meta/task differs)")
+    if settings is not None and "meta/settings" in arrays:
+        try:
+            ok = json.loads(str(arrays["meta/settings"])) == settings
+        except ValueError:
+            ok = False
+        if not ok:
+            refuse("it was written under other sweep settings (meta/settings differs)")
+    return arrays
+
+
+def load_results(results_dir, names=None):
+    """The arrays of the finished tasks: dict name -> dict of ndarray (missing ones left out)."""
+    results_dir = os.fspath(results_dir)
+    if names is None:
+        names = sorted(f[:-4] for f in os.listdir(results_dir) if f.endswith(".npz") and not f.startswith("."))
+    return {n: load_result(results_dir, n) for n in names if os.path.exists(result_path(results_dir, n))}
+
+
+def _save(results_dir, task, arrays, seconds, settings):
+    out = dict(arrays)
+    out["meta/seconds"] = np.array(seconds)
+    out["meta/task"] = np.array(json.dumps(task.describe()))
+    out["meta/settings"] = np.array(json.dumps(settings))
+    out["meta/sha256"] = np.array(content_hash({k: v for k, v in out.items() if k not in _UNHASHED}))
+    atomic_savez(result_path(results_dir, task.name), out)
+
+
+def _check_finished(results_dir, tasks, settings):
+    """The tasks whose result file exists, after checking each file; refuses the sweep
+    (SweepError) if any file is unreadable or not the result of its task."""
+    done, bad = [], []
+    for t in tasks:
+        if os.path.exists(result_path(results_dir, t.name)):
+            try:
+                load_result(results_dir, t.name, t, settings)
+            except FileFormatError as exc:
+                bad.append(str(exc))
+            else:
+                done.append(t)
+    if bad:
+        raise SweepError(f"{len(bad)} result file(s) in {results_dir!r} cannot be trusted:\n  " + "\n  ".join(bad[:5])
+                         + ("\n  ..." if len(bad) > 5 else ""))
+    return done
+
+
+# ---- engines ----------------------------------------------------------------------------
+
+def _worker_init(parent):
+    for var in _BLAS_ENV:
+        os.environ[var] = "1"
+    # a worker outlives a killed driver only until this notices (SIGKILL cannot be caught)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent, every=0.5):
+    """Exit this process as soon as the process ``parent`` is gone (it was reparented)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+_ENV_LOCK = threading.Lock()  # the driver threads change os.environ around each spawn
+
+
+def _new_pool():
+    """A pool of one spawned worker process whose BLAS uses one thread."""
+    with _ENV_LOCK:
+        saved = {var: os.environ.get(var) for var in _BLAS_ENV}
+        for var in _BLAS_ENV:  # a spawned child reads these before importing numpy
+            os.environ[var] = "1"
+        try:
+            pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                initargs=(os.getpid(),))
+            pool.submit(int).result()  # start the process now, while the variables are set
+            return pool
+        finally:
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
+
+
+def _kill_pools(pools):
+    """Stop the pools' worker processes now (they may be in the middle of a task).
+
+    Every process is killed first; the executors are then shut down on daemon threads, so
+    that a ``shutdown`` that blocks (it takes the executor's locks and writes to its wake-up
+    pipe) cannot leave other workers running.  A test once saw the driver hang after Ctrl-C
+    with a worker left, under heavy load; this ordering is the suspected fix.
+    """
+    for pool in pools:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+    for pool in pools:
+        threading.Thread(target=pool.shutdown, kwargs={"wait": False, "cancel_futures": True}, daemon=True).start()
+
+
+def _error_text(exc):
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _local(todo, jobs, retries, on_done, log):
+    """Run tasks on ``jobs`` worker processes; returns {name: error text}.
+
+    Each worker process is driven by its own thread and runs one task at a time, so a
+    process that dies is blamed on exactly the task it was running; it is replaced by a
+    fresh process for the next attempt.  An interrupt (Ctrl-C) stops the workers at once;
+    finished results are kept.
+    """
+    queue = list(reversed(todo))
+    lock = threading.Lock()
+    failures = {}
+    pools = {}
+    stop = threading.Event()
+
+    def drive(slot):
+        pool = pools[slot] = _new_pool()
+        try:
+            while not stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    task = queue.pop()
+                for attempt in range(retries + 1):
+                    if stop.is_set():
+                        return
+                    try:
+                        arrays, seconds = pool.submit(run_task, task).result()
+                    except concurrent.futures.process.BrokenProcessPool:
+                        error = "its worker process died"
+                        pool.shutdown(wait=False)
+                        if stop.is_set():
+                            return
+                        pool = pools[slot] = _new_pool()
+                    except Exception as exc:  # noqa: BLE001  (any task error is retried or reported)
+                        error = _error_text(exc)
+                    else:
+                        _deliver(task, arrays, seconds, on_done, failures, lock)
+                        break
+                    if attempt < retries and log is not None:
+                        log(f"{task.name}: attempt {attempt + 1} of {retries + 1} failed ({error.splitlines()[-1]}); "
+                            "retrying")
+                else:
+                    with lock:
+                        failures[task.name] = error
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(jobs)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except BaseException:  # KeyboardInterrupt, SystemExit: stop the workers, keep what is saved
+        stop.set()
+        _kill_pools(list(pools.values()))
+        raise
+    return failures
+
+
+def _deliver(task, arrays, seconds, on_done, failures, lock):
+    """Save one result; a failure to save (disk full, ...) is reported by the task's name
+    and does not stop the other tasks."""
+    with lock:
+        try:
+            on_done(task, arrays, seconds)
+        except Exception as exc:  # noqa: BLE001
+            failures[task.name] = "saving the result failed: " + _error_text(exc)
+
+
+SCHEMES = ("tcp", "tls")
+
+
+def connect(scheduler, timeout=10.0):
+    """A dask.distributed Client of the scheduler at ``scheduler`` (e.g. "tcp://host:8786").
+
+    The whole start-up has a hard deadline: the address is first probed (connect, Dask
+    handshake, and an ``identity`` request the scheduler must answer) within ``timeout``
+    seconds, so a port that accepts connections but never answers, or speaks another
+    protocol (HTTP, no TLS on a ``tls://`` address), is refused in time.  ``tls://``
+    takes its certificates from Dask's configuration (``distributed.comm.tls``).
+
+    Raises ValueError for an address without a scheme, SweepError if dask.distributed is
+    not installed or the scheduler does not answer as one within ``timeout`` seconds.
+    """
+    if not isinstance(scheduler, str) or "://" not in scheduler or scheduler.split("://")[0] not in SCHEMES:
+        raise ValueError(f"scheduler must be an address like 'tcp://host:8786' (schemes: "
+                         f"{', '.join(s + '://' for s in SCHEMES)}), got {scheduler!r}")
+    timeout = _validate.real("connect_timeout", timeout, minimum=0.0, strict_min=True)
+    try:
+        from distributed import Client
+        from distributed.security import Security
+    except ImportError:
+        raise SweepError("a scheduler address needs dask.distributed: pip install 'floss_ref[cluster]'") from None
+    security = Security()
+    deadline = time.monotonic() + timeout
+    error = _probe(scheduler, timeout, security)
+    if error is not None:
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: {error}")
+    left = max(deadline - time.monotonic(), 1.0)
+    client = _within(lambda: Client(scheduler, timeout=f"{left}s", set_as_default=False, security=security), left + 5)
+    if isinstance(client, BaseException) or client is None:
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s: "
+                         f"{'no answer' if client is None else _error_text(client)}")
+    return client
+
+
+def _within(fn, seconds):
+    """fn() run on a daemon thread: its value or exception, or None after ``seconds``."""
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return out[0] if out else None
+
+
+def _probe(scheduler, timeout, security):
+    """None if a Dask scheduler answers at ``scheduler`` within ``timeout`` s, else why not."""
+    import asyncio
+    import socket
+    import urllib.parse
+
+    start = time.monotonic()
+    try:
+        parts = urllib.parse.urlsplit(scheduler)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"not a host:port address ({exc})"
+    if not host or port is None:
+        return "the address has no host:port"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"nothing accepts connections there ({exc.strerror or exc})"
+    timeout = max(timeout - (time.monotonic() - start), 0.1)
+
+    async def ask():
+        from distributed.comm import connect as comm_connect
+
+        comm = await comm_connect(scheduler, timeout=timeout, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def run():
+        return asyncio.run(asyncio.wait_for(ask(), timeout))
+
+    answer = _within(run, timeout + 2)
+    if answer is None or isinstance(answer, (TimeoutError, asyncio.TimeoutError)):
+        return "no answer (a port that accepts connections but does not speak Dask's protocol?)"
+    if isinstance(answer, BaseException):
+        if isinstance(answer, TypeError) and "ssl" in str(answer).lower():
+            return ("a tls:// address needs TLS certificates in Dask's configuration "
+                    "(distributed.comm.tls.ca-file, .client.cert, .client.key)")
+        return f"not a Dask scheduler ({_error_text(answer)[:200]})"
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        return f"the other side is not a Dask scheduler (it answered {str(answer)[:80]!r})"
+    return None
+
+
+def _dask(todo, client, retries, on_done):
+    """Run tasks on a dask.distributed cluster; returns {name: error text}."""
+    from distributed import as_completed
+
+    futures = {client.submit(run_task, t, key=f"floss_ref-sweep-{t.name}-{os.getpid()}-{time.time_ns()}",
+                             retries=retries, pure=False): t for t in todo}
+    failures = {}
+    lock = threading.Lock()
+    for fut in as_completed(list(futures), loop=client.loop):
+        task = futures[fut]
+        try:
+            arrays, seconds = fut.result()
+        except Exception as exc:  # noqa: BLE001  (task errors and KilledWorker are reported by name)
+            if type(exc).__name__ == "KilledWorker":
+                failures[task.name] = (f"the workers running it died ({_error_text(exc)}); Dask gives up on a "
+                                       "task after distributed.scheduler.allowed-failures worker deaths")
+            else:
+                failures[task.name] = _error_text(exc)
+        else:
+            _deliver(task, arrays, seconds, on_done, failures, lock)
+        fut.release()
+    return failures
+
+
+def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=None, retries=2,
+              connect_timeout=10.0, log=None):
+    """Run every task not finished yet, saving each result as it arrives.
+
+    Parameters
+    ----------
+    tasks : sequence of SweepTask
+    results_dir : str or os.PathLike
+        Created if missing; refused if it holds results of other settings.
+    settings : dict
+        JSON-able description of the sweep (script, scale, ...), stored in the manifest.
+    jobs : int
+        Local worker processes (0: serially in this process).  Ignored with a scheduler.
+    scheduler : str, optional
+        Address of a dask.distributed scheduler, e.g. "tcp://10.0.0.1:8786".
+    client : distributed.Client, optional
+        An existing client, instead of ``scheduler``.
+    retries : int
+        Extra attempts of a task that fails or whose worker dies.
+    connect_timeout : float
+        Seconds to wait for the scheduler.
+    log : callable, optional
+        Called with one line of text per finished task (e.g. ``print``).
+
+    Returns
+    -------
+    dict name -> dict of ndarray
+        The results of all tasks (finished now or before).
+
+    Raises
+    ------
+    SweepError
+        Bad results directory, unreachable scheduler, or tasks failed after their
+        retries (named in the message and in ``.failures``; the other results are saved).
+    """
+    tasks = list(tasks)
+    for t in tasks:
+        if not isinstance(t, SweepTask):
+            raise TypeError(f"tasks must be SweepTask objects, got {type(t).__name__}")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"task names must be unique; repeated: {', '.join(dup)}")
+    try:
+        settings = json.loads(json.dumps(settings))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"settings must be a JSON-able dict: {exc}") from None
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a JSON-able dict, got {type(settings).__name__}")
+    jobs = _validate.integer("jobs", jobs, minimum=0)
+    retries = _validate.integer("retries", retries, minimum=0)
+    if scheduler is not None and client is not None:
+        raise ValueError("give a scheduler address or a client, not both")
+    if scheduler is not None:  # connect before touching the directory: fail fast
+        client = connect(scheduler, connect_timeout)
+    results_dir = os.fspath(results_dir)
+    try:
+        _open_results(results_dir, settings, tasks)
+        finished = {t.name for t in _check_finished(results_dir, tasks, settings)}
+        todo = [t for t in tasks if t.name not in finished]
+        done_count = [len(tasks) - len(todo)]
+
+        def on_done(task, arrays, seconds):
+            _save(results_dir, task, arrays, seconds, settings)
+            done_count[0] += 1
+            if log is not None:
+                log(f"[{done_count[0]}/{len(tasks)}] {task.name} done in {seconds:.1f} s")
+
+        if log is not None and len(todo) < len(tasks):
+            log(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done in {results_dir}")
+        if not todo:
+            failures = {}
+        elif client is not None:
+            failures = _dask(todo, client, retries, on_done)
+        elif jobs == 0:
+            failures = _serial(todo, retries, on_done, log)
+        else:
+            failures = _local(todo, min(jobs, len(todo)), retries, on_done, log)
+    finally:
+        if scheduler is not None:
+            client.close()
+    if failures:
+        lines = "\n".join(f"  {name}: {err.splitlines()[-1] if err else ''}" for name, err in sorted(failures.items()))
+        raise SweepError(f"{len(failures)} of {len(tasks)} tasks failed "
+                         f"(the other results are saved in {results_dir}):\n{lines}", failures)
+    return load_results(results_dir, names)
+
+
+def _serial(todo, retries, on_done, log):
+    failures = {}
+    lock = threading.Lock()
+    for task in todo:
+        for attempt in range(retries + 1):
+            try:
+                arrays, seconds = run_task(task)
+            except Exception as exc:  # noqa: BLE001  (retried, then reported by name)
+                error = _error_text(exc)
+                if attempt < retries and log is not None:
+                    log(f"{task.name}: attempt {attempt + 1} of {retries + 1} failed ({error.splitlines()[-1]}); "
+                        "retrying")
+            else:
+                _deliver(task, arrays, seconds, on_done, failures, lock)
+                break
+        else:
+            failures[task.name] = error
+    return failures

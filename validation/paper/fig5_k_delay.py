@@ -1,0 +1,122 @@
+"""Fig. 5: binary temporal XOR with flossing before and during training, for different
+numbers k of flossed Lyapunov exponents: test accuracy vs delay for each k (A), vs k for
+each delay (B), and the median over seeds on the (k, d) plane (C).
+
+Paper (N = 80, g = 1, B = 16, T = 300, 10^4 epochs, E_f = 500): the longer the delay, the
+more exponents must be flossed to reach 100 % test accuracy.
+
+    python validation/paper/fig5_k_delay.py --quick
+    python validation/paper/fig5_k_delay.py --paper --scheduler tcp://host:8786
+    python validation/paper/fig5_k_delay.py --quick --protocol prefloss --ks 1 4 16 32   # Fig. 7D: preflossing only
+
+``--protocol prefloss`` floss only before training (App. C, Fig. 7D: k up to N); its results
+go to their own directory and its outputs carry the suffix ``_prefloss``.
+
+Writes validation/out/fig5_k_delay/{fig5_<scale>.png, fig5_final_<scale>.csv,
+fig5_summary_<scale>.csv}.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [FOLDER, os.path.dirname(FOLDER)]  # this folder's scripts, and validation/ (_common)
+import _common  # noqa: E402
+import fig4_xor_protocols as fig4  # noqa: E402
+
+from floss_ref.runs.run import sweep_tasks  # noqa: E402
+from floss_ref.runs.run import TrainConfig  # noqa: E402
+
+NAME = "fig5_k_delay"
+SCALE = {
+    # diag_every as in fig4's quick runs, so that the k = 32 arm is fig4's run (see below)
+    "quick": dict(base=dict(task="binary_xor", protocol="during", N=32, T=100, epochs=6000,
+                            floss_epochs=300, diag_every=fig4.SCALE["quick"]["base"]["diag_every"]),
+                  ks=(1, 32), delays=(30,), seeds=2),
+    "paper": dict(base=dict(task="binary_xor", protocol="during", N=80, T=300, epochs=10_000,
+                            floss_epochs=500, diag_every=0),
+                  ks=(1, 5, 10, 20, 40, 60, 80), delays=(20, 30, 40, 50, 60, 70), seeds=5),
+}
+
+
+def main(argv=None):
+    p = _common.parser(NAME, __doc__)
+    p.add_argument("--ks", nargs="+", type=int, default=None, help="override the k values of the scale")
+    p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
+    p.add_argument("--protocol", choices=("during", "prefloss"), default="during",
+                   help="flossing before and during training (Fig. 5, default) or before only (Fig. 7D)")
+    args = p.parse_args(argv)
+    s = SCALE[args.scale]
+    ks, delays, seeds = args.ks or s["ks"], args.delays or s["delays"], args.seeds or s["seeds"]
+    base = dict(s["base"], protocol=args.protocol)
+    cfgs = [TrainConfig(delay=d, k=k, seed=seed, **base) for d in delays for k in ks for seed in range(seeds)]
+    tasks = sweep_tasks(cfgs)
+    prefloss = args.protocol == "prefloss"
+    # a configuration that fig4 also runs (at --quick: k = 32, d = 30) is trained once for both
+    args.settings, args.xor_lags, args.init = "ours", "half", "gaussian"
+    results = fig4.shared_sweep(args, NAME, cfgs, tasks, {"protocol": "prefloss"} if prefloss else {},
+                                label="prefloss" if prefloss else None)
+    out = _common.out_dir(args, NAME)
+    suffix = "_prefloss" if prefloss else ""
+
+    acc = {}
+    rows = []
+    for c, t in zip(cfgs, tasks):
+        a = float(results[t.name]["summary/test_accuracy"])
+        acc.setdefault((c.delay, c.k), []).append(a)
+        rows.append([c.delay, c.k, c.seed, c.N, c.epochs, a, float(results[t.name]["meta/seconds"])])
+    _common.write_csv(os.path.join(out, f"fig5_final_{args.scale}{suffix}.csv"),
+                      ["delay", "k", "seed", "N", "epochs", "test_accuracy", "seconds"], rows)
+    summary = []
+    print(f"{'d':>3} " + " ".join(f"{'k=' + str(k):>7}" for k in ks) + "   (median test accuracy)")
+    for d in delays:
+        line = []
+        for k in ks:
+            med, lo, hi, mean = _common.stats(acc[(d, k)])
+            summary.append([d, k, len(acc[(d, k)]), med, lo, hi, mean])
+            line.append(f"{med:>7.3f}")
+        print(f"{d:>3} " + " ".join(line))
+    _common.write_csv(os.path.join(out, f"fig5_summary_{args.scale}{suffix}.csv"),
+                      ["delay", "k", "n", "median", "p25", "p75", "mean"], summary)
+    verdicts = _common.Verdicts()
+    if len(ks) > 1:
+        d = max(delays)
+        few, many = np.median(acc[(d, min(ks))]), np.median(acc[(d, max(ks))])
+        verdicts.check(f"harder tasks need more flossed exponents: at d = {d}, k = {max(ks)} beats k = {min(ks)} "
+                       "by at least 0.1 in median test accuracy", many >= few + 0.1, f"{many:.3f} vs {few:.3f}")
+
+    import matplotlib
+    cmap = matplotlib.colormaps["viridis"]
+    fig, axes = _common.figure(3)
+    for ax, outer, inner, label_o, label_i in ((axes[0][0], ks, delays, "k", "delay d"),
+                                               (axes[0][1], delays, ks, "d", "flossed exponents k")):
+        for j, o in enumerate(outer):
+            color = cmap(j / max(1, len(outer) - 1))
+            vals = [np.array(acc[(i, o)] if label_o == "k" else acc[(o, i)]) for i in inner]
+            x = np.array(inner)
+            ax.fill_between(x, [np.percentile(v, 25) for v in vals], [np.percentile(v, 75) for v in vals],
+                            color=color, alpha=0.15, lw=0)
+            ax.plot(x, [v.mean() for v in vals], color=color, marker="o", ms=3, lw=1.6, label=f"{label_o} = {o}")
+            for xi, v in zip(x, vals):
+                ax.scatter(np.full(v.size, xi), v, color=color, alpha=0.35, s=8)
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+        ax.set(xlabel=label_i, ylabel="test accuracy", ylim=(0.4, 1.02))
+        ax.legend(fontsize=7)
+    grid = np.array([[np.median(acc[(d, k)]) for k in ks] for d in delays])
+    ax = axes[0][2]
+    im = ax.imshow(grid, origin="lower", aspect="auto", vmin=0.5, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set_yticks(range(len(delays)), [str(d) for d in delays])
+    ax.set(xlabel="flossed exponents k", ylabel="delay d", title="median test accuracy")
+    fig.colorbar(im, ax=ax)
+    when = "before training only" if prefloss else "before + during training"
+    fig.suptitle(f"binary temporal XOR, flossing {when}, N = {cfgs[0].N}")
+    _common.save(fig, os.path.join(out, f"fig5_{args.scale}{suffix}.png"))
+    return verdicts.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
