@@ -124,7 +124,7 @@ for fn in (flossing_loss, flossing_grad):
 case("flossing_grad of a map without params", lambda: flossing_grad(LinearMap(np.eye(2)), np.ones(2), T=5, k=1),
      "params")
 for arg, values in {"epochs": (-1, 2.5, "3"), "k": (0, 7), "T": (0, 2.5), "t_ons": (0,), "transient": (-1, 30),
-                    "lr": (0.0, -1.0, NAN), "clip_norm": (0.0, -1.0, NAN), "inputs": ("uniform",),
+                    "lr": (0.0, -1.0, NAN), "clip_norm": (0.0, -1.0, NAN), "inputs": ("poisson",),
                     "input_scale": (0.0, NAN), "seed": (-1,)}.items():
     for bad in values:
         kwargs = {"epochs": 1, "k": 2, "T": 20, arg: bad}

@@ -258,7 +258,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="differentiable map"):
         flossing_grad(object(), h0, xs, k=2)
     with pytest.raises(ValueError, match="inputs must be one of"):
-        floss(net, epochs=1, k=2, T=10, inputs="uniform")
+        floss(net, epochs=1, k=2, T=10, inputs="poisson")
     with pytest.raises(ValueError, match="epochs must be >= 0"):
         floss(net, epochs=-1, k=2, T=10)
 

@@ -1,4 +1,5 @@
-"""The README's Python examples run as written, and its commands match the CI script."""
+"""The Python examples of the README and its docs pages run as written, and the README's
+commands match the CI script."""
 
 import pathlib
 import re
@@ -7,8 +8,11 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+PAGES = ("README.md", "docs/training.md", "docs/precision.md", "docs/speed.md", "docs/safety.md")
+TEXT = {page: (ROOT / page).read_text() for page in PAGES}
+README = TEXT["README.md"]
+# (page, block) for every Python block of every page
+BLOCKS = [(page, block) for page in PAGES for block in re.findall(r"```python\n(.*?)```", TEXT[page], re.S)]
 
 
 def _precision_block(ns):
@@ -52,26 +56,27 @@ def _function_map_block(ns):
 
 
 # what a block's comments say it prints, checked on its own variables
-CHECKS = {"def tangent_vjp(h, x, Q, B, p)": _function_map_block, "VanillaRNN.random(N=80": _first_block,
+CHECKS = {"def tangent_vjp(h, x, Q, Q_tilde_bar, p)": _function_map_block, "VanillaRNN.random(N=80": _first_block,
           "long_term_jacobian_svd": _precision_block, "LSTM.random(32": _lstm_block, "def henon(": _henon_block}
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_block_runs(index):
+    page, block = BLOCKS[index]
     namespace = {}
-    exec(compile(BLOCKS[index], f"README block {index}", "exec"), namespace)
+    exec(compile(block, f"{page} block {index}", "exec"), namespace)
     for marker, check in CHECKS.items():
-        if marker in BLOCKS[index]:
+        if marker in block:
             check(namespace)
 
 
 def test_every_readme_check_finds_its_block():
     for marker in CHECKS:
-        assert any(marker in block for block in BLOCKS), marker
+        assert any(marker in block for _, block in BLOCKS), marker
 
 
 def test_resolvable_horizons_stated_in_the_readme():
-    """'256 bits resolve m = 15 for about 1000 steps and m = 80 for 46': the precision
+    """'256 bits resolve m = 15 for about 1000 steps and m = 80 for 46' (docs/precision.md): the precision
     budget (Eq. 10) applied to the spectrum of a g = 1, N = 80 network with XOR inputs.
     The 46 is bench_precision.py's measured horizon on its own trajectory; Eq. 10 with this
     trajectory's lambda_1 - lambda_80 predicts 35, so m = 80 is checked to be some tens of
@@ -83,14 +88,25 @@ def test_resolvable_horizons_stated_in_the_readme():
     lam = lyapunov_spectrum(net, np.zeros(80), xs, k=80, transient=300, seed=2, stderr=False).exponents
     assert resolvable_horizon(lam[0] - lam[14], 80, 15) == pytest.approx(1000, rel=0.2)
     assert 25 <= resolvable_horizon(lam[0] - lam[79], 80, 80) <= 60
+    assert "256 bits resolve m = 15 for about 1000 steps and m = 80 for 46" in " ".join(
+        TEXT["docs/precision.md"].split())
 
 
 def test_readme_has_python_examples():
-    assert len(BLOCKS) >= 3
+    assert sum(page == "README.md" for page, _ in BLOCKS) >= 3
 
 
 def test_ci_runs_the_readme_test_command():
-    first_lines = README.splitlines()[:2]
-    test_command = first_lines[1].strip()
+    """The README opens with its title and one paragraph, then the two commands: the first
+    installs floss_ref and runs the demo, the second is the test command that .ci/run runs
+    verbatim."""
+    lines = README.splitlines()
+    assert lines[0].startswith("# ") and lines[1] == "" and lines[2] and not lines[2].startswith("    ")
+    start = next(i for i, line in enumerate(lines) if line.startswith("    "))
+    assert "" not in lines[2:start - 1] and lines[start - 1] == ""      # one paragraph before the commands
+    demo_command, test_command, after = (line.strip() for line in lines[start:start + 3])
+    assert after == ""
+    assert demo_command == "pip install . && python -m floss_ref demo"
     assert "pytest" in test_command
+    assert test_command == 'pip install ".[test]" && python -m pytest -m "not slow"'
     assert test_command in (ROOT / ".ci" / "run").read_text()

@@ -7,6 +7,9 @@ the verdicts themselves mean nothing and are not asserted (exit code 0 or 1); th
 are checked at --quick and --paper by the scripts themselves (validation/run_all.py).
 """
 
+import json
+
+import numpy as np
 import pytest
 from script_runner import TINY_CONFIG, VALIDATION, load, run
 
@@ -125,6 +128,7 @@ VARIANTS = {
     "fig5 preflossing only": ("fig5_k_delay", ["--protocol", "prefloss"]),
     "fig3 linear networks": ("fig3_copy_xor", ["--nonlinearity", "linear"]),
     "fig3 k and authors' settings": ("fig3_copy_xor", ["--tasks", "copy", "--k", "2", "--settings", "authors"]),
+    "fig3 bernoulli inputs": ("fig3_copy_xor", ["--tasks", "copy", "--inputs", "bernoulli"]),
 }
 
 
@@ -145,4 +149,9 @@ def test_script_option_runs_at_a_tiny_size(variant, tmp_path, monkeypatch):
         results = tmp_path / "results"
         assert sorted(p.name for p in results.glob("*.npz")) == [
             f"copy_d{d}_{p}_k2_N6_s0.npz" for d in (2, 4) for p in ("none", "prefloss")], out
-        assert (tmp_path / "out" / "fig3_quick_authors_k2.png").exists(), out
+        assert (tmp_path / "out" / "fig3_quick_authors_k2_inputs-text.png").exists(), out
+    if variant == "fig3 bernoulli inputs":  # training and flossing both draw bits
+        results = tmp_path / "results"
+        for f in results.glob("*.npz"):
+            task = json.loads(str(np.load(f)["meta/task"]))["params"]
+            assert (task["task_inputs"], task["floss_inputs"]) == ("bernoulli", "bernoulli"), f

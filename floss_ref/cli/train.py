@@ -26,7 +26,8 @@ from floss_ref.core.cells import get_cell
 
 MAX_SEQUENCE = 10 ** 6          # T and batch sizes of the train command
 MAX_TRAIN_BYTES = 8 * 2 ** 30   # refuse a run whose BPTT arrays would exceed 8 GiB
-from floss_ref.experiments.tasks import TASKS
+from floss_ref.experiments.config import LSTM_GAINS
+from floss_ref.experiments.tasks import FLOSSING_INPUTS, TASKS
 from floss_ref.runs.run import PROTOCOLS, SETTING_CHOICES, Run, TrainConfig, train
 
 DEFAULTS = TrainConfig()
@@ -107,6 +108,9 @@ def _add_train(subparsers):
                            help=f"see floss_ref.runs.run.TrainConfig (default: {getattr(DEFAULTS, name)})")
     paper.add_argument("--forget-gain", type=float_range(0.0), default=None,
                        help="lstm cell: recurrent gain of the forget gate (default: g, as the other gates)")
+    paper.add_argument("--lstm-gains", choices=LSTM_GAINS, default=DEFAULTS.lstm_gains,
+                       help="lstm cell: one gain g for every gate (shared, Fig. 6 caption) or App. B's per-gate "
+                            f"gains and biases (app_b) (default: {DEFAULTS.lstm_gains})")
     _add_flossing_options(p)
     _add_output_options(p)
     p.set_defaults(handler=cmd_train)
@@ -124,6 +128,9 @@ def _add_flossing_options(p):
                     help=f"steps per flossing sequence (default: {DEFAULTS.floss_T})")
     fl.add_argument("--floss-transient", type=int_at_least(0), default=DEFAULTS.floss_transient,
                     help=f"steps left out of the exponents' average (default: {DEFAULTS.floss_transient})")
+    fl.add_argument("--floss-inputs", choices=FLOSSING_INPUTS, default=None,
+                    help="inputs of a flossing episode (default: the task's own distribution: uniform for copy "
+                         "and xor, bernoulli for the binary tasks and with --task-inputs bernoulli)")
     fl.add_argument("--floss-lr", type=float_range(0.0, strict=True), default=DEFAULTS.floss_lr,
                     help=f"flossing Adam learning rate (default: {DEFAULTS.floss_lr})")
     fl.add_argument("--floss-at", type=_epoch_list, default=DEFAULTS.floss_at,
@@ -164,7 +171,7 @@ def _add_demo(subparsers):
 def _config_from_args(args):
     return TrainConfig(
         task=args.task, delay=args.delay, cell=args.cell, **cell_options(args),
-        **{name: getattr(args, name) for name in (*SETTING_CHOICES, "forget_gain")},
+        **{name: getattr(args, name) for name in (*SETTING_CHOICES, "forget_gain", "lstm_gains", "floss_inputs")},
         N=args.N, g=args.g, T=args.T, batch=args.batch, epochs=args.epochs, lr=args.lr,
         clip_norm=None if args.clip_norm == 0 else args.clip_norm, seed=args.seed, protocol=args.protocol, k=args.k,
         floss_epochs=args.floss_epochs, floss_T=args.floss_T, floss_transient=args.floss_transient,

@@ -11,10 +11,13 @@ import dataclasses
 from floss_ref import _validate
 from floss_ref.core.cells import CELLS, check_cell_options, get_cell
 from floss_ref.core.cells.vanilla import INITS, NONLINEARITIES
-from floss_ref.experiments.tasks import TASKS, Task
+from floss_ref.experiments.tasks import FLOSSING_INPUTS, TASK_INPUTS, TASKS, Task
 
 # fields that were renamed, old name: new name (the old name is refused with the new one)
 RENAMED_FIELDS = {"clip": "clip_norm"}
+# fields added to TrainConfig, with the value that a configuration stored without them
+# had in effect (their flossing episodes always drew Bernoulli inputs)
+ADDED_FIELDS = {"floss_inputs": "bernoulli", "lstm_gains": "shared", "task_inputs": "text"}
 
 PROTOCOLS = ("none", "prefloss", "during", "throughout")
 
@@ -27,6 +30,7 @@ SETTING_CHOICES = {
     "clip_mode": ("global", "per_array"),
     "h0_mode": ("shared", "per_slot"),
     "w_mean_scale": ("entry", "1/N"),
+    "task_inputs": TASK_INPUTS,
 }
 # k flossed by default: the paper's k = 75 for N = 80 (Sections 6-7; Fig. 3's caption)
 DEFAULT_K = 75
@@ -35,8 +39,10 @@ DEFAULT_DIAG_K = 10
 
 # TrainConfig fields that are options of a cell's random() (cells.make_cell), by option
 _CELL_OPTION_FIELDS = {"nonlinearity": "nonlinearity", "init": "init", "mean_scale": "w_mean_scale",
-                       "forget_gain": "forget_gain"}
-_CELL_OPTION_DEFAULTS = {"nonlinearity": "tanh", "init": "gaussian", "w_mean_scale": "entry", "forget_gain": None}
+                       "forget_gain": "forget_gain", "gains": "lstm_gains"}
+_CELL_OPTION_DEFAULTS = {"nonlinearity": "tanh", "init": "gaussian", "w_mean_scale": "entry", "forget_gain": None,
+                         "lstm_gains": "shared"}
+LSTM_GAINS = ("shared", "app_b")
 # the authors' public code (GradientFlossing_XOR.jl) where the paper's text is silent;
 # xor_lags is left out: which lags the figures' "d" means is an open question
 AUTHORS_SETTINGS = {"input_scale": "streams", "readout_init": "authors", "clip_mode": "per_array",
@@ -77,9 +83,15 @@ class TrainConfig:
     k : int or None
         Number of flossed exponents; None: min(DEFAULT_K = 75, n).
     floss_epochs, floss_T, floss_transient, floss_lr : int, int, int, float
-        Per episode: E_f Adam steps on sequences of T_f steps of Bernoulli inputs, the
-        first ``floss_transient`` of which are left out of the average (authors: T_f = 55,
-        16 steps of transient).
+        Per episode: E_f Adam steps on sequences of T_f steps, the first
+        ``floss_transient`` of which are left out of the average (authors: T_f = 55, 16
+        steps of transient).
+    floss_inputs : {"uniform", "bernoulli", "gaussian", "none"} or None
+        What a flossing episode's inputs are drawn from.  None (the default): the task's
+        own input distribution (``Task.input_distribution``: U(0, 1) for copy and
+        continuous XOR in the paper's text, Bernoulli{0, 1} for the binary tasks and
+        with ``task_inputs="bernoulli"``); stored resolved, so a configuration always
+        names it.
     floss_at : sequence of int
         Training epochs with an episode for ``protocol="during"`` (Fig. 7C: 0..400),
         each < epochs; stored as a tuple.
@@ -117,6 +129,13 @@ class TrainConfig:
     forget_gain : float or None
         LSTM cell: the recurrent gain of the forget gate; None: g as for the other gates
         (Fig. 6 caption); App. B's text sets it to 0.
+    lstm_gains : {"shared", "app_b"}
+        LSTM cell: one gain g for the recurrent weights of every gate (Fig. 6 caption), or
+        App. B's per-gate gains and biases (:meth:`floss_ref.core.cells.lstm.LSTM.random`).
+    task_inputs : {"text", "bernoulli"}
+        The task's input distribution: the paper's text (U(0, 1) for copy and continuous
+        XOR), or Bernoulli{0, 1} for every task (authors' code); see
+        :class:`floss_ref.experiments.tasks.Task`.
     """
 
     task: str = "binary_xor"
@@ -138,6 +157,7 @@ class TrainConfig:
     floss_T: int = 55
     floss_transient: int = 16
     floss_lr: float = 1e-3
+    floss_inputs: str = None
     floss_at: tuple = (0, 100, 200, 300, 400)
     floss_every: int = 100
     diag_every: int = 100
@@ -150,6 +170,8 @@ class TrainConfig:
     h0_mode: str = "shared"
     w_mean_scale: str = "entry"
     forget_gain: float = None
+    lstm_gains: str = "shared"
+    task_inputs: str = "text"
 
     def __post_init__(self):
         # validate every field, and store numbers as plain int / float (frozen dataclass:
@@ -166,8 +188,12 @@ class TrainConfig:
             _validate.choice(name, getattr(self, name), options)
         if self.forget_gain is not None:
             keep("forget_gain", _validate.real("forget_gain", self.forget_gain, minimum=0.0))
+        _validate.choice("lstm_gains", self.lstm_gains, LSTM_GAINS)
         check_cell_options(self.cell, self.cell_options(), labels=_CELL_OPTION_FIELDS)
         task = self.make_task()
+        if self.floss_inputs is None:
+            keep("floss_inputs", task.input_distribution)
+        _validate.choice("floss_inputs", self.floss_inputs, FLOSSING_INPUTS)
         keep("delay", task.delay)
         keep("T", task.check_length(self.T))
         for name, minimum in (("N", 1), ("batch", 1), ("epochs", 1), ("seed", 0), ("floss_epochs", 1),
@@ -217,7 +243,8 @@ class TrainConfig:
 
     def make_task(self):
         """The :class:`floss_ref.experiments.tasks.Task` of this configuration."""
-        return Task(self.task, self.delay, lags=self.xor_lags, input_scale=self.input_scale)
+        return Task(self.task, self.delay, lags=self.xor_lags, input_scale=self.input_scale,
+                    inputs=self.task_inputs)
 
     def to_dict(self):
         """Plain JSON-able dict (floss_at as a list)."""

@@ -26,6 +26,9 @@ available, the paper's text is the default):
 * ``lags`` (temporal XORs only): ``"half"`` uses the lags d/2 and d of Eq. 20 and the
   figure captions; ``"double"`` uses the lags d and 2d of App. H's table and of the
   authors' code (code delay delta = d), scored from step 2d.
+* ``inputs``: ``"text"`` draws each task's inputs as the paper's text gives them (the
+  table above); ``"bernoulli"`` draws Bernoulli{0, 1} inputs for every task, as the
+  authors' code does (for ``copy`` and ``xor`` the inputs are then bits).
 * ``input_scale``: ``"none"`` feeds the inputs as drawn; ``"streams"`` divides every input
   by the number of input streams n_in (3 for spatial XOR), as the authors' code does in
   training and flossing alike.  Targets are computed from the unscaled inputs.
@@ -78,6 +81,7 @@ class TaskBatch:
 
 LAGS = ("half", "double")
 INPUT_SCALES = ("none", "streams")
+TASK_INPUTS = ("text", "bernoulli")
 
 
 class Task:
@@ -93,6 +97,10 @@ class Task:
         and the authors' code.  Other tasks accept only "half" (their one lag is d).
     input_scale : {"none", "streams"}
         ``"streams"`` divides the inputs by the number of streams (authors' code).
+    inputs : {"text", "bernoulli"}
+        The input distribution: the paper's text (U(0, 1) for ``copy`` and ``xor``,
+        Bernoulli{0, 1} for the binary tasks), or Bernoulli{0, 1} for every task (the
+        authors' code).
 
     Attributes
     ----------
@@ -108,6 +116,9 @@ class Task:
         Mean squared error, or binary cross-entropy on the logit r.
     binary : bool
         Targets are bits, and accuracy is defined.
+    input_distribution : {"uniform", "bernoulli"}
+        What the inputs are drawn from (before ``input_scale``); a flossing episode
+        draws from the same by default (:class:`floss_ref.experiments.config.TrainConfig`).
 
     Examples
     --------
@@ -121,12 +132,13 @@ class Task:
     [4, 5, 6, 7, 8, 9]
     """
 
-    def __init__(self, name, delay, *, lags="half", input_scale="none"):
+    def __init__(self, name, delay, *, lags="half", input_scale="none", inputs="text"):
         self.name = _validate.choice("task", name, tuple(TASKS))
         spec = TASKS[name]
         self.delay = _validate.integer("delay", delay, minimum=1)
         self.lags = _validate.choice("lags", lags, LAGS)
         self.input_scale_name = _validate.choice("input_scale", input_scale, INPUT_SCALES)
+        self.inputs = _validate.choice("inputs", inputs, TASK_INPUTS)
         if self.lags == "double" and not spec.even_delay:
             raise ValueError(f"lags='double' applies to the temporal XOR tasks ('xor', 'binary_xor') only, "
                              f"not to task {name!r}; use lags='half'")
@@ -137,11 +149,14 @@ class Task:
         self.binary = spec.binary
         self.first_scored = 2 * self.delay if self.lags == "double" else self.delay
         self.input_scale = 1.0 / self.channels if self.input_scale_name == "streams" else 1.0
+        self.input_distribution = "bernoulli" if spec.binary or self.inputs == "bernoulli" else "uniform"
 
     def __repr__(self):
         extra = "" if self.lags == "half" else f", lags={self.lags!r}"
         if self.input_scale_name != "none":
             extra += f", input_scale={self.input_scale_name!r}"
+        if self.inputs != "text":
+            extra += f", inputs={self.inputs!r}"
         return f"Task({self.name!r}, delay={self.delay}{extra})"
 
     def check_length(self, T):
@@ -170,7 +185,7 @@ class Task:
         T = self.check_length(T)
         B = _validate.integer("B", B, minimum=1)
         rng = _validate.rng(seed)
-        if self.binary:
+        if self.input_distribution == "bernoulli":
             xs = rng.integers(0, 2, size=(T, B, self.channels)).astype(np.float64)
         else:
             xs = rng.uniform(size=(T, B, self.channels))
@@ -194,12 +209,13 @@ class Task:
 
 # ---- inputs of a flossing epoch ----------------------------------------------------------
 
-FLOSSING_INPUTS = ("gaussian", "bernoulli", "none")
+FLOSSING_INPUTS = ("gaussian", "bernoulli", "uniform", "none")
 
 
 def draw_inputs(kind, T, batch_shape, n_in, rng):
     """Inputs for one flossing epoch: x ~ N(0, 1) (Fig. 1), Bernoulli{0, 1} (the authors'
-    flossing on XOR tasks), or None.
+    flossing on every task; the binary tasks' inputs), U(0, 1) (the copy and continuous
+    XOR tasks' inputs in the paper's text), or None.
 
     returns xs : (T, *batch_shape, n_in) or None
     """
@@ -207,4 +223,6 @@ def draw_inputs(kind, T, batch_shape, n_in, rng):
         return None
     if kind == "gaussian":
         return rng.standard_normal((T,) + batch_shape + (n_in,))
+    if kind == "uniform":
+        return rng.uniform(size=(T,) + batch_shape + (n_in,))
     return rng.integers(0, 2, size=(T,) + batch_shape + (n_in,)).astype(np.float64)

@@ -27,6 +27,7 @@ import zipfile
 
 import numpy as np
 
+from floss_ref.experiments.config import ADDED_FIELDS, RENAMED_FIELDS
 from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, read_npz
 
 FORMAT = "floss_ref.runs.checkpoint/1"
@@ -115,21 +116,24 @@ def _limit(expected):
     return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in expected.values()) + (64 << 20)
 
 
-# Configuration fields that were renamed: a checkpoint or a sweep result stored under the old
-# name is read under the new one (its file is not changed, and its hash stays valid).
-RENAMED_FIELDS = {"clip": "clip_norm"}
-
-
-def renamed_fields(fields):
-    """``fields`` (a dict) with every old name of :data:`RENAMED_FIELDS` replaced by its new one."""
-    return {RENAMED_FIELDS.get(key, key): value for key, value in fields.items()}
+def current_fields(fields):
+    """A stored training configuration (dict) as it reads today: renamed fields under
+    their new names, and fields added since with the value they had in effect
+    (:data:`floss_ref.experiments.config.RENAMED_FIELDS`, ``ADDED_FIELDS``).  A checkpoint
+    or a sweep result written before a rename is read this way; its file is not changed,
+    and its hash stays valid."""
+    out = {RENAMED_FIELDS.get(key, key): value for key, value in fields.items()}
+    if "task" in out and "protocol" in out:   # a TrainConfig
+        for key, value in ADDED_FIELDS.items():
+            out.setdefault(key, value)
+    return out
 
 
 def _check_config(path, stored, config):
     """Refuse a checkpoint of another configuration, naming the fields that differ."""
     wanted = json.loads(json.dumps(config))  # compare in the same JSON form as stored
     if isinstance(stored, dict):
-        stored = renamed_fields(stored)
+        stored = current_fields(stored)
     if stored == wanted:
         return
     if not isinstance(stored, dict):

@@ -117,7 +117,7 @@ class Run:
         i = self._floss_index[e]
         c = self.config
         hist = floss(self.model.cell, epochs=c.floss_epochs, k=self.k, T=c.floss_T,
-                     transient=c.floss_transient, inputs="bernoulli", input_scale=self.task.input_scale,
+                     transient=c.floss_transient, inputs=c.floss_inputs, input_scale=self.task.input_scale,
                      seed=_stream(c, _FLOSS, e), optimizer=self.floss_optimizer)
         self.history["floss_loss"][i] = hist.loss
         self.history["floss_exponents"][i] = hist.exponents[-1]
@@ -424,7 +424,7 @@ class ControlRun(Run):
         c = self.config
         self.history["floss_loss"][i] = regularize(
             self.model.cell, objective=self.objective, epochs=c.floss_epochs, T=c.floss_T,
-            transient=c.floss_transient, inputs="bernoulli", input_scale=self.task.input_scale,
+            transient=c.floss_transient, inputs=c.floss_inputs, input_scale=self.task.input_scale,
             seed=_stream(c, _FLOSS, e), optimizer=self.floss_optimizer)
 
 

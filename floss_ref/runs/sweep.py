@@ -45,7 +45,7 @@ import traceback
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.checkpoint import renamed_fields
+from floss_ref.runs.checkpoint import current_fields
 from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, content_hash, read_npz
 from floss_ref._threads import limit_blas
 
@@ -127,7 +127,7 @@ def _canonical(desc):
     """A task description with renamed parameters under their present names (results
     written before a rename describe their task with the old names)."""
     if isinstance(desc, dict) and isinstance(desc.get("params"), dict):
-        return {**desc, "params": renamed_fields(desc["params"])}
+        return {**desc, "params": current_fields(desc["params"])}
     return desc
 
 

@@ -15,8 +15,13 @@ temporal XOR.
 the copy task; its caption: k = 75, the default of ``--paper``).  ``--settings authors``
 takes the authors' code's choices where the paper is silent (``AUTHORS_SETTINGS``: input
 divided by the number of streams, their readout init, per-array clipping at 0.03, one h_0
-per batch slot), as in ``fig4_xor_protocols.py``.  Each non-default choice gets a results
-directory of its own (``<settings>_k<k>``).
+per batch slot), as in ``fig4_xor_protocols.py``.  ``--inputs`` chooses the input
+convention: ``text`` (default) draws the task's inputs from U(0, 1) as the paper's text
+says, and flossing episodes draw from the same; ``bernoulli`` draws Bernoulli{0, 1} inputs
+for training and flossing, as the authors' code does for every task; ``mixed`` trains on
+U(0, 1) and flosses on Bernoulli inputs, the convention of earlier floss_ref versions
+(neither source's).  Each choice gets a results directory of its own
+(``<settings>_k<k>_inputs-<inputs>``; ``mixed`` keeps the names without ``_inputs-``).
 
 Writes validation/out/fig3_copy_xor/{fig3_<scale>.png, fig3_final_<scale>.csv,
 fig3_summary_<scale>.csv}; with ``--nonlinearity linear``, ``--settings authors`` or ``--k``
@@ -49,6 +54,11 @@ SCALE = {
 }
 
 
+# the input conventions (--inputs): TrainConfig fields
+INPUTS = {"text": {"task_inputs": "text"}, "bernoulli": {"task_inputs": "bernoulli"},
+          "mixed": {"task_inputs": "text", "floss_inputs": "bernoulli"}}
+
+
 def configs(scale, tasks, delays, seeds, nonlinearity="tanh", k=None, fields=None):
     s = SCALE[scale]
     base = dict(s["base"], **({"k": k} if k is not None else {}), **(fields or {}))
@@ -70,11 +80,16 @@ def main(argv=None):
     p.add_argument("--settings", choices=("ours", "authors"), default="ours",
                    help="'ours' (TrainConfig defaults) or 'authors': where the paper is silent, the authors' "
                         "code's input scaling, readout init, per-array clipping and one h0 per batch slot")
+    p.add_argument("--inputs", choices=tuple(INPUTS), default="text",
+                   help="input convention: text (U(0, 1) for training and flossing, the default), bernoulli "
+                        "(Bernoulli{0, 1} for both, the authors' code) or mixed (U(0, 1) training, Bernoulli "
+                        "flossing)")
     args = p.parse_args(argv)
     linear = args.nonlinearity == "linear"
     if args.k is not None and not 1 <= args.k <= SCALE[args.scale]["base"]["N"]:
         p.error(f"--k must be between 1 and N = {SCALE[args.scale]['base']['N']}, got {args.k}")
     fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
+    fields.update(INPUTS[args.inputs])
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity, args.k, fields)
     tasks = sweep_tasks(cfgs)
     settings = {"nonlinearity": "linear"} if linear else {}
@@ -85,6 +100,9 @@ def main(argv=None):
     if args.k is not None:
         settings["k"] = args.k
         parts.append(f"k{args.k}")
+    if args.inputs != "mixed":
+        settings["inputs"] = args.inputs
+        parts.append(f"inputs-{args.inputs}")
     label = "_".join(parts) or None
     results = _common.sweep(args, NAME, tasks, settings, label=label)
     out = _common.out_dir(args, NAME)

@@ -78,7 +78,7 @@ def make_cell(name, N, n_in=1, g=1.0, *, ensemble=(), seed=None, **options):
     >>> make_cell("lstm", 8, nonlinearity="relu")
     Traceback (most recent call last):
     ...
-    ValueError: nonlinearity does not apply to the 'lstm' cell (its options: input_scale, forget_gain)
+    ValueError: nonlinearity does not apply to the 'lstm' cell (its options: input_scale, forget_gain, gains)
     """
     check_cell_options(name, options)
     return get_cell(name).random(N, n_in, g, ensemble=ensemble, seed=seed, **options)

@@ -111,7 +111,7 @@ class LSTM:
     gates = 4  # blocks of N rows in W, V and b
     param_names = ("W", "V", "b")
     # keyword options of random() beyond N, n_in, g, ensemble and seed (see cells.make_cell)
-    random_options = ("input_scale", "forget_gain")
+    random_options = ("input_scale", "forget_gain", "gains")
     # axes of each parameter that belong to one network (the rest are the ensemble axes *nets)
     param_core_ndim = {"W": 2, "V": 2, "b": 2}
 
@@ -124,8 +124,9 @@ class LSTM:
         self.n_in = V.shape[-1]
 
     @classmethod
-    def random(cls, N, n_in=1, g=1.0, *, input_scale=1.0, forget_gain=None, ensemble=(), seed=None):
-        """A random LSTM network with the initialisation of App. B.
+    def random(cls, N, n_in=1, g=1.0, *, input_scale=1.0, forget_gain=None, gains="shared", ensemble=(),
+               seed=None):
+        """A random LSTM network with the initialisation of Fig. 6 or of App. B.
 
         Parameters
         ----------
@@ -143,6 +144,18 @@ class LSTM:
             Gain g_fh of the forget gate's recurrent weights.  None: the same g as the
             other gates (the caption of Fig. 6); 0: App. B's text, which initialises
             g_fh as zero.  The same random numbers are drawn either way.
+        gains : {"shared", "app_b"}
+            ``"shared"`` (default): one gain g scales the recurrent weights of every gate,
+            as in the caption of Fig. 6 ("standard deviations of weight scaling drawn
+            g ~ U(0, 1)"); the input weights all have scale ``input_scale``.
+            ``"app_b"``: App. B's per-gate gains, each network drawing its own
+            g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1) and setting g_fh = 0: the
+            recurrent weights of gate x are N(0, g_xh^2 / N), its input weights
+            N(0, (input_scale g_xx)^2 / N).  App. B does not name g_oh; here it is g (our
+            inference).  The biases are App. B's in both cases.  ``forget_gain`` cannot
+            be combined with ``"app_b"`` (which fixes g_fh = 0).  The standard normal
+            draws of the default come first and are the same; the gains are drawn after
+            them.
         ensemble : tuple of int
             The ensemble axes *nets: leading axes of independent networks.
         seed : int, numpy.random.Generator or None
@@ -150,15 +163,16 @@ class LSTM:
         Notes
         -----
         Biases are scalars (App. B): b_f ~ U(0, 1) for the forget gate, b_i = b_c = b_o = 0.
-        App. B lists per-gate gains g_ih, g_ch, ... ~ U(0, 1) and g_fh = 0; following the
-        caption of Fig. 6 ("standard deviations of weight scaling drawn g ~ U(0, 1)"), one
-        gain g scales the recurrent weights of every gate here.
         """
         N = _validate.integer("N", N, minimum=1)
         n_in = _validate.integer("n_in", n_in, minimum=1)
         g = _validate.ensemble_gain(g, ensemble)
         _validate.memory(f"N = {N}", 8 * 3 * (4 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
+        _validate.choice("gains", gains, ("shared", "app_b"))
+        if gains == "app_b" and forget_gain is not None:
+            raise ValueError("forget_gain cannot be combined with gains='app_b', which sets g_fh = 0 (App. B); "
+                             "leave forget_gain at None")
         rng = _validate.rng(seed)
         Z = rng.standard_normal(ensemble + (4 * N, N))
         W = g * Z / np.sqrt(N)
@@ -169,6 +183,13 @@ class LSTM:
         V = input_scale * rng.standard_normal(ensemble + (4 * N, n_in)) / np.sqrt(N)
         b = np.zeros(ensemble + (4, 1))
         b[..., GATES.index("f"), 0] = rng.uniform(size=ensemble)
+        if gains == "app_b":
+            u = rng.uniform(size=ensemble + (6,))      # g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1)
+            g_o = np.broadcast_to(g, ensemble + (1, 1))[..., 0, 0]   # g_oh: not named by App. B
+            g_h = np.stack([u[..., 0], np.zeros(ensemble), u[..., 3], g_o], axis=-1)
+            g_x = np.stack([u[..., 1], u[..., 2], u[..., 4], u[..., 5]], axis=-1)     # gates (i, f, c~, o)
+            W = Z * np.repeat(g_h, N, axis=-1)[..., :, None] / np.sqrt(N)
+            V = V * np.repeat(g_x, N, axis=-1)[..., :, None]
         return cls({"W": W, "V": V, "b": b})
 
     # ---- one time step, Eqs. 12-17 --------------------------------------------------

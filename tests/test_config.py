@@ -1,0 +1,105 @@
+"""floss_ref.experiments.config: what a TrainConfig fixes, the input conventions of the
+task and of its flossing episodes, App. B's LSTM initialisation, and how configurations
+stored before a field was renamed or added are read."""
+
+import numpy as np
+import pytest
+
+from floss_ref import LSTM
+from floss_ref.experiments.config import ADDED_FIELDS, TrainConfig
+from floss_ref.experiments.tasks import Task
+from floss_ref.runs import run as run_module
+from floss_ref.runs.checkpoint import current_fields
+from floss_ref.runs.run import Run, sweep_tasks
+from floss_ref.runs.sweep import _canonical
+
+TINY = dict(N=6, T=24, batch=2, epochs=3, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=0,
+            test_batch=2)
+
+
+@pytest.mark.parametrize("task, task_inputs, expected", [
+    ("copy", "text", "uniform"), ("xor", "text", "uniform"), ("binary_xor", "text", "bernoulli"),
+    ("spatial_xor", "text", "bernoulli"), ("copy", "bernoulli", "bernoulli"), ("xor", "bernoulli", "bernoulli")])
+def test_flossing_draws_the_task_inputs_by_default(task, task_inputs, expected):
+    c = TrainConfig(task=task, delay=4, task_inputs=task_inputs, **TINY)
+    assert c.floss_inputs == expected == c.make_task().input_distribution
+
+
+def test_a_flossing_episode_uses_the_configured_inputs(monkeypatch):
+    seen = []
+    real = run_module.floss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["inputs"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "floss", spy)
+    Run(TrainConfig(task="copy", delay=4, protocol="prefloss", **TINY)).train()
+    Run(TrainConfig(task="copy", delay=4, protocol="prefloss", floss_inputs="bernoulli", **TINY)).train()
+    assert seen == ["uniform", "bernoulli"]
+
+
+def test_bernoulli_task_inputs_give_bits_and_the_same_targets_rule():
+    batch = Task("copy", 3, inputs="bernoulli").sample(T=12, B=4, seed=0)
+    assert set(np.unique(batch.xs)) <= {0.0, 1.0}
+    assert np.array_equal(batch.ys[3:], batch.xs[:9, :, 0])
+    text = Task("copy", 3).sample(T=12, B=4, seed=0)
+    assert not set(np.unique(text.xs)) <= {0.0, 1.0}
+
+
+def test_unknown_conventions_are_refused_by_name():
+    with pytest.raises(ValueError, match="task_inputs"):
+        TrainConfig(task="copy", task_inputs="gaussian")
+    with pytest.raises(ValueError, match="floss_inputs"):
+        TrainConfig(task="copy", floss_inputs="poisson")
+    with pytest.raises(ValueError, match="lstm_gains"):
+        TrainConfig(cell="lstm", lstm_gains="paper")
+    with pytest.raises(ValueError, match="lstm_gains does not apply to the 'vanilla' cell"):
+        TrainConfig(lstm_gains="app_b")
+    with pytest.raises(TypeError, match="it is called 'clip_norm'"):
+        TrainConfig(clip=0.1)
+
+
+def test_app_b_lstm_initialisation():
+    """App. B: g_fh = 0, per-gate gains in [0, 1) drawn per network, b_f ~ U(0, 1), the other
+    biases 0; g_oh (not named by App. B) is g, so the output gate's rows are the default's."""
+    N, g = 50, 0.8
+    shared = LSTM.random(N, 2, g, seed=3)
+    app_b = LSTM.random(N, 2, g, gains="app_b", seed=3)
+    W, V, b = (app_b.params[k] for k in ("W", "V", "b"))
+    assert np.all(W[N:2 * N] == 0.0)                                        # g_fh = 0
+    np.testing.assert_array_equal(W[3 * N:], shared.params["W"][3 * N:])     # g_oh = g
+    np.testing.assert_array_equal(b, shared.params["b"])                     # b_f ~ U(0, 1), others 0
+    assert b[1, 0] > 0 and np.all(b[[0, 2, 3]] == 0)
+    Z = shared.params["W"] / g                                               # the same normal draws
+    for gate in (0, 2):                                                      # i, c~: ratio = one gain in [0, 1)
+        ratio = W[gate * N:(gate + 1) * N] / Z[gate * N:(gate + 1) * N]
+        assert np.allclose(ratio, ratio[0, 0]) and 0 <= ratio[0, 0] < 1
+    for gate in range(4):                                                    # input gains in [0, 1)
+        ratio = V[gate * N:(gate + 1) * N] / shared.params["V"][gate * N:(gate + 1) * N]
+        assert np.allclose(ratio, ratio[0, 0]) and 0 <= ratio[0, 0] < 1
+    nets = LSTM.random(4, 1, 1.0, gains="app_b", ensemble=(5,), seed=0)
+    gains = nets.params["W"][:, 0, 0] / LSTM.random(4, 1, 1.0, ensemble=(5,), seed=0).params["W"][:, 0, 0]
+    assert np.unique(np.round(gains, 12)).size == 5                         # each network its own gains
+    with pytest.raises(ValueError, match="forget_gain cannot be combined"):
+        LSTM.random(4, gains="app_b", forget_gain=0.5)
+    with pytest.raises(ValueError, match="gains"):
+        LSTM.random(4, gains="per_gate")
+
+
+def test_an_app_b_lstm_run_trains():
+    r = Run(TrainConfig(task="binary_xor", delay=4, cell="lstm", lstm_gains="app_b", protocol="prefloss",
+                        **TINY)).train()
+    assert np.isfinite(r.summary()["test_loss"])
+
+
+def test_configurations_stored_before_a_field_was_renamed_or_added_read_as_they_ran():
+    """A result stored with 'clip' and without the added fields describes the same run as
+    today's configuration for a binary task (whose flossing always drew bits); a copy
+    task's old results (Bernoulli flossing) are not today's default (U(0, 1) flossing)."""
+    for task, same in (("binary_xor", True), ("copy", False)):
+        new = sweep_tasks([TrainConfig(task=task, delay=4, **TINY)])[0].describe()
+        old = {**new, "params": {k: v for k, v in new["params"].items() if k not in ADDED_FIELDS}}
+        old["params"]["clip"] = old["params"].pop("clip_norm")
+        assert (_canonical(old) == _canonical(new)) is same
+        assert current_fields(old["params"])["floss_inputs"] == "bernoulli"
