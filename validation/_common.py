@@ -233,3 +233,38 @@ def save(fig, path, dpi=90):
     fig.savefig(path, dpi=dpi)
     print(f"wrote {path}")
 
+
+
+class Tee:
+    """Within ``with Tee(path):`` everything printed goes to stdout and, when the block
+    ends, to ``path`` as well (written atomically), so that a script's output can be
+    committed beside its other results."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        import io
+
+        self._stdout, self._copy = sys.stdout, io.StringIO()
+        outer, copy = self._stdout, self._copy
+
+        class _Both:
+            def write(self, text):
+                copy.write(text)
+                return outer.write(text)
+
+            def flush(self):
+                outer.flush()
+
+        sys.stdout = _Both()
+        return self
+
+    def __exit__(self, *exc):
+        from floss_ref.runs.io import atomic_write
+
+        sys.stdout = self._stdout
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        text = self._copy.getvalue().encode()
+        atomic_write(self.path, lambda f: f.write(text))
+        return False

@@ -45,9 +45,13 @@ import time
 
 import numpy as np
 
-from floss_ref import Adam, floss, lyapunov_spectrum
-from floss_ref.core.cells import LSTM, VanillaRNN
-from floss_ref.errors import NumericalBreakdownError
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [FOLDER, os.path.dirname(FOLDER)]  # this folder's scripts, and validation/ (_common)
+import _common  # noqa: E402
+
+from floss_ref import Adam, floss, lyapunov_spectrum  # noqa: E402
+from floss_ref.core.cells import LSTM, VanillaRNN  # noqa: E402
+from floss_ref.errors import NumericalBreakdownError  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
@@ -58,9 +62,21 @@ PANELS = {"lstm": "AB", "relu": "CD"}                      # the paper's panel l
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "out")  # validation/out
 
 
+# The random streams of one run, each keyed by (seed, stream, cell, network): building a
+# network, measuring lambda_1 before and after, and flossing draw from separate streams, so
+# that a change of the learning rate or of the target, or a breakdown of one network, leaves
+# every network and every measurement trajectory of the others as it was.
+GAINS, BUILD, BEFORE, FLOSS, AFTER = range(5)
+
+
+def stream(args, kind, cell=None, network=None):
+    key = [args.seed, kind] + ([] if cell is None else [CELLS.index(cell), network])
+    return np.random.default_rng(key)
+
+
 def make_network(cell, N, g, args, rng):
     if cell == "lstm":
-        return LSTM.random(N, g=g, seed=rng)
+        return LSTM.random(N, g=g, gains=args.lstm_gains, seed=rng)
     return VanillaRNN.random(N, g=g, nonlinearity="relu", mean=args.relu_mean,
                              mean_scale=args.relu_mean_scale, seed=rng)
 
@@ -90,16 +106,16 @@ def floss_one(net, args, rng):
 
 
 def run(args):
-    rng = np.random.default_rng(args.seed)
-    gains = rng.uniform(0.0, 1.0, args.networks)          # Fig. 6: g ~ U(0, 1)
+    gains = stream(args, GAINS).uniform(0.0, 1.0, args.networks)          # Fig. 6: g ~ U(0, 1)
     curves, summary = {}, []
     for cell in args.cells:
         curves[cell] = np.full((args.networks, args.epochs), np.nan)
         for r, g in enumerate(gains):
-            net = make_network(cell, args.N, g, args, rng)
-            before = lambda_1(net, args.T_eval, args.transient_eval, rng)
-            curves[cell][r], status = floss_one(net, args, rng)
-            after = lambda_1(net, args.T_eval, args.transient_eval, rng) if status == "ok" else -np.inf
+            net = make_network(cell, args.N, g, args, stream(args, BUILD, cell, r))
+            before = lambda_1(net, args.T_eval, args.transient_eval, stream(args, BEFORE, cell, r))
+            curves[cell][r], status = floss_one(net, args, stream(args, FLOSS, cell, r))
+            after = (lambda_1(net, args.T_eval, args.transient_eval, stream(args, AFTER, cell, r))
+                     if status == "ok" else -np.inf)
             summary.append({"cell": cell, "network": r, "g": g, "lambda1_before": before,
                             "lambda1_after": after, "status": status})
     return gains, curves, summary
@@ -159,8 +175,10 @@ def plot(args, curves, path):
             ax.set_xlim(0, args.epochs - 1)
         bottom.set(title=f"{PANELS[cell][1]}  {titles[cell]}", xlabel="epoch",
                    ylabel=r"$\lambda_1^2$" if args.target == 0 else r"$(\lambda_1 - \mathrm{target})^2$")
-    fig.suptitle(f"Gradient flossing towards $\\lambda_1 = 0$\nN = {args.N}, "
-                 f"{args.networks} networks, g ~ U(0, 1), Adam lr = {args.lr:g}, no clipping")
+    init = "App. B per-gate gains" if args.lstm_gains == "app_b" and "lstm" in curves else "g ~ U(0, 1)"
+    fig.suptitle(f"Gradient flossing towards $\\lambda_1 = {args.target:g}$\nN = {args.N}, "
+                 f"{args.networks} networks, {init}, Adam lr = {args.lr:g}, no clipping; lambda_1 per "
+                 "network (top), median and 25-75 % band (bottom)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -180,16 +198,28 @@ def main(argv=None):
     parser.add_argument("--relu-mean-scale", choices=("entry", "1/N"), default="entry",
                         help="mean of each W entry: gbar (App. B read literally; default) or gbar/N (authors' code)")
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--lstm-gains", choices=("shared", "app_b"), default="shared",
+                        help="LSTM initialisation: one gain g for every gate (shared, the Fig. 6 caption; default) "
+                             "or App. B's per-gate gains (app_b: g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1), "
+                             "g_fh = 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=0.0,
                         help="target of lambda_1 (default 0, Fig. 6; other targets are observed, not judged)")
     parser.add_argument("--out-dir", default=OUT, help=f"default: {OUT}")
     args = parser.parse_args(argv)
 
+    with _common.Tee(os.path.join(args.out_dir, "fig6_lstm_relu.txt")):
+        print(_common.provenance())
+        print("command: validation/paper/fig6_lstm_relu.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        return _main(args)
+
+
+def _main(args):
     start = time.perf_counter()
     gains, curves, summary = run(args)
     stem = write_outputs(args, gains, curves, summary)
-    print(f"Fig. 6 in miniature: N = {args.N}, {args.networks} networks, g ~ U(0, 1), k = 1, "
+    init = "LSTM gains " + args.lstm_gains + ", " if "lstm" in args.cells else ""
+    print(f"Fig. 6 in miniature: N = {args.N}, {args.networks} networks, g ~ U(0, 1), {init}k = 1, "
           f"target {args.target:g}, {args.epochs} epochs of T = {args.T} (transient {args.transient}), Adam lr = {args.lr:g}; "
           f"lambda_1 measured on fresh trajectories of {args.T_eval} steps; {time.perf_counter() - start:.0f} s")
     print(f"{'cell':5s} {'net':>3s} {'g':>6s} {'lambda_1 before':>16s} {'lambda_1 after':>15s}  status")
