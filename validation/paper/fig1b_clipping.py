@@ -62,7 +62,7 @@ def make_tasks(nets, clips, targets):
 
 def main(argv=None):
     p = _common.parser(NAME, __doc__)
-    p.add_argument("--nets", type=int, default=None, help="networks per setting (default 20 / 50)")
+    p.add_argument("--nets", type=int, default=None, help=f"networks per setting (default {SCALE['quick']['nets']} at --quick, {SCALE['paper']['nets']} at --paper)")
     args = p.parse_args(argv)
     s = SCALE[args.scale]
     nets = args.nets or s["nets"]

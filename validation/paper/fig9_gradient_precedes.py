@@ -129,6 +129,7 @@ def main(argv=None):
                       f"{verdict['rise']} / {verdict['level']}")
                 f.write(f"{task},{d},{protocol},{seed},{ep[0]},{ep[1]},{ep[2]},{verdict['rise']},{verdict['level']}\n")
         plot(rows, os.path.join(out, f"fig9_{label}.png"), label, args)
+    failed = False
     for key, what in (("rise", f"a rise of {args.rise:g} decades (defined first)"),
                       ("level", f"the level 1e{args.level:g} (chosen after seeing the first)")):
         print(f"\nsummary, e_grad by {what}:")
@@ -144,7 +145,8 @@ def main(argv=None):
                   + f" (of the consistent: {strict} in an earlier block, the rest in the same block)")
         print(f"verdict by {key}: {'PASS' if ok else 'FAIL'}: every network that left chance had its |dL/dh_0| "
               "become large in the same 100-epoch block or earlier (resolution one block)")
-    return 0
+        failed |= not ok
+    return 1 if failed else 0
 
 
 def plot(rows, path, label, args):
