@@ -203,6 +203,29 @@ def _fig13():
     return measure
 
 
+def _table1():
+    import json
+
+    def measure():
+        directory = os.path.join(RESULTS, "bench")
+        path, log = os.path.join(directory, "table1.json"), os.path.join(directory, "bench_table1.txt")
+        if not os.path.exists(path):
+            raise NotRun("bench/table1.json")
+        if not os.path.isfile(log) or not open(log, encoding="utf-8").readline().startswith("floss_ref "):
+            raise EvidenceError(f"{os.path.relpath(log, HERE)} is missing or has no provenance line")
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = json.load(f)["lines"]
+            slopes = {name: (float(lines[name]["slope"]), float(lines[name]["table1"])) for name in ("T", "k", "N")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvidenceError(f"{os.path.relpath(path, HERE)} is damaged ({exc})") from None
+        within = sum(abs(s - t) <= 0.3 for s, t in slopes.values())
+        verdict = {3: "reproduced", 0: "not reproduced"}.get(within, "partly")
+        text = "fitted slopes of CPU time: " + ", ".join(f"{n}: {s:.2f} (Table 1: {t:g})" for n, (s, t) in slopes.items())
+        return text, verdict
+    return measure
+
+
 AUTHORS = "authors' settings (Adam lr 1e-3, per-array clipping 0.03, input / n_in, their readout, h_0 per slot)"
 ROWS = [
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs, App. B initialisation",
@@ -218,6 +241,9 @@ ROWS = [
         _fig3_copy("authors_k40_inputs-bernoulli", 1 / 4)),
     Row("Fig. 3A/C: copy task, U(0, 1) training with Bernoulli flossing (neither source's)",
         "3 (5)", "as above", "fig3_copy_xor/authors_k40", _fig3_copy("authors_k40", 1 / 12)),
+    Row("Table 1 (App. F): a flossing epoch costs O(N^2 T_f (1 + k/t_ONS + k))", "-",
+        "one gradient, vanilla tanh, t_ONS = 1, one BLAS thread; T = 50-400, k = 8-64, N = 128-512",
+        "bench/table1.json", _table1()),
     Row("Fig. 13: exponents of trained networks follow -0.2 exp(-0.03 d)",
         "3 (not stated)", "spatial XOR, d = 20-80, none and during, N = 80, 10^4 epochs; " + AUTHORS
         + "; spectrum after the last epoch", "fig13_trained_exponents/authors_lags-half", _fig13()),
