@@ -16,3 +16,9 @@ def inner(a, b):
 
 def random_like_params(params, rng):
     return {name: rng.standard_normal(p.shape) for name, p in params.items()}
+
+
+# a small training run (N = 12, 8 epochs, with flossing episodes and diagnostics) shared by the
+# tests of runs, BPTT, the train/demo command and the plots: TrainConfig(task=..., delay=..., **SMALL)
+SMALL = dict(N=12, T=24, batch=4, epochs=8, diag_every=3, floss_epochs=3, floss_T=12,
+             floss_transient=2, k=4, diag_k=3, test_batch=8)

@@ -1,7 +1,7 @@
 """Bad input across the Python API: every case raises ValueError or TypeError whose
 message names the argument (issue "Reliability": no traceback from deep inside NumPy, no
-silent result).  The command line's bad input is covered in tests/test_cli_conventions.py
-and tests/test_reliability.py.
+silent result).  The command line's bad input is covered in tests/test_cli_main.py,
+tests/test_cli_train.py and tests/test_cli_options.py.
 
 Each case is (label, call, name): ``call()`` must raise, and ``name`` must appear in the
 message.  The table is generated per argument: wrong kind, out of range, non-finite,
@@ -130,8 +130,8 @@ for arg, values in {"epochs": (-1, 2.5, "3"), "k": (0, 7), "T": (0, 2.5), "t_ons
         kwargs = {"epochs": 1, "k": 2, "T": 20, arg: bad}
         case(f"floss {arg}={bad!r}", lambda kwargs=kwargs: floss(NET, **kwargs), arg)
 case("floss of a map without params", lambda: floss(LinearMap(np.eye(2)), epochs=1, k=1, T=5), "params")
-for arg, bad in [("tau", 0), ("tau", 25), ("tau", 2.5), ("k", 0)]:
-    kwargs = {"k": 2, "tau": 5, arg: bad}
+for arg, bad in [("window", 0), ("window", 25), ("window", 2.5), ("k", 0)]:
+    kwargs = {"k": 2, "window": 5, arg: bad}
     case(f"finite_time_exponents {arg}={bad!r}",
          lambda kwargs=kwargs: finite_time_exponents(NET, H0, XS, **kwargs), arg)
 for arg, bad in [("k", 0), ("times", "x"), ("times", [25]), ("transient", -1)]:

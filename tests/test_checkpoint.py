@@ -1,17 +1,20 @@
 """Checkpoints: atomic writes, refusal of bad files, and bit-identical resumption."""
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 
 import numpy as np
 import pytest
 
 from floss_ref.runs import checkpoint as ckpt
+from floss_ref.runs import io as _io
 from floss_ref.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from floss_ref.runs.run import Run, TrainConfig, train
 
@@ -202,3 +205,143 @@ def test_checkpoint_file_gets_the_usual_permissions(tmp_path):
     path = tmp_path / "run.npz"
     Run(CONFIG).train(until=1, checkpoint=path)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---- regression tests of the issue "Reliability", rows F3, F5, F6, F11 ----------------------
+# (the rows that span several modules are in test_reliability.py)
+
+# F3: no half-written or stale files
+
+def test_F3_history_write_that_fails_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "h.json"
+    run = Run(TrainConfig(task="binary_xor", delay=2, N=6, T=10, batch=2, epochs=2, diag_every=0, seed=0))
+    run.train()
+    run.save_history(path)
+    before = path.read_bytes()
+
+    real_write = _io.atomic_write
+
+    def dying_write(p, write):
+        def partial(f):
+            f.write(b'{"config": ')
+            raise KeyboardInterrupt  # killed mid-write
+        return real_write(p, partial)
+
+    monkeypatch.setattr("floss_ref.runs.checkpoint.atomic_write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        run.save_history(path)
+    assert path.read_bytes() == before
+    assert json.loads(before)["epochs_done"] == 2
+    assert [f for f in os.listdir(tmp_path) if f.endswith(".tmp")] == []
+
+
+# F5 / F6 / F11: the checkpoint loader
+
+F_CONFIG = TrainConfig(task="binary_xor", delay=2, N=6, T=12, batch=2, epochs=6, protocol="during",
+                     floss_at=(3,), k=3, floss_epochs=2, floss_T=8, floss_transient=1, diag_every=2,
+                     diag_k=2, test_batch=3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def checkpoint_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "run.npz"
+    Run(F_CONFIG).train(until=4, checkpoint=path)
+    return path
+
+
+def _central_directory(data):
+    """Offsets of the central directory entries of a zip file's bytes."""
+    with zipfile.ZipFile(__import__("io").BytesIO(data)) as z:
+        infos = z.infolist()
+    start = data.rindex(b"PK\x05\x06")
+    cd_offset = int.from_bytes(data[start + 16:start + 20], "little")
+    return infos, cd_offset
+
+
+def test_F5_unsupported_compression_byte_is_refused_not_a_traceback(tmp_path, checkpoint_file):
+    data = bytearray(checkpoint_file.read_bytes())
+    _, cd = _central_directory(bytes(data))
+    data[cd + 10] ^= 0x40  # the compression method of the first directory entry
+    bad = tmp_path / "run.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+        Run.load(bad, F_CONFIG)
+
+
+def test_F5_header_that_fails_to_tokenize_is_refused(tmp_path, checkpoint_file):
+    arrays = _io.read_npz(checkpoint_file)
+    bad = tmp_path / "run.npz"
+    _io.atomic_savez(bad, arrays)
+    data = bytearray(bad.read_bytes())
+    i = data.index(b"{'descr'")  # the first array header: an unterminated string
+    data[i + 1] = ord('"')
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+        Run.load(bad, F_CONFIG)
+
+
+def _npy_member(header_dict_text, data=b""):
+    header = header_dict_text.encode("latin1")
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
+def test_F5_a_small_file_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "run.npz"
+    member = _npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 1000000), }")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__header__.npy", member)
+    start = time.monotonic()
+    with pytest.raises(CheckpointError):
+        Run.load(path, F_CONFIG)
+    with pytest.raises(_io.FileFormatError, match="data bytes, its header declares 800000000000"):
+        _io.read_npz(path)
+    assert time.monotonic() - start < 30  # refused, not a MemoryError after minutes of paging
+
+
+def _rewrite_meta(src, dst, change):
+    arrays = _io.read_npz(src)
+    header = json.loads(str(arrays.pop("__header__")))
+    meta = header["meta"]
+    change(meta, arrays)
+    save_checkpoint(dst, header["config"], arrays, meta)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m, a: m.update(epoch=-5), "epoch -5 is not an integer"),
+    (lambda m, a: m.update(epoch=10 ** 6), "epoch 1000000 is not an integer"),
+    (lambda m, a: m.update(epoch=30.5), "epoch 30.5 is not an integer"),
+    (lambda m, a: m.update(epoch=True), "epoch True is not an integer"),
+    (lambda m, a: m.update(epoch=3), "loss history does not end at epoch 3"),
+    (lambda m, a: m.update(epoch=6), "loss history does not end at epoch 6"),
+    (lambda m, a: m.pop("rng"), "random generator state is not a PCG64 state"),
+    (lambda m, a: m["rng"]["state"].update(state=-1), "random generator state cannot be restored"),
+    (lambda m, a: m["rng"].update(bit_generator="MT19937"), "not a PCG64 state"),
+    (lambda m, a: m.pop("epoch"), "epoch None is not an integer"),
+    (lambda m, a: a["param/W"].__setitem__((0, 0), np.nan), "param/W contains NaN"),
+    (lambda m, a: a["adam/v_W"].__setitem__((0, 0), np.inf), "adam/v_W contains NaN"),
+])
+def test_F6_inconsistent_run_state_is_refused(tmp_path, checkpoint_file, change, match):
+    bad = tmp_path / "run.npz"
+    _rewrite_meta(checkpoint_file, bad, change)
+    before = bad.read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        train(F_CONFIG, checkpoint=bad, resume=True)
+    assert bad.read_bytes() == before
+
+
+def test_F6_a_consistent_rewritten_state_still_resumes_bit_for_bit(tmp_path, checkpoint_file):
+    same = tmp_path / "run.npz"
+    _rewrite_meta(checkpoint_file, same, lambda m, a: None)
+    resumed = train(F_CONFIG, checkpoint=same, resume=True)
+    whole = Run(F_CONFIG).train()
+    for name in whole.history:
+        assert np.array_equal(resumed.history[name], whole.history[name], equal_nan=True), name
+
+
+def test_F11_checkpoint_path_must_be_npz(tmp_path):
+    with pytest.raises(ValueError, match="checkpoint must be a path ending in .npz"):
+        train(F_CONFIG, checkpoint=tmp_path / "x.json")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ValueError, match="checkpoint must be a path ending in .npz"):
+        train(F_CONFIG, checkpoint=tmp_path / "x.json", resume=True)

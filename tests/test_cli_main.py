@@ -1,4 +1,6 @@
-"""Command line: output, files, and clean errors (exit code 2, no traceback)."""
+"""floss_ref.cli.main, the spectrum and floss commands: output, files, clean errors (exit
+code 2, no traceback), --version, defaults that work for every size, and no accepted value
+that ends in a traceback."""
 
 import json
 import subprocess
@@ -7,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from cli_runner import run_main
+from floss_ref import __version__
 from floss_ref.cli import main
 
 
@@ -89,3 +93,53 @@ def test_overflow_is_reported_with_exit_1():
                   "--quiet")
     assert res.returncode == 1, res.stderr
     assert "numerical breakdown" in res.stderr and "Traceback" not in res.stderr
+
+
+# ---- one convention for every subcommand -------------------------------------------------
+
+@pytest.mark.parametrize("command", ["spectrum", "floss", "train"])
+def test_empty_or_unknown_out_is_refused(command):
+    for out in ("", "results.csv"):
+        code, _, err = run_main([command, "--quiet", "--out", out])
+        assert code == 2 and "--out must" in err
+
+
+def test_version():
+    code, out, _ = run_main(["--version"])
+    assert code == 0 and out.strip() == f"floss_ref {__version__}"
+
+
+@pytest.mark.parametrize("N", ["1", "5", "32"])
+def test_k_defaults_work_for_every_size(N):
+    code, out, err = run_main(["spectrum", "--N", N, "--T", "60", "--transient", "10", "--quiet"])
+    assert code == 0, err
+    assert f"lambda_1..{N} =" in out
+    code, out, err = run_main(["floss", "--N", N, "--T", "30", "--transient", "5", "--epochs", "2",
+                               "--T-eval", "40", "--quiet"])
+    assert code == 0, err
+    assert f"flossed {min(16, int(N))} exponents" in out
+
+
+# Values at the edges of what each option accepts: each either works (exit 0), is refused
+# with one line (exit 2) or reports a numerical breakdown (exit 1); none may raise.
+SMALL = ["--N", "4", "--T", "30", "--transient", "5", "--quiet"]
+EDGE_VALUES = [
+    ["--g", "0"], ["--g", "1e308"], ["--g", "40"], ["--g", "inf"], ["--g", "-1"],
+    ["--k", "1"], ["--k", "4"], ["--k", "5"], ["--T", "5"], ["--T", "6"], ["--T", "1"],
+    ["--t-ons", "1"], ["--t-ons", "30"], ["--t-ons", "31"], ["--transient", "0"], ["--transient", "29"],
+    ["--inputs", "none"], ["--inputs", "bernoulli"], ["--seed", "0"], ["--seed", "4294967296"],
+    ["--N", "1"], ["--nonlinearity", "relu"], ["--init", "orthogonal"], ["--cell", "lstm"],
+    ["--cell", "gru"], ["--cell", "lstm", "--init", "gaussian"], ["--out", ""], ["--N", "5000"],
+    ["--T", "1000000000"],
+]
+
+
+@pytest.mark.parametrize("extra", EDGE_VALUES, ids=lambda e: " ".join(e))
+@pytest.mark.parametrize("command", ["spectrum", "floss"])
+def test_edge_values_never_raise(command, extra):
+    argv = [command, *SMALL, *(["--epochs", "2", "--T-eval", "40"] if command == "floss" else []), *extra]
+    code, _, err = run_main(argv)
+    assert code in (0, 1, 2), (code, err)
+    if code:
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err

@@ -1,107 +1,14 @@
-"""Tests of floss_ref.core.precision: exact block-float products, kappa_2 of the long-term
-Jacobian in arbitrary precision (Eq. 10), the precision budget, and the mpmath reference
-of the flossing loss against the float64 adjoint at T = 300."""
-
-from fractions import Fraction
+"""floss_ref.core.precision.condition: kappa_2 of the long-term Jacobian in arbitrary
+precision (Eq. 10), the QR prediction and the check of the digits, and the precision budget."""
 
 import mpmath
 import numpy as np
 import pytest
 
-from floss_ref import LinearMap, VanillaRNN, flossing_grad, flossing_loss, random_orthonormal
-from floss_ref.errors import NumericalBreakdownError
-from floss_ref.core.precision import (bits_needed, eq10_log_kappa, long_term_jacobian_svd, product_svd,
+from floss_ref import LinearMap, VanillaRNN, random_orthonormal
+from floss_ref.core.precision import (bits_needed, eq10_log_kappa, guard_bits, long_term_jacobian_svd, product_svd,
                                  resolvable_horizon, trajectory_jacobians)
-from floss_ref.core.precision import blockfloat
 from floss_ref.core.precision.condition import mgs_r
-from floss_ref.core.precision.reference import flossing_directional_derivative_mp, flossing_loss_mp
-
-
-def exact_value(B):
-    """The block-float matrix as a numpy object array of Fractions (exact)."""
-    n, K, m = B.limbs.shape
-    L = B.limb_bits
-    out = np.empty((n, m), dtype=object)
-    for i in range(n):
-        for j in range(m):
-            total = sum(Fraction(int(B.limbs[i, k, j])) * Fraction(2) ** (-L * k) for k in range(K))
-            out[i, j] = total * Fraction(2) ** B.exponent
-    return out
-
-
-def as_fractions(A):
-    return np.vectorize(Fraction, otypes=[object])(A)
-
-
-def wide_range_matrix(rng, shape):
-    """Float64 entries spanning ~40 binary orders of magnitude, like W diag(phi') with saturated units."""
-    return rng.standard_normal(shape) * 2.0 ** rng.integers(-40, 1, shape)
-
-
-# ---- blockfloat: exact limbs and exact products ---------------------------------------
-
-@pytest.mark.parametrize("n", [1, 2, 3, 12, 80, 1000])
-def test_limb_bits_is_the_largest_exact_size(n):
-    L = blockfloat.limb_bits_for(n)
-    assert n * 2 ** (2 * L - 2) <= 2 ** 53 < n * 2 ** (2 * L)
-
-
-def test_from_float_is_exact_and_balanced():
-    rng = np.random.default_rng(0)
-    A = wide_range_matrix(rng, (7, 5))
-    B = blockfloat.from_float(A, 24, 20)
-    assert B.exact
-    assert np.max(np.abs(B.limbs)) <= 2 ** 23
-    assert np.array_equal(exact_value(B), as_fractions(A))
-
-
-def test_from_float_truncation_is_within_the_last_limb():
-    rng = np.random.default_rng(1)
-    A = wide_range_matrix(rng, (6, 6))
-    B = blockfloat.from_float(A, 24, 2)  # 48 bits: fewer than the entries span
-    assert not B.exact
-    err = np.abs((exact_value(B) - as_fractions(A)).astype(float))
-    assert np.max(err) <= 2.0 ** -24 * np.max(np.abs(A))
-
-
-def test_matmul_keeping_every_limb_is_exact():
-    rng = np.random.default_rng(2)
-    n, m, L = 9, 4, blockfloat.limb_bits_for(9)
-    D = blockfloat.from_float(wide_range_matrix(rng, (n, n)), L, 10)
-    P = blockfloat.from_float(rng.standard_normal((n, m)), L, 10)
-    full = blockfloat.matmul(D, P, 40)
-    assert full.exact
-    assert np.array_equal(exact_value(full), exact_value(D).dot(exact_value(P)))
-
-
-def test_matmul_rounding_error_is_below_prec_bits_of_the_largest_entry():
-    rng = np.random.default_rng(3)
-    n, m = 30, 5
-    L = blockfloat.limb_bits_for(n)
-    K = blockfloat.limbs_for(100, L)
-    P = blockfloat.from_float(rng.standard_normal((n, m)), L, K)
-    exact = exact_value(P)
-    for _ in range(5):
-        Dm = wide_range_matrix(rng, (n, n))
-        P = blockfloat.matmul(blockfloat.from_float(Dm, L, K), P, K)
-        exact = as_fractions(Dm).dot(exact)
-        err = np.abs((exact_value(P) - exact).astype(float))
-        assert np.max(err) <= 2.0 ** -100 * np.max(np.abs(exact.astype(float)))
-        assert np.max(np.abs(P.limbs)) <= 2 ** (L - 1)
-
-
-def test_matmul_of_zero_jacobian_raises():
-    with pytest.raises(NumericalBreakdownError):
-        blockfloat.from_float(np.zeros((3, 3)), 24, 4)
-
-
-def test_to_mpmath_columns_round_once():
-    rng = np.random.default_rng(4)
-    A = rng.standard_normal((5, 3))
-    ctx = mpmath.MPContext()
-    ctx.prec = 53
-    cols = blockfloat.to_mpmath_columns(blockfloat.from_float(A, 24, 5), ctx)
-    assert np.array_equal(np.array([[float(v) for v in c] for c in cols]).T, A)
 
 
 # ---- condition numbers ----------------------------------------------------------------
@@ -229,98 +136,17 @@ def test_batched_state_is_refused():
         long_term_jacobian_svd(net, np.zeros((2, 5)), np.zeros((30, 1)), m=2, horizons=[10])
 
 
-# ---- mpmath reference of the flossing loss ------------------------------------------
+# ---- regression test of the issue "Reliability", row F10 ----------------------------------------
 
-def small_problem(T, seed=21):
-    rng = np.random.default_rng(seed)
-    net = VanillaRNN.random(12, g=1.0, seed=rng)
-    xs = rng.integers(0, 2, (T, 1)).astype(float)
-    return net, rng.standard_normal(12), xs, random_orthonormal(12, 6, seed=rng), rng
-
-
-@pytest.mark.parametrize("t_ons, transient", [(1, 0), (3, 7)])
-def test_mp_loss_matches_float64_loss(t_ons, transient):
-    net, h0, xs, Q0, _ = small_problem(40)
-    kw = dict(k=6, Q0=Q0, t_ons=t_ons, transient=transient, target=0.1)
-    loss, lam = flossing_loss(net, h0, xs, **kw)
-    loss_mp, lam_mp = flossing_loss_mp(net, h0, xs, **kw)
-    np.testing.assert_allclose(float(loss_mp), loss, rtol=1e-12)
-    np.testing.assert_allclose([float(v) for v in lam_mp], lam, rtol=1e-12)
-
-
-def agreeing_digits(a, b):
-    return -np.log10(abs(a - b) / abs(b))
-
-
-def test_adjoint_agrees_with_high_precision_differences_at_T300():
-    net, h0, xs, Q0, rng = small_problem(300)
-    kw = dict(k=6, Q0=Q0, t_ons=2, transient=10)
-    grad = flossing_grad(net, h0, xs, **kw)
-    u = {key: rng.standard_normal(net.params[key].shape) for key in ("W", "V", "b")}
-    u["h0"] = rng.standard_normal(12)
-    adjoint = sum(np.sum(grad.grads[key] * u[key]) for key in ("W", "V", "b")) + np.sum(grad.h0_bar * u["h0"])
-    fd = float(flossing_directional_derivative_mp(net, h0, xs, direction=u, **kw))
-    assert agreeing_digits(adjoint, fd) >= 8
-    i, j = 3, 5
-    unit = np.zeros((12, 12))
-    unit[i, j] = 1.0
-    fd_ij = float(flossing_directional_derivative_mp(net, h0, xs, direction={"W": unit}, **kw))
-    assert agreeing_digits(grad.grads["W"][i, j], fd_ij) >= 8
-
-
-def test_mp_differences_converge_in_the_step():
-    net, h0, xs, Q0, rng = small_problem(30)
-    u = {"W": rng.standard_normal((12, 12))}
-    a = flossing_directional_derivative_mp(net, h0, xs, k=6, Q0=Q0, direction=u, step=1e-25)
-    b = flossing_directional_derivative_mp(net, h0, xs, k=6, Q0=Q0, direction=u, step=1e-30)
-    assert abs(a - b) < 1e-40 * abs(b)
-
-
-@pytest.mark.parametrize("nonlinearity", ["relu", "linear"])
-def test_reference_agrees_with_float64_for_relu_and_linear_networks(nonlinearity):
-    from floss_ref import flossing_loss
-
-    net = VanillaRNN.random(6, 1, 1.2, nonlinearity=nonlinearity, mean_scale="1/N", seed=22)
-    rng = np.random.default_rng(3)
-    h0, xs = rng.standard_normal(6), rng.standard_normal((40, 1))
-    loss_mp, lam_mp = flossing_loss_mp(net, h0, xs, k=2, seed=0)
-    loss, lam = flossing_loss(net, h0, xs, k=2, seed=0)
-    assert float(loss_mp) == pytest.approx(float(loss), rel=1e-12)
-    np.testing.assert_allclose([float(v) for v in lam_mp], lam, rtol=1e-12)
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_reference_agrees_with_float64_for_the_gated_cells(cell):
-    from floss_ref import GRU, LSTM, flossing_grad
-
-    net = (LSTM if cell == "lstm" else GRU).random(4, 2, 1.0, seed=5)
-    net.params["b"][...] = np.random.default_rng(6).standard_normal(net.params["b"].shape) * 0.3
-    rng = np.random.default_rng(7)
-    n = net.state_size
-    h0, xs = rng.standard_normal(n), rng.standard_normal((50, 2))
-    loss_mp, lam_mp = flossing_loss_mp(net, h0, xs, k=3, seed=1, t_ons=2, transient=8)
-    res = flossing_grad(net, h0, xs, k=3, seed=1, t_ons=2, transient=8)
-    assert float(loss_mp) == pytest.approx(float(res.loss), rel=1e-12)
-    np.testing.assert_allclose([float(v) for v in lam_mp], res.exponents, rtol=1e-12)
-    u = {p: rng.standard_normal(v.shape) for p, v in net.params.items()}
-    u["h0"] = rng.standard_normal(n)
-    ref = float(flossing_directional_derivative_mp(net, h0, xs, k=3, seed=1, t_ons=2, transient=8, direction=u))
-    mine = sum(float(np.sum(res.grads[p] * u[p])) for p in net.params) + float(np.sum(res.h0_bar * u["h0"]))
-    assert mine == pytest.approx(ref, rel=1e-11)
-
-
-def test_reference_refuses_other_maps_and_bad_directions():
-    from floss_ref import LinearMap
-
-    with pytest.raises(NotImplementedError):
-        flossing_loss_mp(LinearMap(np.eye(4)), np.zeros(4), T=5, k=2, seed=0)
-    net = VanillaRNN.random(4, seed=23)
-    with pytest.raises(ValueError, match="direction"):
-        flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"U": 1})
-    with pytest.raises(ValueError, match="shape"):
-        flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"W": np.ones(4)})
-
-
-def test_from_float_reports_entries_lost_in_scaling():
-    A = np.array([[1e300, 0.0], [0.0, 5e-324]])  # 2000 binary orders apart
-    assert not blockfloat.from_float(A, 24, 1000).exact
+@pytest.mark.parametrize("call, match", [
+    (lambda: bits_needed(10.0, 100, 10, 5, float("nan")), "digits must be finite"),
+    (lambda: bits_needed(10.0, -5, 10, 5, 10), "horizon .* must be >= 1"),
+    (lambda: bits_needed(float("inf"), 100, 10, 5, 10), "log_kappa contains NaN or infinite"),
+    (lambda: guard_bits(10, 0, 2), "n must be >= 1"),
+    (lambda: resolvable_horizon(0.1, 2, 8), "m = 8 columns exceed the state size n = 2"),
+    (lambda: resolvable_horizon(0.1, 0, 2), "n must be >= 1"),
+    (lambda: product_svd(np.ones((3, 4, 4)), np.ones((4, 2)), [1, 2]), "Q0 must have orthonormal columns"),
+])
+def test_F10_precision_helpers_refuse_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,6 +1,7 @@
 """floss_ref.experiments.config: what a TrainConfig fixes, the input conventions of the
-task and of its flossing episodes, App. B's LSTM initialisation, and how configurations
-stored before a field was renamed or added are read."""
+task and of its flossing episodes, App. B's LSTM initialisation, how configurations
+stored before a field was renamed or added are read, the protocols' schedules, the
+refusal of bad values, and the authors' settings."""
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from floss_ref.experiments.config import ADDED_FIELDS, TrainConfig
 from floss_ref.experiments.tasks import Task
 from floss_ref.runs import run as run_module
 from floss_ref.runs.checkpoint import current_fields
-from floss_ref.runs.run import Run, sweep_tasks
+from floss_ref.runs.run import AUTHORS_SETTINGS, Run, sweep_tasks
 from floss_ref.runs.sweep import _canonical
 
 TINY = dict(N=6, T=24, batch=2, epochs=3, k=3, floss_epochs=2, floss_T=8, floss_transient=2, diag_every=0,
@@ -103,3 +104,54 @@ def test_configurations_stored_before_a_field_was_renamed_or_added_read_as_they_
         old["params"]["clip"] = old["params"].pop("clip_norm")
         assert (_canonical(old) == _canonical(new)) is same
         assert current_fields(old["params"])["floss_inputs"] == "bernoulli"
+
+
+# ---- schedules and refusals -----------------------------------------------------------------
+
+def test_flossing_schedules_of_the_protocols():
+    base = dict(task="copy", delay=2, T=10, epochs=450)
+    assert TrainConfig(**base).flossing_epochs() == ()
+    assert TrainConfig(protocol="prefloss", **base).flossing_epochs() == (0,)
+    assert TrainConfig(protocol="during", **base).flossing_epochs() == (0, 100, 200, 300, 400)
+    assert TrainConfig(protocol="during", floss_at=[250, 50], **base).flossing_epochs() == (0, 50, 250)
+    assert TrainConfig(protocol="throughout", floss_every=150, **base).flossing_epochs() == (0, 150, 300)
+    assert TrainConfig(diag_every=200, **base).diagnostic_epochs() == (0, 200, 400, 449)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(task="parity"), "task must be one of"),
+    (dict(protocol="sometimes"), "protocol must be one of"),
+    (dict(task="binary_xor", delay=3), "even delay"),
+    (dict(delay=0), "delay must be >= 1"),
+    (dict(delay=300, T=300), "smaller than the sequence length"),
+    (dict(batch=0), "batch must be >= 1"),
+    (dict(epochs=0), "epochs must be >= 1"),
+    (dict(T=0), "T must be >= 1"),
+    (dict(floss_epochs=0), "floss_epochs must be >= 1"),
+    (dict(protocol="during", epochs=300), "floss_at holds epoch 400"),
+    (dict(floss_at=(-1,)), "floss_at entry must be >= 0"),
+    (dict(floss_T=10, floss_transient=10), "floss_transient"),
+    (dict(lr=0.0), "lr must be > 0"),
+    (dict(cell="transformer"), "cell must be one of"),
+])
+def test_config_refuses_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+# Reliability row F8 (sizes beyond memory refused up front: test_reliability.py)
+def test_F8_the_default_run_fits_comfortably():
+    assert TrainConfig().estimated_bytes() < 2 ** 30
+
+
+# ---- the authors' settings ---------------------------------------------------------------------
+
+def test_authors_settings_train_and_defaults_are_the_paper_text():
+    assert TrainConfig().input_scale == "none" and TrainConfig().h0_mode == "shared"
+    config = TrainConfig(task="spatial_xor", delay=2, N=6, T=12, batch=3, epochs=4, k=2, floss_epochs=2,
+                         floss_T=6, floss_transient=1, protocol="prefloss", diag_every=2, **AUTHORS_SETTINGS)
+    run = Run(config).train()
+    assert run.model.h0.shape == (3, 6) and float(run.model.offset) != 0.0
+    assert np.isfinite(run.summary()["test_loss"])
+    with pytest.raises(ValueError, match="input_scale"):
+        TrainConfig(input_scale="third")

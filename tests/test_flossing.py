@@ -7,14 +7,13 @@ differences agree to 1e-6 relative on a short horizon, and the pieces (loss valu
 exponents) agree with lyapunov_spectrum.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
-from floss_ref import (Adam, NumericalBreakdownError, VanillaRNN, floss, flossing_grad, flossing_loss,
-                       flossing_loss_jvp, lyapunov_spectrum, random_orthonormal)
-from floss_ref.core.cells import get_cell
-from floss_ref.experiments.optim import clip_per_network, gradient_norms
-from floss_ref.experiments.tasks import draw_inputs
+from floss_ref import (LSTM, ConditioningWarning, NumericalBreakdownError, VanillaRNN, floss, flossing_grad,
+                       flossing_loss, flossing_loss_jvp, lyapunov_spectrum, random_orthonormal)
 from floss_ref.core.lyapunov import benettin, benettin_jvp, benettin_vjp, qr_schedule
 from conftest import inner, random_like_params
 
@@ -138,111 +137,6 @@ def test_householder_and_lapack_paths_agree():
         np.testing.assert_allclose(a.grads[n], b.grads[n], rtol=1e-9, atol=1e-12)
 
 
-def test_floss_drives_exponents_to_target_and_is_reproducible():
-    def run():
-        net = VanillaRNN.random(16, g=1.0, seed=3)
-        hist = floss(net, epochs=60, k=4, T=60, transient=10, target=0.0, lr=0.02, seed=4)
-        return net, hist
-
-    net, hist = run()
-    assert hist.loss.shape == (60,) and hist.exponents.shape == (60, 4)
-    assert np.mean(hist.loss[-10:]) < 0.2 * np.mean(hist.loss[:5])
-    net2, hist2 = run()
-    np.testing.assert_array_equal(hist.loss, hist2.loss)
-    for n in net.params:
-        np.testing.assert_array_equal(net.params[n], net2.params[n])
-
-
-def test_floss_continues_with_given_optimizer():
-    """Two runs of 10 epochs with a shared optimiser and generator equal one run of 20."""
-    one = VanillaRNN.random(8, seed=0)
-    floss(one, epochs=20, k=2, T=20, lr=0.01, seed=np.random.default_rng(5))
-    two = VanillaRNN.random(8, seed=0)
-    opt, gen = Adam(two.params, lr=0.01), np.random.default_rng(5)
-    floss(two, epochs=10, k=2, T=20, seed=gen, optimizer=opt)
-    floss(two, epochs=10, k=2, T=20, seed=gen, optimizer=opt)
-    for n in one.params:
-        np.testing.assert_array_equal(one.params[n], two.params[n])
-
-
-def test_gradient_norms_and_clipping_are_per_network():
-    net = VanillaRNN.random(5, n_in=2, ensemble=(3,), seed=0)
-    rng = np.random.default_rng(1)
-    grads = {name: rng.standard_normal(p.shape) for name, p in net.params.items()}
-    grads["W"][1] *= 100.0                        # member 1 far above the others
-    norms = gradient_norms(net, grads)
-    for r in range(3):
-        one = np.sqrt(sum(np.sum(g[r] ** 2) for g in grads.values()))
-        assert norms[r] == pytest.approx(one, rel=1e-14)
-    clip = 2.0 * max(norms[0], norms[2])          # only member 1 is clipped
-    clipped, before = clip_per_network(net, grads, clip)
-    np.testing.assert_array_equal(before, norms)
-    after = gradient_norms(net, clipped)
-    assert after[1] == pytest.approx(clip, rel=1e-14)
-    for name in grads:
-        np.testing.assert_array_equal(clipped[name][[0, 2]], grads[name][[0, 2]])
-        np.testing.assert_allclose(clipped[name][1], grads[name][1] * clip / norms[1], rtol=1e-15)
-    single = VanillaRNN.random(5, seed=0)
-    g1 = {name: np.ones_like(p) for name, p in single.params.items()}
-    assert gradient_norms(single, g1) == pytest.approx(np.sqrt(sum(p.size for p in single.params.values())))
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_gradient_norms_of_gated_ensembles(cell):
-    """Gated cells have b : (*E, G, 1): two trailing axes per network, declared in param_core_ndim."""
-    net = get_cell(cell).random(4, ensemble=(2,), seed=0)
-    grads = {name: np.ones_like(p) for name, p in net.params.items()}
-    grads["b"][1] = 0.0
-    norms = gradient_norms(net, grads)
-    per_net = sum(p[0].size for p in net.params.values())
-    np.testing.assert_allclose(norms, np.sqrt([per_net, per_net - net.params["b"][1].size]), rtol=1e-15)
-
-
-@pytest.mark.parametrize("ensemble", [(), (2,)])
-def test_floss_with_clip_norm_equals_adam_on_clipped_gradients(ensemble):
-    """floss(clip_norm=c) takes the Adam steps of the per-network clipped gradients and
-    records the norms before clipping; clipping changes the result (Adam is invariant
-    only to one common scale)."""
-    k, T_, clip, epochs = 2, 15, 0.05, 3
-    net = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
-    ref = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
-    plain = VanillaRNN.random(6, g=1.2, ensemble=ensemble, seed=3)
-    hist = floss(net, epochs=epochs, k=k, T=T_, lr=0.01, clip_norm=clip, seed=7)
-    floss(plain, epochs=epochs, k=k, T=T_, lr=0.01, seed=7)
-    opt, rng, norms = Adam(ref.params, lr=0.01), np.random.default_rng(7), []
-    for _ in range(epochs):                       # the same draws, in floss's order
-        xs = draw_inputs("gaussian", T_, ensemble, 1, rng)
-        h0 = rng.standard_normal(ensemble + (6,))
-        Q0 = random_orthonormal(6, k, ensemble, rng)
-        res = flossing_grad(ref, h0, xs, k=k, T=T_, Q0=Q0)
-        norm = np.sqrt(sum(np.sum(g ** 2, axis=tuple(range(len(ensemble), g.ndim))) for g in res.grads.values()))
-        assert np.all(norm > clip)
-        scale = clip / norm
-        opt.step({n: g * np.reshape(scale, np.shape(scale) + (1,) * (g.ndim - len(ensemble)))
-                  for n, g in res.grads.items()})
-        norms.append(norm)
-    np.testing.assert_allclose(hist.grad_norm, np.array(norms), rtol=1e-12)
-    assert hist.grad_norm.shape == (epochs,) + ensemble
-    for n in net.params:
-        np.testing.assert_allclose(net.params[n], ref.params[n], rtol=1e-12, atol=1e-14)
-    assert max(np.max(np.abs(net.params[n] - plain.params[n])) for n in net.params) > 1e-6
-
-
-def test_bad_clip_norm():
-    net = VanillaRNN.random(4, seed=0)
-    for bad in (0.0, -1.0, np.inf):
-        with pytest.raises(ValueError, match="clip_norm must be"):
-            floss(net, epochs=1, k=2, T=10, clip_norm=bad)
-    with pytest.raises(TypeError, match="clip_norm must be a real number"):
-        floss(net, epochs=1, k=2, T=10, clip_norm="1")
-    W = np.random.default_rng(0).standard_normal((3, 4, 4))
-    shared_V = VanillaRNN({"W": W, "V": np.ones((4, 1)), "b": np.zeros((3, 4))})
-    with pytest.raises(ValueError, match="clip_norm: parameter 'V' of shape \\(4, 1\\) has ensemble axes"):
-        floss(shared_V, epochs=1, k=2, T=10, clip_norm=1.0)
-    hist = floss(shared_V, epochs=1, k=2, T=10)   # without clipping a shared V is fine,
-    assert hist.grad_norm is None                 # but there are no per-network norms
-
-
 def test_bad_arguments():
     net, h0, xs, Q0, _ = setup("tanh", ())
     with pytest.raises(ValueError, match="k must be <= 8"):
@@ -268,3 +162,48 @@ def test_singular_R_in_pullback_is_reported():
     net = VanillaRNN({"W": np.zeros((4, 4)), "V": np.ones((4, 1)), "b": np.zeros(4)})
     with pytest.raises(NumericalBreakdownError, match="R_jj = 0"):
         flossing_grad(net, np.zeros(4), np.zeros((5, 1)), k=2)
+
+
+# ---- regression tests of the issue "Reliability", rows F12 and F14 ------------------------------
+
+def test_F14_flossing_loss_and_gradient_warn_about_conditioning():
+    net = LSTM.random(8, g=50.0, seed=0)
+    xs = np.random.default_rng(0).standard_normal((300, 1))
+    with pytest.warns(ConditioningWarning):
+        flossing_grad(net, np.zeros(16), xs, k=8, seed=0)
+    with pytest.warns(ConditioningWarning):
+        flossing_loss(net, np.zeros(16), xs, k=8, seed=0)
+
+
+def test_F14_a_well_conditioned_run_gives_no_warning():
+    net = VanillaRNN.random(8, g=1.2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flossing_grad(net, np.zeros(8), np.zeros((50, 1)), k=4, seed=0)
+
+
+def test_F14_singular_R_in_the_pullback_names_the_step():
+    from floss_ref import SingularRError
+
+    net = VanillaRNN.random(6, g=1.5, seed=0)
+    net.params["W"][:, :2] *= 1e-15  # two directions contract to round-off at every step
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SingularRError, match=r"column j = \d .*\(QR after step \d+\)"):
+            flossing_grad(net, np.ones(6), np.zeros((30, 1)), k=6, seed=0)
+
+
+def test_F12_a_shared_h0_gets_the_summed_cotangent_and_pairs_with_the_tangent():
+    from floss_ref import flossing_loss_jvp
+
+    net = VanillaRNN.random(6, g=1.5, ensemble=(3,), seed=0)
+    xs = np.random.default_rng(1).standard_normal((30, 1))
+    Q0 = np.broadcast_to(np.eye(6)[:, :2], (3, 6, 2))
+    h0 = np.random.default_rng(2).standard_normal(6)
+    one = flossing_grad(net, h0, xs, k=2, Q0=Q0)
+    each = flossing_grad(net, np.broadcast_to(h0, (3, 6)), xs, k=2, Q0=Q0)
+    assert one.h0_bar.shape == (6,)
+    np.testing.assert_allclose(one.h0_bar, each.h0_bar.sum(axis=0), rtol=1e-12)
+    h0_dot = np.random.default_rng(3).standard_normal(6)
+    _, loss_dot = flossing_loss_jvp(net, h0, xs, h0_dot, {}, k=2, Q0=Q0)
+    assert float(np.sum(loss_dot)) == pytest.approx(float(np.sum(one.h0_bar * h0_dot)), rel=1e-10)

@@ -341,3 +341,15 @@ def test_cli_spectrum_with_lstm(capsys):
 @pytest.mark.parametrize("module", [floss_ref.core.cells.lstm, floss_ref.core.cells])
 def test_docstring_examples(module):
     assert doctest.testmod(module, raise_on_error=True).attempted > 0
+
+
+# ---- the forget gain (an authors' setting) -------------------------------------------------
+
+def test_lstm_forget_gain():
+    default = LSTM.random(5, g=0.8, seed=3)
+    zero = LSTM.random(5, g=0.8, forget_gain=0.0, seed=3)
+    f = slice(5, 10)                                    # gates (i, f, c~, o)
+    assert np.all(zero.params["W"][f] == 0.0) and np.any(default.params["W"][f] != 0.0)
+    others = np.r_[0:5, 10:20]
+    np.testing.assert_array_equal(zero.params["W"][others], default.params["W"][others])
+    np.testing.assert_array_equal(zero.params["V"], default.params["V"])

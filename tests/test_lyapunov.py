@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import henon
-from floss_ref import (ConditioningWarning, FunctionMap, LinearMap, NumericalBreakdownError, VanillaRNN,
-                       lyapunov_spectrum, random_orthonormal)
+from floss_ref import (ConditioningWarning, FunctionMap, LinearMap, NumericalBreakdownError, RoundoffWarning,
+                       VanillaRNN, flossing_grad, lyapunov_spectrum, random_orthonormal)
 from floss_ref.core.lyapunov import qr_schedule
 
 
@@ -140,3 +140,35 @@ def test_not_a_map():
         lyapunov_spectrum(object(), np.zeros(2), T=5, k=1)
     with pytest.raises(TypeError, match="callables"):
         FunctionMap(1, 2, 3)
+
+
+# ---- regression tests of the issue "Reliability", rows F12 and F14 ------------------------------
+
+def test_F12_cond_warn_is_checked():
+    lin = LinearMap(0.5 * np.eye(2))
+    with pytest.raises(TypeError, match="cond_warn must be a real number"):
+        lyapunov_spectrum(lin, np.ones(2), T=20, k=2, cond_warn="x")
+    with pytest.raises(ValueError, match="cond_warn must be finite"):
+        lyapunov_spectrum(lin, np.ones(2), T=20, k=2, cond_warn=float("nan"))
+    lyapunov_spectrum(lin, np.ones(2), T=20, k=2, cond_warn=None)
+
+
+def test_F12_ensemble_network_broadcasts_one_h0_and_names_mismatched_axes():
+    net = VanillaRNN.random(6, g=1.5, ensemble=(4,), seed=0)
+    xs = np.zeros((30, 1))
+    one = lyapunov_spectrum(net, np.zeros(6), xs, k=2, seed=0, stderr=False)
+    each = lyapunov_spectrum(net, np.zeros((4, 6)), xs, k=2, seed=0, stderr=False)
+    assert one.exponents.shape == (4, 2)
+    np.testing.assert_array_equal(one.exponents, each.exponents)
+    with pytest.raises(ValueError, match=r"leading \(batch / ensemble\) axes do not broadcast: h0 \(3,\), "
+                                         r"the ensemble \(4,\)"):
+        flossing_grad(net, np.zeros((3, 6)), np.zeros((30, 3, 1)), k=2, seed=0)
+
+
+def test_F14_roundoff_exponents_are_flagged():
+    net = VanillaRNN.random(16, g=1.5, nonlinearity="relu", seed=0)
+    net.params["W"][:, :8] = 0.0  # 8 units reach nobody: the Jacobian has rank <= 8
+    with pytest.warns(RoundoffWarning, match="at round-off level"):
+        res = lyapunov_spectrum(net, np.ones(16), np.zeros((300, 1)), k=12, seed=0, stderr=False)
+    assert res.roundoff[-1] and not res.roundoff[0]
+    assert np.all(res.exponents[res.roundoff] < -30)

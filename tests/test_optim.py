@@ -1,9 +1,12 @@
-"""Adam (the paper's optimiser) against its defining recurrence."""
+"""floss_ref.experiments.optim: Adam (the paper's optimiser) against its defining recurrence,
+gradient clipping per array, and gradient norms and clipping per network of an ensemble."""
 
 import numpy as np
 import pytest
 
-from floss_ref import Adam, NumericalBreakdownError
+from floss_ref import Adam, NumericalBreakdownError, VanillaRNN
+from floss_ref.core.cells import get_cell
+from floss_ref.experiments.optim import clip_per_network, gradient_norms
 
 
 def test_first_step_moves_each_parameter_by_lr_against_the_gradient_sign():
@@ -71,3 +74,54 @@ def test_bad_input():
         opt.step({"w": np.array([np.nan, 0.0])})
     with pytest.raises(ValueError, match="optimiser state has no entry"):
         opt.load_state_dict({"t": 1})
+
+
+# ---- clipping per array and per network -------------------------------------------------
+
+def test_per_array_clipping_clips_each_array_on_its_own():
+    params = {"a": np.zeros(2), "b": np.zeros(2)}
+    grads = {"a": np.array([3.0, 4.0]), "b": np.array([0.003, 0.004])}     # norms 5 and 0.005
+    opt = Adam(params, lr=1.0, clip_norm=0.03, clip_mode="per_array")
+    norm = opt.step(grads)
+    assert norm == pytest.approx(np.sqrt(25 + 0.005 ** 2))
+    # Adam's first step moves by lr * sign(g) whatever the scale: compare the moments instead
+    np.testing.assert_allclose(opt.m["a"], 0.1 * grads["a"] * 0.03 / 5)    # clipped to 0.03
+    np.testing.assert_allclose(opt.m["b"], 0.1 * grads["b"])              # below 0.03: untouched
+    glob = Adam({"a": np.zeros(2), "b": np.zeros(2)}, lr=1.0, clip_norm=0.03)
+    glob.step(grads)
+    np.testing.assert_allclose(glob.m["b"], 0.1 * grads["b"] * 0.03 / norm)
+    with pytest.raises(ValueError, match="clip_mode"):
+        Adam(params, clip_mode="each")
+
+
+def test_gradient_norms_and_clipping_are_per_network():
+    net = VanillaRNN.random(5, n_in=2, ensemble=(3,), seed=0)
+    rng = np.random.default_rng(1)
+    grads = {name: rng.standard_normal(p.shape) for name, p in net.params.items()}
+    grads["W"][1] *= 100.0                        # member 1 far above the others
+    norms = gradient_norms(net, grads)
+    for r in range(3):
+        one = np.sqrt(sum(np.sum(g[r] ** 2) for g in grads.values()))
+        assert norms[r] == pytest.approx(one, rel=1e-14)
+    clip = 2.0 * max(norms[0], norms[2])          # only member 1 is clipped
+    clipped, before = clip_per_network(net, grads, clip)
+    np.testing.assert_array_equal(before, norms)
+    after = gradient_norms(net, clipped)
+    assert after[1] == pytest.approx(clip, rel=1e-14)
+    for name in grads:
+        np.testing.assert_array_equal(clipped[name][[0, 2]], grads[name][[0, 2]])
+        np.testing.assert_allclose(clipped[name][1], grads[name][1] * clip / norms[1], rtol=1e-15)
+    single = VanillaRNN.random(5, seed=0)
+    g1 = {name: np.ones_like(p) for name, p in single.params.items()}
+    assert gradient_norms(single, g1) == pytest.approx(np.sqrt(sum(p.size for p in single.params.values())))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gradient_norms_of_gated_ensembles(cell):
+    """Gated cells have b : (*E, G, 1): two trailing axes per network, declared in param_core_ndim."""
+    net = get_cell(cell).random(4, ensemble=(2,), seed=0)
+    grads = {name: np.ones_like(p) for name, p in net.params.items()}
+    grads["b"][1] = 0.0
+    norms = gradient_norms(net, grads)
+    per_net = sum(p[0].size for p in net.params.values())
+    np.testing.assert_allclose(norms, np.sqrt([per_net, per_net - net.params["b"][1].size]), rtol=1e-15)

@@ -5,15 +5,26 @@ scheduler is an error, not a hang."""
 
 import json
 import os
+import signal
 import socket
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from floss_ref.runs.sweep import MANIFEST, SweepError, SweepTask, load_results, result_path, run_sweep
+from floss_ref.runs import io as _io
+from floss_ref.runs.sweep import (MANIFEST, SweepError, SweepTask, connect, load_result, load_results, result_path,
+                                  run_sweep)
 from floss_ref.runs.run import sweep_tasks
 from floss_ref.runs.run import TrainConfig
+
+VALIDATION = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "validation")
+RELIABILITY = os.path.join(VALIDATION, "reliability")
+sys.path[:0] = [RELIABILITY, VALIDATION]
+import reliability_checks  # noqa: E402
+sys.path.remove(RELIABILITY)
+sys.path.remove(VALIDATION)
 
 TINY = dict(task="binary_xor", delay=4, N=6, T=20, batch=4, epochs=6, k=3, floss_epochs=3, floss_T=10,
             floss_transient=2, floss_at=(0, 3), diag_every=3, test_batch=8)
@@ -46,6 +57,11 @@ def flaky_task(params):
         open(marker, "w").close()
         raise RuntimeError("first attempt fails")
     return {"x": np.array([1.0])}
+
+
+def ones_task(params):
+    """The task of the Reliability rows below: n ones."""
+    return {"x": np.full(params["n"], 1.0)}
 
 
 def assert_same(a, b):
@@ -197,3 +213,190 @@ def test_bad_sweep_arguments_are_refused(tmp_path):
         run_sweep([task], tmp_path, settings=SETTINGS, jobs=-1)
     with pytest.raises(TypeError, match="settings"):
         run_sweep([task], tmp_path, settings={"x": object()})
+
+
+# ---- regression tests of the issue "Reliability", rows F1, F4, F7, F9, F15 --------------------
+# (the rows that span several modules are in test_reliability.py)
+
+F_SETTINGS = {"script": "test_reliability"}
+
+
+# F1: connecting to a scheduler has a hard deadline
+
+@pytest.mark.parametrize("server", [reliability_checks.blackhole, reliability_checks.http_server])
+@pytest.mark.parametrize("scheme", ["tcp", "tls"])
+def test_F1_scheduler_that_never_answers_is_refused_within_the_timeout(server, scheme):
+    pytest.importorskip("distributed")
+    s = server()
+    try:
+        start = time.monotonic()
+        with pytest.raises(SweepError, match="cannot reach the Dask scheduler"):
+            connect(f"{scheme}://127.0.0.1:{s.getsockname()[1]}", timeout=2)
+        # a guard against the hang itself (over 420 s before the fix), not a speed target
+        assert time.monotonic() - start < 2 + 30
+    finally:
+        s.close()
+
+
+def test_F1_scheduler_address_without_scheme_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="scheduler must be an address like 'tcp://host:8786'"):
+        run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path, settings=F_SETTINGS,
+                  scheduler="127.0.0.1:8786")
+    assert not os.path.exists(tmp_path / "a.npz")
+
+
+# F4: a result that cannot be saved is reported; the others are kept
+
+@pytest.mark.parametrize("engine", ["serial", "dask"])
+def test_F4_a_failed_save_is_reported_by_name_and_other_results_are_kept(tmp_path, monkeypatch, engine):
+    import floss_ref.runs.sweep as sweep
+
+    real = sweep._save
+
+    def save(results_dir, task, arrays, seconds, settings):
+        if task.name == "bad":
+            raise OSError(28, "No space left on device")
+        return real(results_dir, task, arrays, seconds, settings)
+
+    monkeypatch.setattr(sweep, "_save", save)
+    tasks = [SweepTask("bad", "test_sweep:ones_task", {"n": 1}),
+             SweepTask("good", "test_sweep:ones_task", {"n": 2})]
+    kwargs = {"jobs": 0}
+    if engine == "dask":
+        distributed = pytest.importorskip("distributed")
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                           dashboard_address=None)
+        client = distributed.Client(cluster, set_as_default=False)
+        kwargs = {"client": client}
+    try:
+        with pytest.raises(SweepError, match="bad: saving the result failed") as info:
+            run_sweep(tasks, tmp_path, settings=F_SETTINGS, **kwargs)
+    finally:
+        if engine == "dask":
+            client.close()
+            cluster.close()
+    assert set(info.value.failures) == {"bad"}
+    assert os.path.exists(tmp_path / "good.npz") and not os.path.exists(tmp_path / "bad.npz")
+
+
+def test_F4_over_long_task_names_are_refused_when_the_task_is_made():
+    with pytest.raises(ValueError, match="task name must be 1 to 200"):
+        SweepTask("x" * 240, "test_sweep:ones_task", {"n": 1})
+
+
+# F7: no orphans
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_F7_killing_the_driver_leaves_no_worker_behind(tmp_path, sig):
+    pids, gone = reliability_checks.kill_driver(sig, str(tmp_path), wait=10.0)
+    assert len(pids) == 2
+    assert gone is not None, "worker processes outlived their driver by 10 s"
+
+
+# F9: results are trusted by their content, not their file name
+
+@pytest.fixture
+def finished(tmp_path):
+    tasks = [SweepTask(f"s{i}", "test_sweep:ones_task", {"n": i + 1}) for i in range(2)]
+    run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=0)
+    return tmp_path, tasks
+
+
+def _resume(finished):
+    d, tasks = finished
+    return run_sweep(tasks, d, settings=F_SETTINGS, jobs=0)
+
+
+def test_F9_truncated_result_is_refused_by_name(finished):
+    d, _ = finished
+    p = d / "s0.npz"
+    p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(SweepError, match=r"s0.npz' cannot be read as a sweep result"):
+        _resume(finished)
+
+
+def test_F9_forged_numbers_are_refused(finished):
+    d, _ = finished
+    arrays = _io.read_npz(d / "s1.npz")
+    arrays["x"] = arrays["x"] * 2
+    _io.atomic_savez(d / "s1.npz", arrays)
+    with pytest.raises(SweepError, match="does not match the hash stored with it"):
+        _resume(finished)
+
+
+def test_F9_another_tasks_result_is_refused(finished):
+    d, _ = finished
+    os.replace(d / "s1.npz", d / "s0.npz")
+    with pytest.raises(SweepError, match="s0.*written by another task"):
+        _resume(finished)
+
+
+def test_F9_object_array_result_is_refused(finished):
+    d, _ = finished
+    np.savez(d / "s0.npz", x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(SweepError, match="not accepted"):
+        _resume(finished)
+
+
+def test_F9_result_of_other_settings_is_refused(finished):
+    d, tasks = finished
+    arrays = _io.read_npz(d / "s0.npz")
+    arrays["meta/settings"] = np.array(json.dumps({"script": "other"}))
+    del arrays["meta/sha256"]  # as a pre-hash file would be
+    _io.atomic_savez(d / "s0.npz", arrays)
+    with pytest.raises(SweepError, match="written under other sweep settings"):
+        _resume(finished)
+
+
+def test_F9_untouched_results_resume_and_load(finished):
+    d, tasks = finished
+    got = _resume(finished)
+    np.testing.assert_array_equal(got["s1"]["x"], [1.0, 1.0])
+    assert load_result(d, "s1", tasks[1], F_SETTINGS)["meta/sha256"].dtype.kind == "U"
+
+
+@pytest.mark.parametrize("manifest", [
+    {"format": "floss_ref.runs.sweep/1"},
+    {"format": "floss_ref.runs.sweep/1", "settings": F_SETTINGS, "tasks": ["s0", "s1"]},
+    {"format": "floss_ref.runs.sweep/1", "settings": "x", "tasks": {}},
+])
+def test_F9_damaged_manifest_is_refused(finished, manifest):
+    d, _ = finished
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SweepError, match="is damaged|not a sweep manifest"):
+        _resume(finished)
+
+
+# F15: small ones
+
+@pytest.mark.parametrize("name", ["ok\n", "a/b", "../x", "", ".hidden"])
+def test_F15_task_names_are_matched_whole(name):
+    with pytest.raises(ValueError, match="task name must be"):
+        SweepTask(name, "test_sweep:ones_task", {"n": 1})
+
+
+def test_F15_retries_are_logged(tmp_path):
+    lines = []
+    marker = str(tmp_path / "marker")
+    run_sweep([SweepTask("flaky", "test_sweep:flaky_task", {"marker": marker})], tmp_path / "r",
+              settings=F_SETTINGS, jobs=0, retries=1, log=lines.append)
+    assert any("flaky: attempt 1 of 2 failed (RuntimeError: first attempt fails); retrying" in line for line in lines)
+
+
+def test_F15_dask_killed_worker_is_reported_as_worker_deaths(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address=None)
+        client = distributed.Client(cluster, set_as_default=False)
+        try:
+            # (one task: tasks queued on the same worker would be counted as killed too)
+            tasks = [SweepTask("dies", "test_sweep:die_task", {})]
+            with pytest.raises(SweepError, match="dies: the workers running it died") as info:
+                run_sweep(tasks, tmp_path, settings=F_SETTINGS, client=client, retries=0)
+        finally:
+            client.close()
+            cluster.close()
+    assert set(info.value.failures) == {"dies"}

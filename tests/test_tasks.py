@@ -99,3 +99,24 @@ def test_unknown_task_and_bad_sizes_refused():
         Task("copy", 2).sample(10, 0, seed=0)
     with pytest.raises(ValueError, match="T must be >= 1"):
         Task("copy", 2).sample(0, 1, seed=0)
+
+
+# ---- input scaling and double lags (the authors' settings) --------------------------------
+
+def test_input_scaling_divides_every_stream_and_keeps_the_targets():
+    plain = Task("spatial_xor", 3).sample(20, 4, 7)
+    scaled = Task("spatial_xor", 3, input_scale="streams").sample(20, 4, 7)
+    np.testing.assert_array_equal(scaled.xs, plain.xs / 3)
+    np.testing.assert_array_equal(scaled.ys, plain.ys)
+
+
+def test_double_lags_are_d_and_2d_scored_from_2d():
+    task = Task("binary_xor", 3, lags="double")          # an odd d is fine with lags d, 2d
+    batch = task.sample(20, 2, 0)
+    x = batch.xs[..., 0]
+    assert batch.mask.nonzero()[0].tolist() == list(range(6, 20))
+    np.testing.assert_array_equal(batch.ys[6:], np.logical_xor(x[3:17], x[0:14]))
+    with pytest.raises(ValueError, match="temporal XOR"):
+        Task("copy", 3, lags="double")
+    with pytest.raises(ValueError, match="first scored step"):
+        Task("binary_xor", 10, lags="double").check_length(20)

@@ -7,7 +7,7 @@ differences check the tangent rules against the forward code itself.
 import numpy as np
 import pytest
 
-from floss_ref import VanillaRNN
+from floss_ref import VanillaRNN, floss
 from cell_contract import (check_step_dot_product, check_step_jvp_central_differences,
                            check_tangent_dot_product, check_tangent_is_jacobian_of_step,
                            check_tangent_jvp_central_differences)
@@ -169,3 +169,31 @@ def test_outer_sum_fast_paths_match_the_plain_sum(u_shape, v_shape, shape):
     assert outer_sum(u, v, shape).shape == shape
     x = rng.standard_normal(shape)
     assert sum_to(x, shape) is x          # nothing broadcast: returned as it is
+
+
+# ---- the mean of W (an authors' setting) ---------------------------------------------------
+
+def test_w_mean_over_N_and_per_entry():
+    entry = VanillaRNN.random(200, nonlinearity="relu", seed=0)
+    over_n = VanillaRNN.random(200, nonlinearity="relu", mean_scale="1/N", seed=0)
+    assert np.mean(entry.params["W"]) == pytest.approx(-0.1, abs=0.01)
+    assert np.mean(over_n.params["W"]) == pytest.approx(-0.1 / 200, abs=0.003)
+    np.testing.assert_allclose(entry.params["W"] - over_n.params["W"], -0.1 + 0.1 / 200, atol=1e-12)
+
+
+# ---- regression tests of the issue "Reliability", row F12: no aliasing, clear errors ----------
+
+def test_F12_cells_copy_the_callers_arrays():
+    W = np.random.default_rng(0).standard_normal((6, 6)) * 0.3
+    W_before = W.copy()
+    net = VanillaRNN({"W": W, "V": np.ones((6, 1)), "b": np.zeros(6)})
+    floss(net, epochs=2, k=2, T=30, seed=0)
+    np.testing.assert_array_equal(W, W_before)          # flossing changed the cell's copy only
+    assert not np.array_equal(net.params["W"], W_before)
+    W.setflags(write=False)                              # a read-only array works too
+    floss(VanillaRNN({"W": W, "V": np.ones((6, 1)), "b": np.zeros(6)}), epochs=1, k=2, T=30, seed=0)
+
+
+def test_F12_huge_gain_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="g must be <= 1e"):
+        VanillaRNN.random(4, g=1e308)

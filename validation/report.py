@@ -265,9 +265,10 @@ def table():
         except EvidenceError as exc:
             problems.append(f"{row.claim}: {exc}")
             numbers, verdict = "evidence missing or damaged (see report.py's output)", "not graded"
-        link = os.path.dirname(row.evidence) if "*" in row.evidence else row.evidence
+        link = os.path.dirname(row.evidence) + "/" if "*" in row.evidence else row.evidence
+        link += "" if link.endswith("/") or "." in os.path.basename(link) else "/"
         lines.append(f"| {row.claim} | {row.networks} | {row.settings} | {numbers} | **{verdict}** | "
-                     f"[results/{row.evidence}](results/{link}/) |")
+                     f"[results/{row.evidence}](results/{link}) |")
     return lines, problems
 
 

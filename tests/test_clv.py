@@ -1,0 +1,67 @@
+"""floss_ref.core.clv: covariant Lyapunov vectors: the eigenvectors of a non-normal linear map,
+the Henon map's vectors and rates, and covariance for a network and an ensemble."""
+
+import numpy as np
+import pytest
+
+import henon
+from floss_ref import LinearMap, VanillaRNN
+from floss_ref.core.clv import covariant_vectors
+
+
+def test_clvs_of_a_non_normal_linear_map_are_its_eigenvectors():
+    A = np.array([[2.0, 1.0, 0.3], [0.0, 1.0, 0.5], [0.0, 0.0, 0.5]])   # non-normal
+    res = covariant_vectors(LinearMap(A), np.zeros(3), T=300, k=3, times=[100, 150, 200], transient=60, seed=0)
+    eigvals, eigvecs = np.linalg.eig(A)
+    order = np.argsort(-np.abs(eigvals))
+    eigvecs = eigvecs[:, order] / np.linalg.norm(eigvecs[:, order], axis=0)
+    for v in res.vectors:
+        signs = np.sign(np.sum(v * eigvecs, axis=0))
+        np.testing.assert_allclose(v * signs, eigvecs, atol=1e-10)
+    np.testing.assert_allclose(res.rates, np.log(np.abs(eigvals[order])), atol=1e-10)
+
+
+def test_clvs_of_the_henon_map():
+    T = 20_000
+    res = covariant_vectors(henon.henon_map(), np.array([0.1, 0.1]), T=T, k=2, times=range(500, T - 500, 5),
+                            transient=500, seed=0)
+    np.testing.assert_allclose(res.rates, [0.4192, -1.6232], atol=1e-2)
+    np.testing.assert_allclose(res.rates, res.exponents, atol=1e-3)
+    v = res.vectors
+    cos = np.abs(np.sum(v[..., 0] * v[..., 1], axis=-1))
+    angle = np.arccos(np.clip(cos, 0.0, 1.0))
+    # the attractor has near-tangencies, but they are rare: few angles are small
+    assert np.mean(angle < 0.01) < 0.01
+    assert np.median(angle) > 0.5
+    # unit columns, and D v_j(t) is parallel to v_j(t + 1) (covariance)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=-2), 1.0, atol=1e-12)
+
+
+def test_clvs_are_covariant_for_a_network_and_an_ensemble():
+    net = VanillaRNN.random(10, g=1.5, ensemble=(2,), seed=3)
+    h0 = np.random.default_rng(4).standard_normal((2, 10))
+    res = covariant_vectors(net, h0, T=600, k=3, times=[300, 301], transient=200, seed=5)
+    # propagate h to step 300 and apply D_300 to the vectors at 300
+    h = h0
+    for _ in range(300):
+        h, cache = net.step(h, None)
+    _, cache = net.step(h, None)
+    moved = net.tangent(cache, res.vectors[0])
+    moved /= np.linalg.norm(moved, axis=-2, keepdims=True)
+    signs = np.sign(np.sum(moved * res.vectors[1], axis=-2, keepdims=True))
+    np.testing.assert_allclose(moved * signs, res.vectors[1], atol=1e-8)
+    single = covariant_vectors(VanillaRNN({n: p[1] for n, p in net.params.items()}), h0[1], T=600, k=3,
+                               times=[300, 301], transient=200, Q0=None, seed=np.random.default_rng(0))
+    np.testing.assert_allclose(np.abs(single.vectors[:, :, :]), np.abs(res.vectors[:, 1]), atol=1e-8)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(k=3, times=[50]), "k must be"),
+    (dict(k=2, times=[5]), r"times must lie in .* = \[10, 90\]"),
+    (dict(k=2, times=[95]), r"times must lie in .* = \[10, 90\]"),
+    (dict(k=2, times=[]), "at least one"),
+    (dict(k=2, times=5), "sequence"),
+])
+def test_clv_bad_input(kw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        covariant_vectors(henon.henon_map(), np.array([0.1, 0.1]), T=100, transient=10, seed=0, **kw)
