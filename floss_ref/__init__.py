@@ -20,8 +20,9 @@ The layout shows the architecture:
     the command line.
 
 The QR decomposition and its derivatives live in :mod:`floss_ref.core.qr`
-(``from floss_ref.core.qr import qr, qr_vjp``).  The module paths of the older, flat
-layout (``floss_ref.core.qr``, ``floss_ref.runs.run``, ...) still import, as aliases.
+(``from floss_ref.core.qr import qr, qr_vjp``).  Short module paths such as
+``floss_ref.qr`` and ``floss_ref.training`` import as aliases of the modules in these
+subpackages (:data:`floss_ref._moved.MOVED`).
 """
 
 from floss_ref import _moved

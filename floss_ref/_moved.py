@@ -1,9 +1,9 @@
-"""Old module paths of floss_ref, kept working as aliases of the modules' present places.
+"""Short module paths of floss_ref, as aliases of the modules in its subpackages.
 
-floss_ref was once one flat package; its modules now live in subpackages (``core``,
-``experiments``, ``runs``, ``kit``, ``cli``).  ``import floss_ref.qr`` still gives the module
-``floss_ref.core.qr`` itself (the same object, not a copy), so code written against the
-flat layout keeps working.  New code should use the paths on the right of :data:`MOVED`.
+floss_ref's modules live in subpackages (``core``, ``experiments``, ``runs``, ``kit``,
+``cli``).  ``import floss_ref.qr`` gives the module ``floss_ref.core.qr`` itself (the same
+object, not a copy), and likewise for every path on the left of :data:`MOVED`.  Code in
+floss_ref uses the paths on the right.
 """
 
 import importlib
@@ -38,7 +38,7 @@ MOVED = {
 
 
 def new_name(name):
-    """The present name of module ``name`` (itself if it did not move)."""
+    """The module that ``name`` stands for (``name`` itself if it is not an alias)."""
     for old, new in MOVED.items():
         if name == old or name.startswith(old + "."):
             return new + name[len(old):]
@@ -46,7 +46,7 @@ def new_name(name):
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds an old module path and loads it as the module at its new path."""
+    """Finds an alias module path and loads it as the module it stands for."""
 
     def find_spec(self, fullname, path=None, target=None):
         new = new_name(fullname)
@@ -62,7 +62,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                               name=spec.name) from exc
 
     def exec_module(self, module):
-        pass  # the module at the new path is already executed
+        pass  # the module it stands for is already executed
 
 
 def install():

@@ -7,6 +7,7 @@ converted to float64 (an exact conversion for the sizes used here), anything els
 is not real floating point is refused.
 """
 
+import functools
 import numbers
 import os
 
@@ -14,6 +15,23 @@ import numpy as np
 
 MAX_GAIN = 1e100
 MEMORY_FRACTION = 0.5  # the most of the machine's memory one request may plan to use
+
+
+def renamed_keywords(**renamed):
+    """Decorator: refuse a keyword argument given under another name, with a TypeError that
+    names the argument to use.  ``@renamed_keywords(other="name")`` makes
+    ``f(..., other=25)`` raise
+    ``TypeError: f() has no argument 'other': it is called 'name' (e.g. name=25)``."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def refusing_old_names(*args, **kwargs):
+            for old, new in renamed.items():
+                if old in kwargs:
+                    raise TypeError(f"{fn.__name__}() has no argument {old!r}: it is called {new!r} "
+                                    f"(e.g. {new}={kwargs[old]!r})")
+            return fn(*args, **kwargs)
+        return refusing_old_names
+    return decorate
 
 
 def memory_budget():

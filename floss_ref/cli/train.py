@@ -180,13 +180,14 @@ def _config_from_args(args):
 
 
 def _summary_lines(run, seconds):
-    s = run.summary()
+    summary = run.summary()
     c = run.config
     lines = [f"{c.task} d={c.delay}, {c.cell} N={c.N}, T={c.T}, B={c.batch}, protocol {c.protocol}: "
-             f"{s['epochs']} epochs, {seconds:.1f} s this session",
-             f"  last-epoch loss {s['final_loss']:.4g}, test loss {s['test_loss']:.4g}"]
+             f"{summary['epochs']} epochs, {seconds:.1f} s this session",
+             f"  last-epoch loss {summary['final_loss']:.4g}, test loss {summary['test_loss']:.4g}"]
     if run.task.binary:
-        lines.append(f"  last-epoch accuracy {s['final_accuracy']:.3f}, test accuracy {s['test_accuracy']:.3f}")
+        lines.append(f"  last-epoch accuracy {summary['final_accuracy']:.3f}, "
+                     f"test accuracy {summary['test_accuracy']:.3f}")
     return lines
 
 
@@ -265,7 +266,7 @@ def run_demo(seed, jobs=2, progress=False):
 
 def demo_verdict(results):
     """True if flossing learned the task (accuracy >= 0.9) and plain BPTT did not (<= 0.6)."""
-    acc = {c.protocol: s["test_accuracy"] for c, _, s, _ in results}
+    acc = {c.protocol: summary["test_accuracy"] for c, _, summary, _ in results}
     return acc["during"] >= 0.9 and acc["none"] <= 0.6
 
 
@@ -273,10 +274,10 @@ def demo_table(results):
     """The comparison table as lines of text."""
     lines = [f"{'protocol':<10} {'test acc':>8} {'test loss':>10} {'|dL/dh0| last 100':>18} "
              f"{'lambda_1':>9} {'time':>7}"]
-    for c, h, s, seconds in results:
+    for c, h, summary, seconds in results:
         h0 = float(np.median(h["h0_grad_norm"][-100:]))
         lam1 = h["exponents"][-1, 0]
-        lines.append(f"{c.protocol:<10} {s['test_accuracy']:>8.3f} {s['test_loss']:>10.4f} {h0:>18.2e} "
+        lines.append(f"{c.protocol:<10} {summary['test_accuracy']:>8.3f} {summary['test_loss']:>10.4f} {h0:>18.2e} "
                      f"{lam1:>+9.3f} {seconds:>6.0f}s")
     return lines
 

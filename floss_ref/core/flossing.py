@@ -1,5 +1,6 @@
 """Gradient flossing: the loss sum_i (lambda_i - target_i)^2, its tangent and its exact
-gradient (Eqs. 4-5, 8, Algorithm 1).
+gradient (Eqs. 4-5, 8, Algorithm 1).  Eq. 4 is the loss with target 0 and Eq. 5 its
+gradient; the target comes from Fig. 1B and App. B.
 
 The exponents are lambda_i = gamma_i / (T - T_tr), with gamma_i = sum_s log R^s_ii from
 the Benettin loop of :mod:`floss_ref.core.lyapunov`.  The loss and its two derivatives are
@@ -15,10 +16,12 @@ that loop plus one line each::
     L_dot = sum_i 2 (lambda_i - target_i) gamma_dot_i / (T - T_tr)
 
 The reverse recurrence through steps, tangent steps and QRs (QR pullback Eq. 8/11) is
-written out in :func:`floss_ref.core.lyapunov.benettin_vjp`, next to the forward loop; its
-derivation is in ``docs/derivations.md``.  The transient's QRs carry no cotangent of
-gamma, but the gradient still flows through them (through Q and h), as in the authors'
-code.  Adam on this gradient, epoch after epoch, is :func:`floss_ref.experiments.driver.floss`.
+written out in :func:`floss_ref.core.lyapunov.benettin_vjp`, next to the forward loop.  The
+transient's QRs carry no cotangent of gamma, but the gradient still flows through them
+(through Q and h), as in the authors' code.  Adam on this gradient, epoch after epoch, is
+:func:`floss_ref.experiments.driver.floss`.
+
+Derivation: docs/derivations.md, section 5.
 """
 
 import dataclasses
@@ -82,7 +85,8 @@ def _differentiable(system, rules):
 
 def flossing_loss(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
                   Q0=None, seed=None, qr_method="lapack", cond_warn=1e8, blas_threads=1):
-    """The flossing loss L = sum_{i<=k} (lambda_i - target_i)^2 (Eq. 5).
+    """The flossing loss L = sum_{i<=k} (lambda_i - target_i)^2: Eq. 4 with the target of
+    Fig. 1B and App. B (target 0 gives Eq. 4 itself).
 
     Arguments as in :func:`floss_ref.lyapunov_spectrum` (``cond_warn`` included: a
     :class:`~floss_ref.core.lyapunov.ConditioningWarning` when R_11 / R_kk exceeds it);
@@ -104,9 +108,12 @@ def flossing_loss(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
 def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1, transient=0,
                       target=0.0, Q0=None, seed=None, qr_method="lapack", blas_threads=1):
     """The flossing loss and its directional derivative (forward mode) along a
+    perturbation of the initial state and of the parameters::
 
-    Derivation: ``docs/derivations.md``, section 5.
-    perturbation of the initial state and of the parameters.
+        gamma, gamma_dot = benettin_jvp(..., h0_dot, params_dot)
+        L_dot = sum_i 2 (lambda_i - target_i) gamma_dot_i / (T - T_tr)
+
+    Derivation: docs/derivations.md, section 5.
 
     Arguments as in :func:`flossing_grad`, plus
 
@@ -134,16 +141,19 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         loop.pop("cond_warn")  # the tangent pass tracks no conditioning
         gamma, gamma_dot = benettin_jvp(system, h, xs, T, Q, h0_dot, params_dot, **loop)
-    window = T - loop["transient"]
-    lam = gamma / window
-    return np.sum((lam - target) ** 2, axis=-1), np.sum(2.0 * (lam - target) * gamma_dot / window, axis=-1)
+    steps_averaged = T - loop["transient"]         # T - T_tr
+    lam = gamma / steps_averaged
+    return np.sum((lam - target) ** 2, axis=-1), np.sum(2.0 * (lam - target) * gamma_dot / steps_averaged, axis=-1)
 
 
 def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
                   Q0=None, seed=None, qr_method="lapack", cond_warn=1e8, blas_threads=1):
-    """Flossing loss and its exact gradient by a hand-written reverse pass (Algorithm 1).
+    """Flossing loss and its exact gradient by a hand-written reverse pass (Algorithm 1)::
 
-    Derivation: ``docs/derivations.md``, section 5.
+        gamma_bar = 2 (lambda - target) / (T - T_tr)
+        h0_bar, params_bar = benettin_vjp(..., gamma_bar)
+
+    Derivation: docs/derivations.md, section 5.
 
     The reverse recurrence is in the module docstring and in
     :func:`floss_ref.core.lyapunov.benettin_vjp`.  The gradient is that of ``sum(loss)`` over
@@ -173,11 +183,11 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
     _differentiable(system, ("step_vjp", "tangent_vjp"))
     h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method,
                                          cond_warn)
-    window = T - loop["transient"]
+    steps_averaged = T - loop["transient"]         # T - T_tr
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         forward = benettin(system, h, xs, T, Q, record=True, **loop)
-        lam = forward.gamma / window
-        gamma_bar = 2.0 * (lam - target) / window     # d sum(loss) / d gamma
+        lam = forward.gamma / steps_averaged
+        gamma_bar = 2.0 * (lam - target) / steps_averaged     # d sum(loss) / d gamma
         h0_bar, grads = benettin_vjp(system, forward, gamma_bar, transient=loop["transient"])
     # one h0 shared by several trajectories or ensemble members (broadcast by
     # check_trajectory) receives the sum of their cotangents, shaped like the h0 given

@@ -10,8 +10,9 @@ This module owns the loop, once: :func:`benettin` runs it (and can record a tape
 :func:`benettin_jvp` carries tangents of h_0 and of the parameters through it (forward
 mode), and :func:`benettin_vjp` pulls a cotangent of gamma back through the recorded
 tape (reverse mode, Algorithm 1).  :func:`lyapunov_spectrum` is gamma / (T - T_tr), and
-:mod:`floss_ref.core.flossing` builds the flossing loss on gamma.  The derivations are in
-``docs/derivations.md``, section "The Benettin loop".
+:mod:`floss_ref.core.flossing` builds the flossing loss on gamma.
+
+Derivation: docs/derivations.md, section 5.
 
 References: G. Benettin, L. Galgani, A. Giorgilli, J.-M. Strelcyn, Meccanica 15 (1980);
 K. Geist, U. Parlitz, W. Lauterborn, Prog. Theor. Phys. 83 (1990).
@@ -399,9 +400,11 @@ def _track_conditioning(r, s, max_cond, cond_warn, warned):
 
 def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedule, qr_method="lapack"):
     """Tangent (forward-mode derivative) of gamma along a perturbation of h_0 and of the
+    parameters.
 
-    Derivation: ``docs/derivations.md``, section 5.
-    parameters: the loop of :func:`benettin`, each line followed by its tangent rule::
+    Derivation: docs/derivations.md, section 5.
+
+    The loop of :func:`benettin`, each line followed by its tangent rule::
 
         h_dot, Q_dot, gamma_dot = h0_dot, 0, 0           # Q0 is fixed
         for s in range(T):
@@ -449,10 +452,12 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
 
 def benettin_vjp(system, forward, gamma_bar, *, transient):
     """Adjoint of :func:`benettin`: pull a cotangent of gamma back to h_0 and the
-
-    Derivation: ``docs/derivations.md``, section 5.
     parameters, through every step, tangent step and QR of the recorded tape
-    (Algorithm 1).  The forward loop and this reverse loop, side by side::
+    (Algorithm 1).
+
+    Derivation: docs/derivations.md, section 5.
+
+    The forward loop and this reverse loop, side by side::
 
         forward (s = 0 .. T-1)                      reverse (s = T-1 .. 0)
         h_next, cache = step(h, x_s)                R_bar = diag(gamma_bar / diag R)   (s+1 > T_tr,
@@ -660,24 +665,25 @@ def _roundoff(exponents, n, t_ons):
     return mask
 
 
-def finite_time_exponents(system, h0, xs=None, *, k, tau, T=None, t_ons=1, transient=0, Q0=None,
+@_validate.renamed_keywords(tau="window")
+def finite_time_exponents(system, h0, xs=None, *, k, window, T=None, t_ons=1, transient=0, Q0=None,
                           seed=None, qr_method="lapack", blas_threads=1):
     """Finite-time Lyapunov exponents: the first k exponents over consecutive windows of
-    ``tau`` steps after the transient, along one run of the Benettin loop.
+    ``window`` steps (T_w) after the transient, along one run of the Benettin loop::
 
-        lambda_i(window w) = (1/tau) sum of log R_ii over the QRs in steps
-                             (T_tr + w tau, T_tr + (w + 1) tau]
+        lambda_i^win(w) = (1/T_w) sum of log R_ii over the QRs in steps
+                          (T_tr + w T_w, T_tr + (w + 1) T_w]
 
     Their mean over the windows is the exponent of :func:`lyapunov_spectrum`; their spread
-    shrinks like 1/sqrt(tau) once tau is long compared with the correlation time of the
+    shrinks like 1/sqrt(T_w) once T_w is long compared with the correlation time of the
     increments (central limit theorem; ``docs/derivations.md``, section 9).  A trailing
-    part of fewer than tau steps is left out.
+    part of fewer than T_w steps is left out.
 
     Parameters
     ----------
-    tau : int
-        Window length in steps, a multiple of ``t_ons`` (so that windows end on QRs);
-        with a transient, ``transient`` must be a multiple of ``t_ons`` too.
+    window : int
+        T_w, the window length in steps, a multiple of ``t_ons`` (so that windows end on
+        QRs); with a transient, ``transient`` must be a multiple of ``t_ons`` too.
     Other arguments as in :func:`lyapunov_spectrum`; T (or xs) must hold at least one
     window after the transient.
 
@@ -686,21 +692,21 @@ def finite_time_exponents(system, h0, xs=None, *, k, tau, T=None, t_ons=1, trans
     (n_windows, *batch, k) ndarray
     """
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
-    tau = _validate.integer("tau", tau, minimum=1)
-    if tau % t_ons or transient % t_ons:
-        raise ValueError(f"tau ({tau}) and transient ({transient}) must be multiples of t_ons ({t_ons}), "
+    window = _validate.integer("window", window, minimum=1)
+    if window % t_ons or transient % t_ons:
+        raise ValueError(f"window ({window}) and transient ({transient}) must be multiples of t_ons ({t_ons}), "
                          "so that every window ends on a QR")
-    n_windows = (T - transient) // tau
+    n_windows = (T - transient) // window
     if n_windows < 1:
-        raise ValueError(f"T - transient = {T - transient} steps hold no window of tau = {tau} steps; "
-                         "increase T or reduce tau")
+        raise ValueError(f"T - transient = {T - transient} steps hold no window of {window} steps; "
+                         "increase T or reduce window")
     windows, current, filled = [], np.zeros(h.shape[:-1] + (k,)), [0]
 
     def on_qr(s, log_r, steps, Q_next, R):
         current[...] += log_r
         filled[0] += steps
-        if filled[0] == tau:
-            windows.append(current / tau)
+        if filled[0] == window:
+            windows.append(current / window)
             current[...] = 0.0
             filled[0] = 0
         return len(windows) == n_windows

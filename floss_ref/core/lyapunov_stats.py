@@ -4,8 +4,9 @@
   means over blocks of the per-QR increments log R_ii (``docs/derivations.md``, section 9).
 * :func:`ensemble_mean`: mean and standard error across independent trajectories or
   networks.
-* :func:`kaplan_yorke_dimension` and :func:`entropy_bound` (the sum of the positive
-  exponents, Pesin's formula; an upper bound on the Kolmogorov-Sinai entropy).
+* :func:`kaplan_yorke_dimension` and :func:`entropy_bound`: the sum of the positive
+  exponents, which by Ruelle's inequality is an upper bound on the Kolmogorov-Sinai
+  entropy rate.  Pesin's formula, the equality, holds for SRB measures.
 
 The finite-time exponents and the convergence stop use these from
 :func:`floss_ref.lyapunov_spectrum` and :func:`floss_ref.core.lyapunov.finite_time_exponents`.
@@ -22,8 +23,9 @@ from floss_ref import _validate
 # A block estimate needs this many blocks before its standard error means anything; the
 # spectrum reports NaN below it.
 MIN_BLOCKS = 16
-# Blocks are merged pairwise when there are 2 * MAX_BLOCKS of them, so that a long run
-# keeps between MAX_BLOCKS and 2 * MAX_BLOCKS blocks in O(MAX_BLOCKS k) memory.
+# Blocks are merged pairwise when there are 2 * MAX_BLOCKS of them, so that a run keeps
+# 1 to 2 * MAX_BLOCKS - 1 complete blocks before the first merge and MAX_BLOCKS to
+# 2 * MAX_BLOCKS - 1 after it, in O(MAX_BLOCKS k) memory.
 MAX_BLOCKS = 32
 # Under independence the lag-1 autocorrelation of n block means is about N(-1/n, 1/n);
 # above max(AUTOCORR_FLOOR, 3/sqrt(n)) the blocks are called too short.
@@ -187,9 +189,10 @@ def kaplan_yorke_dimension(exponents):
 
 
 def entropy_bound(exponents):
-    """Sum of the positive exponents (..., k) -> (...): by Pesin's formula, an upper bound
-    on the Kolmogorov-Sinai entropy rate (nats per step).  With only k exponents computed,
-    it is the bound only if lambda_k < 0."""
+    """Sum of the positive exponents (..., k) -> (...): by Ruelle's inequality, an upper
+    bound on the Kolmogorov-Sinai entropy rate (nats per step).  Pesin's formula, the
+    equality, holds for SRB measures.  With only k exponents computed, the sum is the
+    bound only if lambda_k < 0."""
     lam = _validate.float_array("exponents", exponents, min_ndim=1)
     out = np.sum(np.maximum(lam, 0.0), axis=-1)
     return float(out) if out.ndim == 0 else out

@@ -29,11 +29,12 @@ and, for the dot-product tests of those pullbacks, the tangent (JVP) rules
 A ``params_bar`` dict holds only the parameters the operation depends on; a missing key
 means a zero cotangent.
 
-A map that holds an ensemble of R independent systems says so with ``ensemble_shape``
-(the leading axes *nets of its states and parameters); :func:`floss_ref.floss` then treats
-each member as a network of its own.  Per-network gradient norms (and gradient clipping
-in :func:`floss_ref.floss`) also need ``param_core_ndim``: for each parameter, how many
-trailing axes belong to one network, as the cells in :mod:`floss_ref.core.cells` declare.
+A map that holds an ensemble of ``n_nets`` independent systems says so with
+``ensemble_shape`` (the leading axes ``*nets`` of its states and parameters);
+:func:`floss_ref.floss` then treats each member as a network of its own.  Per-network
+gradient norms (and gradient clipping in :func:`floss_ref.floss`) also need
+``param_core_ndim``: for each parameter, how many trailing axes belong to one network, as
+the cells in :mod:`floss_ref.core.cells` declare.
 
 :class:`FunctionMap` wraps two plain functions, so any discrete map can be analysed
 without writing a class; :class:`LinearMap` is the map ``h -> A h`` whose exponents are

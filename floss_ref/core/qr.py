@@ -18,12 +18,14 @@ Conventions
   (batch) index ``...``.
 * Sign convention, used throughout floss_ref: **the diagonal of R is non-negative**, and
   positive whenever A has full column rank.  This makes the decomposition unique for
-  full-rank A, so ``log R_ii`` (Eq. 7) is defined and the derivative exists.  If a column
-  of A lies in the span of the previous ones (e.g. a zero column), then ``R_jj = 0`` and
-  Q still has orthonormal columns, but from its j-th column on Q (and R from row j on)
-  is not unique -- ``"lapack"`` and ``"householder"`` may then differ.  The derivatives
-  do not exist there and ``qr_jvp`` / ``qr_vjp`` raise
-  :class:`floss_ref.errors.SingularRError`.
+  full-rank A, so ``log R_ii`` (Eq. 7) is defined.  The factors are differentiable there
+  because Gram-Schmidt builds them (with positive diagonal) smoothly from a full-rank A:
+  no norm it divides by vanishes.  Uniqueness says that the factors LAPACK or Householder
+  return after the sign fix are those same smooth functions.  If a column of A lies in the
+  span of the previous ones (e.g. a zero column), then ``R_jj = 0`` and Q still has
+  orthonormal columns, but from its j-th column on Q (and R from row j on) is not unique
+  -- ``"lapack"`` and ``"householder"`` may then differ.  The derivatives do not exist
+  there and ``qr_jvp`` / ``qr_vjp`` raise :class:`floss_ref.errors.SingularRError`.
 * A cotangent ``X_bar`` is dL/dX for a scalar loss L, with the shape of X.  Inner
   products are ``<X, Y> = sum(X * Y)``.
 
@@ -162,12 +164,11 @@ def householder_qr(A):
 # ---------------------------------------------------------------------------------------
 
 def qr_jvp(Q, R, A_dot, rtol=None):
-    """Forward-mode derivative of the thin QR: ``A_dot -> (Q_dot, R_dot)``.
+    """Forward-mode derivative of the thin QR: ``A_dot -> (Q_dot, R_dot)``::
 
-    ::
-
-        C     = Q^T A_dot R^{-1},   L = tril(C, -1),   Omega = L - L^T   (Q^T Q_dot, skew-symmetric)
-        R_dot = (C - Omega) R                                             (upper triangular)
+        Delta = Q^T A_dot R^{-1},   Delta_low = tril(Delta, -1)
+        Omega = Delta_low - Delta_low^T                    (Q^T Q_dot, skew-symmetric)
+        R_dot = (Delta - Omega) R                          (upper triangular)
         Q_dot = (I - Q Q^T) A_dot R^{-1} + Q Omega
 
     Derivation: docs/derivations.md, section 4.
@@ -203,19 +204,17 @@ def qr_jvp(Q, R, A_dot, rtol=None):
     _check_invertible(R, rtol)
 
     Y = _right_solve(A_dot, R, transpose=False)         # A_dot R^{-1}
-    C = np.swapaxes(Q, -1, -2) @ Y                      # (..., k, k)
-    L = np.tril(C, -1)
-    Omega = L - np.swapaxes(L, -1, -2)                  # Q^T Q_dot: skew-symmetric
-    upper = C - Omega                                   # R_dot R^{-1}: upper triangular
+    Delta = np.swapaxes(Q, -1, -2) @ Y                  # (..., k, k)
+    Delta_low = np.tril(Delta, -1)                      # strictly lower triangular
+    Omega = Delta_low - np.swapaxes(Delta_low, -1, -2)  # Q^T Q_dot: skew-symmetric
+    upper = Delta - Omega                               # R_dot R^{-1}: upper triangular
     R_dot = upper @ R                                   # upper @ upper: upper triangular
     Q_dot = Y - Q @ upper                               # = (I - Q Q^T) Y + Q Omega
     return Q_dot, R_dot
 
 
 def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
-    """Pullback of the thin QR (paper Eq. 8 = Eq. 11): ``(Q_bar, R_bar) -> A_bar``.
-
-    ::
+    """Pullback of the thin QR (paper Eq. 8 = Eq. 11): ``(Q_bar, R_bar) -> A_bar``::
 
         M     = R R_bar^T - Q_bar^T Q                                   (k x k)
         A_bar = [Q_bar + Q copyltu(M)] R^{-T},   copyltu(M)_ij = M_{max(i,j), min(i,j)}
@@ -225,9 +224,9 @@ def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
 
     Only the upper triangle of ``R_bar`` enters: R is upper triangular, so its strictly
     lower part cannot depend on A, and ``R tril(R_bar, -1)^T`` is strictly upper triangular,
-    which ``copyltu`` discards.
+    which ``copyltu`` discards.  The pullback is the adjoint of :func:`qr_jvp`.
 
-    Derivation: docs/derivations.md, section 4 (the adjoint of :func:`qr_jvp`).
+    Derivation: docs/derivations.md, section 4.
 
     Parameters
     ----------
@@ -312,7 +311,8 @@ def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol, R_bar_diag=None):
     else:
         M = np.zeros(R.shape)
     if R_bar is not None:
-        # R_bar's strictly lower part never matters: keep its upper triangle
+        # masking R_bar to its upper triangle is harmless but not needed: its strictly lower
+        # part would add R tril(R_bar, -1)^T, strictly upper triangular, which copyltu discards
         M += R @ np.swapaxes(np.where(lower.T, R_bar, 0.0), -1, -2)
     if Q_bar is not None:
         M -= Q_bar.swapaxes(-1, -2) @ Q

@@ -55,9 +55,9 @@ def lapack_qr(A):
     """
     N, k = A.shape
     lwork = _qr_lwork(N, k)
-    packed, tau, _, info = _geqrf(A, lwork=lwork)
+    packed, reflector_scales, _, info = _geqrf(A, lwork=lwork)   # the Householder scalars
     R = packed[:k] * _upper_ones(k)      # R is the upper triangle of the packed factor
-    Q, _, info_q = _orgqr(packed, tau, lwork=lwork, overwrite_a=1)
+    Q, _, info_q = _orgqr(packed, reflector_scales, lwork=lwork, overwrite_a=1)
     if info or info_q:  # only an illegal argument (a bug) makes these non-zero
         raise NumericalBreakdownError(f"LAPACK QR failed (geqrf info {info}, orgqr info {info_q})")
     return positive_diagonal(Q, R, in_place=True)  # the factors are ours: no copies

@@ -3,21 +3,24 @@ sequence and its pullback, and the model (cell + readout + trained initial state
 
 One network, B trajectories, a trained initial state h_0 shared by the batch (or one
 per batch slot).  Time index as in Eq. 9: step s maps h_s to h_{s+1} and reads the input
-x_{s+1}, stored as ``xs[s]``.  Forward and reverse recurrences, side by side (``n`` is
-the cell's state size, the readout sees the first N entries of the state)::
+x_{s+1}, stored as ``xs[s]``; the readout y_hat_{s+1} of h_{s+1} is stored as ``y_hat[s]``.
+Forward and reverse recurrences, side by side (``n`` is the cell's state size, the readout
+sees the first N entries of the state, ``cache_s`` is what step s saves)::
 
-    forward (s = 0 .. T-1)                       reverse (s = T-1 .. 0)
-    h_{s+1}, c_s = cell.step(h_s, xs[s])         g = g + H_bar[s]          (from the readout)
-    r_s = w_out . h_{s+1}[:N] + offset           g, p_bar = cell.step_vjp(c_s, g)
-    L = mean_{scored s, b} loss(r_s, ys[s])      grads += p_bar
-                                                 h0_bar = sum_b g
+    forward (s = 0 .. T-1)                         reverse (s = T-1 .. 0)
+    h_{s+1}, cache_s = cell.step(h_s, xs[s])       g = g + H_bar[s]          (from the readout)
+    y_hat_{s+1} = w_out . h_{s+1}[:N] + offset     g, p_bar = cell.step_vjp(cache_s, g)
+    L = mean_{scored, b} loss(y_hat, ys)           grads += p_bar
+                                                   h0_bar = sum_b g
 
-``H_bar[s] = (dL/dr_s) w_out`` padded with zeros to n entries.  That generic loop works
+``H_bar[s] = (dL/dy_hat[s]) w_out`` padded with zeros to n entries.  That generic loop works
 with any differentiable map of :mod:`floss_ref.core.maps` that has an attribute ``N``.  A
 cell may run the same recurrence its own faster way (``run`` / ``run_vjp`` / ``run_jvp``,
 optional in the map protocol): the vanilla RNN (Eq. 9) does, with the input drive
 ``V x_{s+1} + b`` of all steps as one GEMM before the loop and the parameter cotangents as
 one GEMM over all stacked step cotangents after the reverse loop.
+
+Derivation: docs/derivations.md, section 8.
 """
 
 import dataclasses
@@ -42,113 +45,153 @@ def _scored_count(ys, mask):
     return ys.shape[1] * int(np.count_nonzero(mask))
 
 
-def mse(r, ys, mask):
-    """Mean squared error over the scored steps and the batch.
+def mse(y_hat, ys, mask):
+    """Mean squared error over the scored steps and the batch::
 
-        L = 1/(B n_s) sum_{s scored} sum_b (r_sb - y_sb)^2,   n_s = number of scored steps
+        L = 1/(B T_sc) sum_{s scored} sum_b (y_hat_sb - y_sb)^2,   T_sc = number of scored steps
 
-    r, ys : (T, B)
+    y_hat, ys : (T, B)
     mask : (T,) bool
     returns L : float
     """
-    err = (r - ys)[mask]
+    err = (y_hat - ys)[mask]
     return float(np.sum(err * err)) / _scored_count(ys, mask)
 
 
-def mse_vjp(r, ys, mask, L_bar=1.0):
-    """Pullback of :func:`mse`: r_bar = L_bar * 2 (r - y) / (B n_s) at scored steps, else 0.
+def mse_vjp(y_hat, ys, mask, L_bar=1.0):
+    """Pullback of :func:`mse`::
 
-    Derivation: ``docs/derivations.md``, section 8.
+        y_hat_bar = L_bar * 2 (y_hat - y) / (B T_sc) at scored steps, else 0
 
-    returns r_bar : (T, B)
+    Derivation: docs/derivations.md, section 8.
+
+    y_hat, ys : (T, B)
+    mask : (T,) bool
+    returns y_hat_bar : (T, B)
     """
-    return (2.0 * L_bar / _scored_count(ys, mask)) * (r - ys) * mask[:, None]
+    return (2.0 * L_bar / _scored_count(ys, mask)) * (y_hat - ys) * mask[:, None]
 
 
-def mse_jvp(r, ys, mask, r_dot):
-    """Tangent rule of :func:`mse`: L_dot = 2/(B n_s) sum_scored (r - y) r_dot."""
-    return float(np.sum(mse_vjp(r, ys, mask) * r_dot))
+def mse_jvp(y_hat, ys, mask, y_hat_dot):
+    """Tangent rule of :func:`mse`::
+
+        L_dot = 2/(B T_sc) sum_{s scored} sum_b (y_hat_sb - y_sb) y_hat_dot_sb
+
+    Derivation: docs/derivations.md, section 8.
+
+    y_hat, ys, y_hat_dot : (T, B)
+    mask : (T,) bool
+    returns L_dot : float
+    """
+    return float(np.sum(mse_vjp(y_hat, ys, mask) * y_hat_dot))
 
 
-def bce_logits(r, ys, mask):
-    """Binary cross-entropy of the logit r against bits y, averaged like :func:`mse`.
+def bce_logits(y_hat, ys, mask):
+    """Binary cross-entropy of the logit y_hat against bits y, averaged like :func:`mse`::
 
-        l(r, y) = log(1 + e^r) - y r  =  -y log sigmoid(r) - (1 - y) log(1 - sigmoid(r))
+        l(y_hat, y) = log(1 + exp(y_hat)) - y y_hat
+                    = -y log sig(y_hat) - (1 - y) log(1 - sig(y_hat))
 
-    ``log(1 + e^r)`` is evaluated as ``logaddexp(0, r)``, finite for every finite r.
+    ``log(1 + exp(y_hat))`` is evaluated as ``logaddexp(0, y_hat)``, finite for every
+    finite y_hat.
 
-    r, ys : (T, B)
+    y_hat, ys : (T, B)
     mask : (T,) bool
     returns L : float
     """
-    loss = np.logaddexp(0.0, r) - ys * r
+    loss = np.logaddexp(0.0, y_hat) - ys * y_hat
     return float(np.sum(loss[mask])) / _scored_count(ys, mask)
 
 
-def bce_logits_vjp(r, ys, mask, L_bar=1.0):
-    """Pullback of :func:`bce_logits`: dl/dr = sigmoid(r) - y, times L_bar / (B n_s).
+def bce_logits_vjp(y_hat, ys, mask, L_bar=1.0):
+    """Pullback of :func:`bce_logits`::
 
-    Derivation: ``docs/derivations.md``, section 8.
+        y_hat_bar = L_bar (sig(y_hat) - y) / (B T_sc) at scored steps, else 0
 
-    returns r_bar : (T, B)
+    Derivation: docs/derivations.md, section 8.
+
+    y_hat, ys : (T, B)
+    mask : (T,) bool
+    returns y_hat_bar : (T, B)
     """
-    return (L_bar / _scored_count(ys, mask)) * (expit(r) - ys) * mask[:, None]
+    return (L_bar / _scored_count(ys, mask)) * (expit(y_hat) - ys) * mask[:, None]
 
 
-def bce_logits_jvp(r, ys, mask, r_dot):
-    """Tangent rule of :func:`bce_logits`: L_dot = 1/(B n_s) sum_scored (sigmoid(r) - y) r_dot."""
-    return float(np.sum(bce_logits_vjp(r, ys, mask) * r_dot))
+def bce_logits_jvp(y_hat, ys, mask, y_hat_dot):
+    """Tangent rule of :func:`bce_logits`::
+
+        L_dot = 1/(B T_sc) sum_{s scored} sum_b (sig(y_hat_sb) - y_sb) y_hat_dot_sb
+
+    Derivation: docs/derivations.md, section 8.
+
+    y_hat, ys, y_hat_dot : (T, B)
+    mask : (T,) bool
+    returns L_dot : float
+    """
+    return float(np.sum(bce_logits_vjp(y_hat, ys, mask) * y_hat_dot))
 
 
-def accuracy(r, ys, mask):
-    """Fraction of scored outputs with (sigmoid(r) >= 1/2) == y, i.e. (r >= 0) == y.
+def accuracy(y_hat, ys, mask):
+    """Fraction of scored outputs with (sig(y_hat) >= 1/2) == y, i.e. (y_hat >= 0) == y.
 
-    r, ys : (T, B)
+    y_hat, ys : (T, B)
     mask : (T,) bool
     """
-    hits = (r >= 0.0) == (ys > 0.5)
+    hits = (y_hat >= 0.0) == (ys > 0.5)
     return float(np.mean(hits[mask]))
 
 
 LOSSES = {"mse": (mse, mse_vjp, mse_jvp), "bce": (bce_logits, bce_logits_vjp, bce_logits_jvp)}
 
 
-# ---- readout r = w_out . h + offset ---------------------------------------------------
+# ---- readout y_hat = w_out . h + offset -----------------------------------------------
 
 def readout(hs, w_out, offset):
-    """r_s = w_out . h_{s+1}[:N] + offset, read from the first N entries of the state.
+    """y_hat[s] = w_out . h_{s+1}[:N] + offset, read from the first N entries of the state.
 
     hs : (T, B, n)      states h_1 .. h_T, n >= N
     w_out : (N,)
     offset : ()
-    returns r : (T, B)
+    returns y_hat : (T, B)
     """
     return hs[..., :w_out.shape[0]] @ w_out + offset
 
 
-def readout_vjp(hs, w_out, r_bar, work=None):
-    """Pullback of :func:`readout`.
+def readout_vjp(hs, w_out, y_hat_bar, work=None):
+    """Pullback of :func:`readout`::
 
-    Derivation: ``docs/derivations.md``, section 8.
+        hs_bar[..., :N] = y_hat_bar w_out   (zero on the other n - N entries)
+        w_out_bar = sum_{s,b} y_hat_bar[s, b] h_{s+1}[:N],   offset_bar = sum_{s,b} y_hat_bar[s, b]
 
-        hs_bar[..., :N] = r_bar w_out   (zero on the other n - N entries)
-        w_out_bar = sum_{s,b} r_bar_sb h_{s+1}[:N],   offset_bar = sum_{s,b} r_bar_sb
+    Derivation: docs/derivations.md, section 8.
 
-    r_bar : (T, B)
+    hs : (T, B, n)
+    w_out : (N,)
+    y_hat_bar : (T, B)
     work : Workspace, optional
         Where to put hs_bar.
     returns hs_bar : (T, B, n), w_out_bar : (N,), offset_bar : ()
     """
     N = w_out.shape[0]
     hs_bar = scratch(work, "hs_bar", hs.shape)
-    np.multiply(r_bar[..., None], w_out, out=hs_bar[..., :N])
+    np.multiply(y_hat_bar[..., None], w_out, out=hs_bar[..., :N])
     hs_bar[..., N:] = 0.0
-    w_out_bar = r_bar.reshape(-1) @ hs[..., :N].reshape(-1, N)  # one GEMV over all steps
-    return hs_bar, w_out_bar, np.array(np.sum(r_bar))
+    w_out_bar = y_hat_bar.reshape(-1) @ hs[..., :N].reshape(-1, N)  # one GEMV over all steps
+    return hs_bar, w_out_bar, np.array(np.sum(y_hat_bar))
 
 
 def readout_jvp(hs, w_out, hs_dot, w_out_dot, offset_dot):
-    """Tangent rule of :func:`readout`: r_dot = w_out . hs_dot[:N] + w_out_dot . h[:N] + offset_dot."""
+    """Tangent rule of :func:`readout`::
+
+        y_hat_dot[s] = w_out . hs_dot[s][:N] + w_out_dot . hs[s][:N] + offset_dot
+
+    Derivation: docs/derivations.md, section 8.
+
+    hs, hs_dot : (T, B, n)
+    w_out, w_out_dot : (N,)
+    offset_dot : ()
+    returns y_hat_dot : (T, B)
+    """
     N = w_out.shape[0]
     return hs_dot[..., :N] @ w_out + hs[..., :N] @ w_out_dot + offset_dot
 
@@ -159,7 +202,7 @@ def run_steps(cell, h0, xs, work=None):
     """T steps of any differentiable map, B trajectories from one initial state.
 
     h0 : (n,) shared by the batch, or (B, n) one per trajectory
-    xs : (T, B, d)
+    xs : (T, B, n_in)
     work : Workspace, optional
     returns hs : (T, B, n) (the states h_1 .. h_T) and the tape (the step caches) for
     the pullback and the tangent rule
@@ -176,9 +219,12 @@ def run_steps(cell, h0, xs, work=None):
 
 
 def run_steps_vjp(cell, tape, hs_bar, work=None):
-    """Pullback of :func:`run_steps` (the reverse loop of the module docstring).
+    """Pullback of :func:`run_steps`, the reverse loop of the module docstring::
 
-    Derivation: ``docs/derivations.md``, section 8.
+        g = 0;  for s = T-1 .. 0:  g = g + hs_bar[s];  g, p_bar = cell.step_vjp(cache_s, g)
+        h0_bar = g (summed over the batch if h0 is shared),  params_bar = sum_s p_bar
+
+    Derivation: docs/derivations.md, section 8.
 
     hs_bar : (T, B, n)   cotangents of h_1 .. h_T from the loss
     work : Workspace, optional (unused: this loop keeps no (T, B, n) array)
@@ -198,9 +244,11 @@ def run_steps_vjp(cell, tape, hs_bar, work=None):
 
 
 def run_steps_jvp(cell, tape, h0_dot, params_dot):
-    """Tangent rule of :func:`run_steps`: the state perturbations h_1_dot .. h_T_dot.
+    """Tangent rule of :func:`run_steps`: the state perturbations h_1_dot .. h_T_dot::
 
-    Derivation: ``docs/derivations.md``, section 8.
+        h_dot_0 = h0_dot,   h_dot_{s+1} = cell.step_jvp(cache_s, h_dot_s, params_dot)
+
+    Derivation: docs/derivations.md, section 8.
 
     h0_dot : (n,)
     params_dot : dict of perturbations of cell.params (missing keys are zero)
@@ -347,7 +395,7 @@ class Gradient:
 
 
 def forward(model, batch):
-    """The readout r : (T, B) of ``model`` on ``batch`` (no gradient)."""
+    """The readout y_hat : (T, B) of ``model`` on ``batch`` (no gradient)."""
     hs, _ = sequence_rules(model.cell).run(model.initial_states(batch.xs.shape[1]), batch.xs)
     return readout(hs, model.w_out, model.offset)
 
@@ -360,13 +408,13 @@ def task_loss(model, batch, loss):
 def loss_and_grad(model, batch, loss, work=None):
     """Task loss and its gradient by backpropagation through time (module docstring).
 
-    Derivation: ``docs/derivations.md``, section 8.
+    Derivation: docs/derivations.md, section 8.
 
     Parameters
     ----------
     model : Model
     batch : floss_ref.experiments.tasks.TaskBatch
-        xs : (T, B, d), ys : (T, B), mask : (T,)
+        xs : (T, B, n_in), ys : (T, B), mask : (T,)
     loss : {"mse", "bce"}
     work : Workspace, optional
         Scratch memory reused between calls (see :class:`Workspace`).
@@ -385,14 +433,14 @@ def loss_and_grad(model, batch, loss, work=None):
     _check_slots(model, batch)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
         hs, tape = rules.run(model.h0, batch.xs, work)
-        r = readout(hs, model.w_out, model.offset)
-        L = f(r, batch.ys, batch.mask)
+        y_hat = readout(hs, model.w_out, model.offset)
+        L = f(y_hat, batch.ys, batch.mask)
     if not math.isfinite(L):
         raise NumericalBreakdownError("the task loss is not finite: the network state overflowed "
                                       "(lower the gain g or the learning rate)")
-    acc = accuracy(r, batch.ys, batch.mask) if loss == "bce" else math.nan
-    r_bar = f_vjp(r, batch.ys, batch.mask)
-    hs_bar, w_out_bar, offset_bar = readout_vjp(hs, model.w_out, r_bar, work)
+    acc = accuracy(y_hat, batch.ys, batch.mask) if loss == "bce" else math.nan
+    y_hat_bar = f_vjp(y_hat, batch.ys, batch.mask)
+    hs_bar, w_out_bar, offset_bar = readout_vjp(hs, model.w_out, y_hat_bar, work)
     h0_bar, grads = rules.run_vjp(tape, hs_bar, work)
     grads.update(w_out=w_out_bar, offset=offset_bar, h0=h0_bar)
     return Gradient(loss=L, accuracy=acc, grads=grads)
@@ -406,14 +454,22 @@ def _check_slots(model, batch):
 
 def loss_jvp(model, batch, loss, tangents):
     """Directional derivative of the task loss along ``tangents`` (a dict shaped like
-    ``model.params``; missing keys are zero): the tangent rule of :func:`loss_and_grad`."""
+    ``model.params``; missing keys are zero): the tangent rule of :func:`loss_and_grad`,
+    three tangent rules chained::
+
+        hs_dot = run_jvp(tape, h0_dot, params_dot)
+        y_hat_dot = readout_jvp(hs, w_out, hs_dot, w_out_dot, offset_dot)
+        L_dot = mse_jvp(y_hat, ys, mask, y_hat_dot)           (or bce_logits_jvp)
+
+    Derivation: docs/derivations.md, section 8.
+    """
     rules = sequence_rules(model.cell)
     _check_slots(model, batch)
     hs, tape = rules.run(model.h0, batch.xs)
-    r = readout(hs, model.w_out, model.offset)
+    y_hat = readout(hs, model.w_out, model.offset)
     cell_dot = {name: tangents[name] for name in model.cell.params if name in tangents}
     h0_dot = tangents.get("h0", np.zeros_like(model.h0))
     hs_dot = rules.run_jvp(tape, h0_dot, cell_dot)
-    r_dot = readout_jvp(hs, model.w_out, hs_dot, tangents.get("w_out", np.zeros_like(model.w_out)),
+    y_hat_dot = readout_jvp(hs, model.w_out, hs_dot, tangents.get("w_out", np.zeros_like(model.w_out)),
                         tangents.get("offset", 0.0))
-    return LOSSES[loss][2](r, batch.ys, batch.mask, r_dot)
+    return LOSSES[loss][2](y_hat, batch.ys, batch.mask, y_hat_dot)

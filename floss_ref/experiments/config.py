@@ -248,9 +248,9 @@ class TrainConfig:
 
     def to_dict(self):
         """Plain JSON-able dict (floss_at as a list)."""
-        d = dataclasses.asdict(self)
-        d["floss_at"] = list(self.floss_at)
-        return d
+        fields = dataclasses.asdict(self)
+        fields["floss_at"] = list(self.floss_at)
+        return fields
 
     def flossing_epochs(self):
         """Sorted training epochs before which a flossing episode runs."""

@@ -7,21 +7,24 @@ important."  The paper gives no formula for these regularisers; the two here are
 reading, each pushing towards 1 what flossing pushes towards 0 in log scale:
 
 ``spectral_radius``
-    L_rho = (rho(W) - 1)^2, with rho(W) = |mu| for the eigenvalue mu of W of largest
-    modulus.  For a simple mu with right and left eigenvectors v, u (W v = mu v,
-    u^H W = mu u^H):  d mu = u^H dW v / (u^H v), and d rho = Re(conj(mu) d mu) / |mu|, so
+    L_rho = (rho - 1)^2, rho = |mu_1| for the eigenvalue mu_1 of W of largest modulus,
+    with right and left eigenvectors p_W, q_W (W p_W = mu_1 p_W, q_W^H W = mu_1 q_W^H)::
 
-        dL/dW = 2 (rho - 1) Re( conj(mu) / |mu| * conj(u) v^T / (u^H v) ).
+        W_bar = 2 (rho - 1) Re( conj(mu_1) / rho * conj(q_W) p_W^T / (q_W^H p_W) )
 
 ``jacobian_norm``
     L_D = (1 / (T - T_tr)) sum_{s >= T_tr} (log sigma_1(D_s))^2 along a trajectory, with
-    sigma_1 the largest singular value of the one-step Jacobian D_s = dh_{s+1}/dh_s.  With
-    the top singular pair D_s v = sigma_1 u:  d sigma_1 = u^T dD_s v, and D_s depends on
-    the parameters and on h_s.  So the cotangent 2 log(sigma_1) / (sigma_1 (T - T_tr)) u
-    of D_s v is pulled back by the map's own ``tangent_vjp`` (with Q = v), which gives the
-    parameter and h_s parts, and the h_s part is carried back through the earlier steps
-    by ``step_vjp``, as in backpropagation through time.  Each step's D_s is regularised
-    on its own: no product of Jacobians enters, which is the point of the control.
+    sigma_1 the largest singular value of the one-step Jacobian D_s = dh_{s+1}/dh_s and
+    its singular vectors D_s p_s = sigma_1 q_s::
+
+        D_s_bar = omega_s q_s p_s^T,     omega_s = 2 log sigma_1(D_s) / (sigma_1(D_s) (T - T_tr))
+
+    pulled back by the map's own ``tangent_vjp`` (Q = p_s, Q~_bar = omega_s q_s) and then
+    through the earlier steps by ``step_vjp``, as in backpropagation through time.  Each
+    step's D_s is regularised on its own: no product of Jacobians enters, which is the
+    point of the control.
+
+Derivation: docs/derivations.md, section 11.
 
 :func:`regularize` runs Adam on one of them, epoch by epoch on fresh trajectories, as
 :func:`floss_ref.floss` does on the flossing loss; :class:`floss_ref.runs.run.ControlRun` is
@@ -40,31 +43,45 @@ OBJECTIVES = ("spectral_radius", "jacobian_norm")
 
 
 def spectral_radius_loss_grad(W):
-    """(rho(W) - 1)^2 and its gradient with respect to W (module docstring).
+    """L_rho = (rho(W) - 1)^2 and its gradient with respect to W::
+
+        W_bar = 2 (rho - 1) Re( conj(mu_1) / rho * conj(q_W) p_W^T / (q_W^H p_W) )
+
+    with mu_1 the eigenvalue of largest modulus rho, p_W and q_W its right and left
+    eigenvectors.
+
+    Derivation: docs/derivations.md, section 11.
 
     W : (N, N) ndarray, one network
     returns loss : float, W_bar : (N, N) ndarray
     """
-    mu, V = np.linalg.eig(W)
-    i = int(np.argmax(np.abs(mu)))
-    mu_i, v = mu[i], V[:, i]
-    # left eigenvector: u^H W = mu u^H  <=>  W^T conj(u) = mu conj(u): eigenvector of W^T
-    mu_t, U = np.linalg.eig(W.T)
-    j = int(np.argmin(np.abs(mu_t - mu_i)))
-    u_conj = U[:, j]                       # conj(u)
-    rho = abs(mu_i)
+    mus, right = np.linalg.eig(W)
+    i = int(np.argmax(np.abs(mus)))
+    mu_1, p = mus[i], right[:, i]          # p_W
+    # left eigenvector: q^H W = mu_1 q^H  <=>  W^T conj(q) = mu_1 conj(q): eigenvector of W^T
+    mus_t, left = np.linalg.eig(W.T)
+    j = int(np.argmin(np.abs(mus_t - mu_1)))
+    q_conj = left[:, j]                    # conj(q_W)
+    rho = abs(mu_1)
     if rho == 0.0:
         raise NumericalBreakdownError("rho(W) = 0: the spectral radius has no gradient there")
-    denom = u_conj @ v                     # u^H v
-    if abs(denom) < 1e-12 * np.linalg.norm(u_conj) * np.linalg.norm(v):
-        raise NumericalBreakdownError("the leading eigenvalue of W is defective (u^H v = 0): rho(W) is "
+    denom = q_conj @ p                     # q^H p
+    if abs(denom) < 1e-12 * np.linalg.norm(q_conj) * np.linalg.norm(p):
+        raise NumericalBreakdownError("the leading eigenvalue of W is defective (q^H p = 0): rho(W) is "
                                       "not differentiable there")
-    d_rho = np.real(np.conj(mu_i) / rho * np.outer(u_conj, v) / denom)
+    d_rho = np.real(np.conj(mu_1) / rho * np.outer(q_conj, p) / denom)
     return (rho - 1.0) ** 2, 2.0 * (rho - 1.0) * d_rho
 
 
 def jacobian_norm_loss_grad(system, h0, xs, *, transient=0):
-    """L_D = mean over steps s >= transient of (log sigma_1(D_s))^2, and its gradient.
+    """L_D = mean over steps s >= transient of (log sigma_1(D_s))^2, and its gradient::
+
+        D_s_bar = omega_s q_s p_s^T,   omega_s = 2 log sigma_1(D_s) / (sigma_1(D_s) (T - T_tr))
+        h_bar_s = step_vjp(h_bar_{s+1}) + tangent_vjp(Q = p_s, Q~_bar = omega_s q_s)
+
+    with D_s p_s = sigma_1 q_s, the parameter parts of both pullbacks summed over the steps.
+
+    Derivation: docs/derivations.md, section 11.
 
     system : differentiable map (one network, no batch axes: ``h0 : (n,)``)
     h0 : (n,) ndarray
@@ -79,17 +96,17 @@ def jacobian_norm_loss_grad(system, h0, xs, *, transient=0):
     h = h0
     tape = []
     loss = 0.0
-    window = T - transient
+    steps_averaged = T - transient                     # T - T_tr
     for s in range(T):
         h_next, cache = system.step(h, xs[s])
         if s >= transient:
             D = system.tangent(cache, eye)             # D_s, (n, n)
-            U, S, Vt = np.linalg.svd(D)
-            sigma = S[0]
+            left_vecs, sigmas, right_rows = np.linalg.svd(D)
+            sigma = sigmas[0]
             if not np.isfinite(sigma) or sigma <= 0.0:
                 raise NumericalBreakdownError(f"sigma_1(D_s) = {sigma} at step {s}: no logarithm")
-            loss += np.log(sigma) ** 2 / window
-            tape.append((cache, U[:, 0], Vt[0], sigma))
+            loss += np.log(sigma) ** 2 / steps_averaged
+            tape.append((cache, left_vecs[:, 0], right_rows[0], sigma))    # q_s, p_s
         else:
             tape.append((cache, None, None, None))
         h = h_next
@@ -98,12 +115,12 @@ def jacobian_norm_loss_grad(system, h0, xs, *, transient=0):
     grads = {name: np.zeros_like(p) for name, p in system.params.items()}
     h_bar = np.zeros(n)                                # cotangent of h_{s+1}
     for s in range(T - 1, -1, -1):
-        cache, u, v, sigma = tape[s]
-        h_bar, p_bar = system.step_vjp(cache, h_bar)   # through h_{s+1} = f(h_s)
-        _accumulate(grads, p_bar)
-        if u is not None:                              # D_s's own dependence on h_s and the parameters
-            coeff = 2.0 * np.log(sigma) / (sigma * window)
-            hD_bar, _, pD_bar = system.tangent_vjp(cache, v[:, None], coeff * u[:, None])
+        cache, q, p, sigma = tape[s]
+        h_bar, params_bar = system.step_vjp(cache, h_bar)   # through h_{s+1} = f(h_s)
+        _accumulate(grads, params_bar)
+        if q is not None:                              # D_s's own dependence on h_s and the parameters
+            coeff = 2.0 * np.log(sigma) / (sigma * steps_averaged)     # omega_s
+            hD_bar, _, pD_bar = system.tangent_vjp(cache, p[:, None], coeff * q[:, None])
             h_bar = h_bar + hD_bar
             _accumulate(grads, pD_bar)
     return float(loss), grads

@@ -3,8 +3,8 @@ targets and the mask of scored steps.
 
 Time convention (shared with :mod:`floss_ref.core.lyapunov` and :mod:`floss_ref.runs.run`):
 step s = 0 .. T-1 reads the input ``xs[s]`` (the paper's x_{s+1} in Eq. 9) and produces
-``h_{s+1}``; the readout at step s is ``r_s = w_out . h_{s+1} + offset`` and is compared
-with ``ys[s]``.  In the table below x_j means ``xs[j]``: at step s the network has seen
+``h_{s+1}``; the readout at step s is ``y_hat[s] = w_out . h_{s+1}[:N] + offset`` and is
+compared with ``ys[s]``.  In the table below x_j means ``xs[j]``: at step s the network has seen
 x_0 .. x_s, and a target built from x_{s-d} is defined once s >= d:
 
 =============== ============ ============================================ ==========
@@ -66,7 +66,7 @@ class TaskBatch:
 
     Attributes
     ----------
-    xs : (T, B, d) ndarray
+    xs : (T, B, n_in) ndarray
         Inputs; ``xs[s]`` drives step s.
     ys : (T, B) ndarray
         Targets (0 at unscored steps).
@@ -107,7 +107,7 @@ class Task:
     name : str
     delay : int
     channels : int
-        Number of input streams n_in (the cell's ``d``).
+        Number of input streams: the cell's input channels ``n_in``.
     first_scored : int
         The first scored step: d, or 2d for ``lags="double"``.
     input_scale : float
@@ -180,7 +180,7 @@ class Task:
 
         Returns
         -------
-        TaskBatch with xs : (T, B, d_in), ys : (T, B), mask : (T,)
+        TaskBatch with xs : (T, B, n_in), ys : (T, B), mask : (T,)
         """
         T = self.check_length(T)
         B = _validate.integer("B", B, minimum=1)

@@ -287,12 +287,12 @@ def _read_member(archive, info, want, allowed_kinds):
 def _parse_header(text):
     """(shape, fortran_order, dtype) of an .npy header dict, refusing anything else."""
     try:
-        d = ast.literal_eval(text)
+        header = ast.literal_eval(text)
     except Exception as exc:  # noqa: BLE001  (SyntaxError, ValueError, TokenError, MemoryError ...)
         raise FileFormatError(f"its header is not readable ({type(exc).__name__})") from None
-    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
         raise FileFormatError("its header is not an .npy header")
-    shape, fortran, descr = d["shape"], d["fortran_order"], d["descr"]
+    shape, fortran, descr = header["shape"], header["fortran_order"], header["descr"]
     if not isinstance(shape, tuple) or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 40
                                                for x in shape) or len(shape) > 32:
         raise FileFormatError(f"its header declares the shape {shape!r}")

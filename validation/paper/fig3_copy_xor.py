@@ -19,7 +19,7 @@ per batch slot), as in ``fig4_xor_protocols.py``.  ``--inputs`` chooses the inpu
 convention: ``text`` (default) draws the task's inputs from U(0, 1) as the paper's text
 says, and flossing episodes draw from the same; ``bernoulli`` draws Bernoulli{0, 1} inputs
 for training and flossing, as the authors' code does for every task; ``mixed`` trains on
-U(0, 1) and flosses on Bernoulli inputs, the convention of earlier floss_ref versions
+U(0, 1) and flosses on Bernoulli inputs, the convention of the runs in ``authors_k40``
 (neither source's).  Each choice gets a results directory of its own
 (``<settings>_k<k>_inputs-<inputs>``; ``mixed`` keeps the names without ``_inputs-``).
 

@@ -72,7 +72,7 @@ def calibration(T, rng):
 def finite_time(rng):
     net = network()
     h0 = rng.standard_normal((64, N))
-    windows = {tau: finite_time_exponents(net, h0, k=1, tau=tau, T=TRANSIENT + FTE_STEPS, transient=TRANSIENT,
+    windows = {tau: finite_time_exponents(net, h0, k=1, window=tau, T=TRANSIENT + FTE_STEPS, transient=TRANSIENT,
                                           seed=np.random.default_rng(5))[..., 0].ravel()
                for tau in (25, 100, 400)}
     scaled = {tau: float(np.std(w) * np.sqrt(tau)) for tau, w in windows.items()}

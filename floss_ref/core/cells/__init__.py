@@ -1,7 +1,7 @@
 """RNN cells as differentiable maps (protocol in :mod:`floss_ref.core.maps`).
 
 ``vanilla``: Eq. 9 with tanh or ReLU (state h, N x N Jacobian).
-``lstm``:    App. B Eqs. 12-17 (state s = (h, c), 2N x 2N Jacobian).
+``lstm``:    App. B Eqs. 12-17 (state (h, c), 2N x 2N Jacobian).
 ``gru``:     gated recurrent unit, Cho et al. 2014 (state h, N x N Jacobian).
 
 Every cell has ``N`` units and a readout reads ``state[..., :N]``.

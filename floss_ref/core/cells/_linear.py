@@ -1,11 +1,12 @@
 """Broadcasting linear algebra shared by the cells, with its pullbacks.
 
 Shape rule used by every cell: a state ``h`` has shape ``(*batch, n)`` (units on the last
-axis, any leading batch / ensemble axes ``*batch``), a weight matrix has shape ``(*P, n, m)``
-and the leading axes ``P`` broadcast against ``*batch`` the NumPy way (right-aligned).  One
-network, many trajectories: ``W : (N, N)``, ``h : (B, N)``.  An ensemble of R networks,
-one trajectory each: ``W : (R, N, N)``, ``h : (R, N)``.  An ensemble with B trajectories
-per network: ``W : (R, 1, N, N)``, ``h : (R, B, N)``.
+axis, any leading batch / ensemble axes ``*batch``), a weight matrix has shape
+``(*nets, n, m)`` and its ensemble axes ``*nets`` broadcast against ``*batch`` the NumPy way
+(right-aligned).  One network, many trajectories: ``W : (N, N)``, ``h : (B, N)``.  An
+ensemble of ``n_nets`` networks, one trajectory each: ``W : (n_nets, N, N)``,
+``h : (n_nets, N)``.  An ensemble with B trajectories per network:
+``W : (n_nets, 1, N, N)``, ``h : (n_nets, B, N)``.
 """
 
 import numpy as np
@@ -14,9 +15,9 @@ import numpy as np
 def matvec(M, v):
     """``M @ v`` over the last axis.
 
-    M : (*P, n, m)
+    M : (*nets, n, m)
     v : (*batch, m)
-    returns : (broadcast(P, batch), n)
+    returns : (broadcast(nets, batch), n)
     """
     if M.ndim == 2:
         return v @ M.T  # one GEMM over all leading axes of v
@@ -26,9 +27,9 @@ def matvec(M, v):
 def rmatvec(M, u):
     """``M^T @ u`` over the last axis: the pullback of :func:`matvec` with respect to v.
 
-    M : (*P, n, m)
+    M : (*nets, n, m)
     u : (*batch, n)
-    returns : (broadcast(P, batch), m)
+    returns : (broadcast(nets, batch), m)
     """
     if M.ndim == 2:
         return u @ M
@@ -40,7 +41,7 @@ def outer_sum(u, v, shape):
 
     u : (*batch, n)      cotangent of the output
     v : (*batch, m)      the vector M was applied to
-    shape : tuple    shape of M, (*P, n, m)
+    shape : tuple    shape of M, (*nets, n, m)
     returns : shape
     """
     if len(shape) == 2:

@@ -1,36 +1,40 @@
 """The LSTM of App. B (Eqs. 12-17), its 2N x 2N Jacobian action and their pullbacks.
 
-    i_t  = sigma(W_i h_{t-1} + V_i x_t + b_i)          (Eq. 14)
-    f_t  = sigma(W_f h_{t-1} + V_f x_t + b_f)          (Eq. 12)
-    c~_t = tanh (W_c h_{t-1} + V_c x_t + b_c)          (Eq. 15)
-    o_t  = sigma(W_o h_{t-1} + V_o x_t + b_o)          (Eq. 13)
-    c_t  = f_t * c_{t-1} + i_t * c~_t                  (Eq. 16)
-    h_t  = o_t * tanh(c_t)                             (Eq. 17)
+Step s maps the state (h_s, c_s) to (h_{s+1}, c_{s+1}) and reads the input x_{s+1}::
 
-The paper writes the recurrent weights as U_* and the input weights as W_*; here, as for
-the vanilla cell, ``W`` is recurrent and ``V`` is input.  The dynamical state is the pair
-(h, c), stored concatenated as ``hc = (h, c) : (*batch, 2N)``; the readout reads
-``hc[..., :N] = h``.  The four gates are stacked in the order (i, f, c~, o), so
-``W : (*P, 4N, N)`` holds ``W_i, W_f, W_c, W_o`` as consecutive N-row blocks and one
-matrix product gives all pre-activations ``a = W h + V x + b``, viewed as ``(*batch, 4, N)``.
+    a       = W h_s + V x_{s+1} + b             pre-activations, one block a_g per gate
+    i       = sig(a_i)                          (Eq. 14)
+    f       = sig(a_f)                          (Eq. 12)
+    c~      = tanh(a_c~)                        (Eq. 15)
+    o       = sig(a_o)                          (Eq. 13)
+    c_{s+1} = f * c_s + i * c~                  (Eq. 16)
+    h_{s+1} = o * u,    u = tanh(c_{s+1})       (Eq. 17)
 
-Linearisation (the one-step Jacobian D_s, 2N x 2N, never formed).  Write
-sigma'_j = g_j (1 - g_j) for the sigmoid gates, 1 - c~^2 for the candidate, and
-tau = tanh(c_t).  A perturbation (dh, dc) of the state moves the pre-activations by
-da = W dh and the state by
+The paper writes the recurrent weights as U_* and the input weights as W_*, and indexes
+time by t; here, as for the vanilla cell, ``W`` is recurrent, ``V`` is input, and s is
+the time-step index.  The dynamical state (h, c) is stored concatenated as
+``hc = (h, c) : (*batch, 2N)``; the readout reads ``hc[..., :N] = h``.  The four gates
+are stacked in the order (i, f, c~, o), so ``W : (*nets, 4N, N)`` holds
+``W_i, W_f, W_c~, W_o`` as consecutive N-row blocks and one matrix product gives all
+pre-activations ``a``, viewed as ``(*batch, 4, N)``.
 
-    dc_t = f * dc + K_i da_i + K_f da_f + K_c da_c
-    dh_t = K_o da_o + nu * dc_t
+The linearisation (the one-step Jacobian D_s, 2N x 2N, never formed), with
+``a_dot = W h_dot``::
 
-with the per-unit coefficients
+    c_{s+1}_dot = f * c_dot + K_i a_i_dot + K_f a_f_dot + K_c~ a_c~_dot
+    h_{s+1}_dot = K_o a_o_dot + nu * c_{s+1}_dot
 
-    K_i = sigma'_i c~,   K_f = sigma'_f c_{t-1},   K_c = (1 - c~^2) i,   K_o = sigma'_o tau,
-    nu  = o (1 - tau^2).
+    K     = slope * mult                    (*batch, 4, N), one block per gate
+    slope = (i (1 - i), f (1 - f), 1 - c~^2, o (1 - o))       d gate / d a
+    mult  = (c~, c_s, i, u)                                   what each gate multiplies
+    nu    = o (1 - u^2)
+    curv  = (1 - 2 i, 1 - 2 f, -2 c~, 1 - 2 o)                d slope / d a = slope * curv
 
-``K = dG * M`` with ``dG = (sigma'_i, sigma'_f, 1 - c~^2, sigma'_o)`` and
-``M = (c~, c_{t-1}, i, tau)``, both ``(*batch, 4, N)``.  The step's pullback is this map
-transposed (plus the parameter terms); the tangent's pullback with respect to the state
-also differentiates the coefficients K, f, nu (the second-order term flossing needs).
+``slope``, ``mult`` and ``curv`` are alpha, xi and chi in docs/derivations.md.  The step's
+pullback is this map transposed, plus the parameter terms; the tangent step's pullback
+also differentiates K, f and nu (the second-order term flossing needs).
+
+Derivation: docs/derivations.md, section 6.
 
 Each operation is followed by its pullback (``*_vjp``) and its tangent rule (``*_jvp``),
 which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.core.cells._linear`.
@@ -50,13 +54,14 @@ from floss_ref.core.cells._params import check_keys, gated
 GATES = ("i", "f", "c", "o")          # order of the N-row blocks of W, V and rows of b
 
 # What step saves for the pullbacks and the tangent: the input state (h, c), the input x,
-# gates = (i, f, c~, o), their derivatives dG, M = (c~, c, i, tau), K = dG * M and nu
+# gates = (i, f, c~, o), their slopes, mult = (c~, c, i, u), K = slope * mult and nu
 # (module docstring), each (*batch, 4, N) or (*batch, N).
-StepCache = collections.namedtuple("StepCache", "h c x gates dG M K nu")
+StepCache = collections.namedtuple("StepCache", "h c x gates slope mult K nu")
 
 
 def _curvature(gates):
-    """curv with d(dG)/da = dG * curv: 1 - 2 g for a sigmoid gate g, -2 c~ for the tanh candidate.
+    """curv with d(slope)/da = slope * curv: 1 - 2 g for a sigmoid gate g, -2 c~ for the tanh
+    candidate (chi in docs/derivations.md).
 
     gates : (*batch, 4, N)
     returns : (*batch, 4, N)
@@ -75,7 +80,7 @@ class LSTM:
         ``W : (*nets, 4N, N)`` recurrent weights, ``V : (*nets, 4N, n_in)`` input weights,
         ``b : (*nets, 4, 1)`` one scalar bias per gate (App. B) or ``(*nets, 4, N)`` one bias
         per gate and unit.  Blocks / rows in the gate order (i, f, c~, o).
-        ``*nets`` are ensemble axes: R independent networks in one object.
+        ``*nets`` are ensemble axes: ``n_nets`` independent networks in one object.
 
     Attributes
     ----------
@@ -184,10 +189,10 @@ class LSTM:
         b = np.zeros(ensemble + (4, 1))
         b[..., GATES.index("f"), 0] = rng.uniform(size=ensemble)
         if gains == "app_b":
-            u = rng.uniform(size=ensemble + (6,))      # g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1)
+            drawn = rng.uniform(size=ensemble + (6,))  # g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1)
             g_o = np.broadcast_to(g, ensemble + (1, 1))[..., 0, 0]   # g_oh: not named by App. B
-            g_h = np.stack([u[..., 0], np.zeros(ensemble), u[..., 3], g_o], axis=-1)
-            g_x = np.stack([u[..., 1], u[..., 2], u[..., 4], u[..., 5]], axis=-1)     # gates (i, f, c~, o)
+            g_h = np.stack([drawn[..., 0], np.zeros(ensemble), drawn[..., 3], g_o], axis=-1)
+            g_x = np.stack([drawn[..., 1], drawn[..., 2], drawn[..., 4], drawn[..., 5]], axis=-1)  # gates (i, f, c~, o)
             W = Z * np.repeat(g_h, N, axis=-1)[..., :, None] / np.sqrt(N)
             V = V * np.repeat(g_x, N, axis=-1)[..., :, None]
         return cls({"W": W, "V": V, "b": b})
@@ -195,7 +200,7 @@ class LSTM:
     # ---- one time step, Eqs. 12-17 --------------------------------------------------
 
     def step(self, hc, x):
-        """hc_t = (h_t, c_t) from hc_{t-1} = (h_{t-1}, c_{t-1}) and x_t, Eqs. 12-17.
+        """hc_{s+1} = (h_{s+1}, c_{s+1}) from hc_s = (h_s, c_s) and x_{s+1}, Eqs. 12-17.
 
         hc : (*batch, 2N)
         x : (*batch, n_in) or None (no input)
@@ -206,16 +211,16 @@ class LSTM:
         a = self._preactivation(h, x)                           # (*batch, 4, N)
         gates = expit(a)
         gates[..., 2, :] = np.tanh(a[..., 2, :])
-        dG = gates * (1.0 - gates)                              # sigma' of the sigmoid gates
+        slope = gates * (1.0 - gates)                           # sig' of the sigmoid gates
         i, f, cand, o = (gates[..., j, :] for j in range(4))
-        dG[..., 2, :] = 1.0 - cand * cand                       # tanh' of the candidate
+        slope[..., 2, :] = 1.0 - cand * cand                    # tanh' of the candidate
         c_next = f * c + i * cand
-        tau = np.tanh(c_next)
-        h_next = o * tau
-        M = np.stack([cand, c, i, tau], axis=-2)
-        K = dG * M                                              # coefficients of D_s, module docstring
-        nu = o * (1.0 - tau * tau)
-        return np.concatenate([h_next, c_next], axis=-1), StepCache(h, c, x, gates, dG, M, K, nu)
+        u = np.tanh(c_next)
+        h_next = o * u
+        mult = np.stack([cand, c, i, u], axis=-2)
+        K = slope * mult                                        # coefficients of D_s, module docstring
+        nu = o * (1.0 - u * u)
+        return np.concatenate([h_next, c_next], axis=-1), StepCache(h, c, x, gates, slope, mult, K, nu)
 
     def _preactivation(self, h, x):
         """a = W h + V x + b, viewed per gate.  h : (*batch, N) -> a : (*batch, 4, N)."""
@@ -226,7 +231,18 @@ class LSTM:
         return a.reshape(a.shape[:-1] + (4, self.N)) + p["b"]
 
     def _preactivation_vjp(self, cache, a_bar):
-        """Pullback of :meth:`_preactivation`: a_bar (*batch, 4, N) -> (h_bar (*batch, N), params_bar)."""
+        """Pullback of :meth:`_preactivation`::
+
+            h_bar = W^T a_bar,   W_bar = a_bar h^T,   V_bar = a_bar x^T,   b_bar = a_bar
+
+        with the parameter cotangents summed over the axes that broadcasting added (and
+        over the units for the scalar biases of App. B).
+
+        Derivation: docs/derivations.md, section 6.
+
+        a_bar : (*batch, 4, N)
+        returns h_bar : (*batch, N), params_bar : dict with W, V, b
+        """
         h, x = cache.h, cache.x
         p = self.params
         a_bar_flat = a_bar.reshape(a_bar.shape[:-2] + (4 * self.N,))
@@ -237,7 +253,16 @@ class LSTM:
         return rmatvec(p["W"], a_bar_flat), params_bar
 
     def _preactivation_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of :meth:`_preactivation`: da (*batch, 4, N) for perturbations h_dot, params_dot."""
+        """Tangent rule of :meth:`_preactivation`::
+
+            a_dot = W h_dot + W_dot h + V_dot x + b_dot
+
+        Derivation: docs/derivations.md, section 6.
+
+        h_dot : (*batch, N)
+        params_dot : dict of perturbations of W, V, b (missing keys are zero)
+        returns a_dot : (*batch, 4, N)
+        """
         h, x = cache.h, cache.x
         a_dot = matvec(self.params["W"], h_dot)
         if "W" in params_dot:
@@ -250,31 +275,42 @@ class LSTM:
         return a_dot
 
     def step_vjp(self, cache, hc_next_bar):
-        """Pullback of :meth:`step`: the transpose of the linearisation in the module docstring.
+        """Pullback of :meth:`step`, the transpose of the linearisation in the module docstring::
 
-        Derivation: ``docs/derivations.md``, section 6.
-
-            c_tot = c_t_bar + nu * h_t_bar                   (c_t feeds h_t, Eq. 17)
-            a_bar = K * (c_tot, c_tot, c_tot, h_t_bar)       (gates i, f, c~ feed c_t; o feeds h_t)
-            c_bar = f * c_tot
+            c_next_bar = c_next_bar_in + nu * h_next_bar        (c_{s+1} feeds h_{s+1}, Eq. 17)
+            a_bar = K * (c_next_bar, c_next_bar, c_next_bar, h_next_bar)
+            c_bar = f * c_next_bar
             h_bar = W^T a_bar,  W_bar = a_bar h^T,  V_bar = a_bar x^T,  b_bar = a_bar
-        (parameter cotangents summed over the axes that broadcasting added).
+
+        The gates i, f, c~ feed c_{s+1}, the gate o feeds h_{s+1}.  The parameter
+        cotangents are summed over the axes that broadcasting added.
+
+        Derivation: docs/derivations.md, section 6.
 
         hc_next_bar : (*batch, 2N)
         returns hc_bar : (*batch, 2N), params_bar : dict
         """
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
-        h_next_bar, c_next_bar = hc_next_bar[..., :N], hc_next_bar[..., N:]
-        c_tot = c_next_bar + nu * h_next_bar
-        a_bar = K * np.stack([c_tot, c_tot, c_tot, h_next_bar], axis=-2)
+        h_next_bar, c_next_bar_in = hc_next_bar[..., :N], hc_next_bar[..., N:]
+        c_next_bar = c_next_bar_in + nu * h_next_bar
+        a_bar = K * np.stack([c_next_bar, c_next_bar, c_next_bar, h_next_bar], axis=-2)
         h_bar, params_bar = self._preactivation_vjp(cache, a_bar)
-        return np.concatenate([h_bar, f * c_tot], axis=-1), params_bar
+        return np.concatenate([h_bar, f * c_next_bar], axis=-1), params_bar
 
     def step_jvp(self, cache, hc_dot, params_dot):
-        """Tangent rule of :meth:`step`: d hc_next for perturbations hc_dot, params_dot.
+        """Tangent rule of :meth:`step`, the linearisation in the module docstring::
 
-        Derivation: ``docs/derivations.md``, section 6.
+            c_next_dot = f * c_dot + K_i a_i_dot + K_f a_f_dot + K_c~ a_c~_dot
+            h_next_dot = K_o a_o_dot + nu * c_next_dot
+
+        with a_dot = W h_dot + W_dot h + V_dot x + b_dot.
+
+        Derivation: docs/derivations.md, section 6.
+
+        hc_dot : (*batch, 2N)
+        params_dot : dict of perturbations of W, V, b (missing keys are zero)
+        returns hc_next_dot : (*batch, 2N)
         """
         N = self.N
         f, K, nu = cache.gates[..., 1, :], cache.K, cache.nu
@@ -287,123 +323,135 @@ class LSTM:
     # ---- tangent dynamics, Eq. 6: Q~ = D_s Q ----------------------------------------
 
     def _tangent_parts(self, cache, Q):
-        """A = W Q_h per gate (*batch, 4, N, k) and the new cell block Q~_c (*batch, N, k)."""
+        """P = W Q_h per gate (*batch, 4, N, k) and the new cell block Q~_c (*batch, N, k)."""
         N = self.N
         f, K = cache.gates[..., 1, :], cache.K
-        A = self.params["W"] @ Q[..., :N, :]
-        A = A.reshape(A.shape[:-2] + (4, N, A.shape[-1]))
-        Q_c_next = f[..., None] * Q[..., N:, :] + (K[..., :3, :, None] * A[..., :3, :, :]).sum(axis=-3)
-        return A, Q_c_next
+        P = self.params["W"] @ Q[..., :N, :]
+        P = P.reshape(P.shape[:-2] + (4, N, P.shape[-1]))
+        Q_c_next = f[..., None] * Q[..., N:, :] + (K[..., :3, :, None] * P[..., :3, :, :]).sum(axis=-3)
+        return P, Q_c_next
 
     def tangent(self, cache, Q):
         """Q~_{s+1} = D_s Q_s for the 2N x 2N Jacobian, without forming it.
 
-        With Q = (Q_h; Q_c) and A = W Q_h (per gate):
-            Q~_c = f * Q_c + K_i A_i + K_f A_f + K_c A_c
-            Q~_h = K_o A_o + nu * Q~_c
+        With Q = (Q_h; Q_c) and P = W Q_h (one block per gate)::
+
+            Q~_c = f * Q_c + K_i P_i + K_f P_f + K_c~ P_c~
+            Q~_h = K_o P_o + nu * Q~_c
 
         Q : (*batch, 2N, k)
         returns : (*batch, 2N, k)
         """
         K, nu = cache.K, cache.nu
-        A, Q_c_next = self._tangent_parts(cache, Q)
-        Q_h_next = K[..., 3, :, None] * A[..., 3, :, :] + nu[..., None] * Q_c_next
+        P, Q_c_next = self._tangent_parts(cache, Q)
+        Q_h_next = K[..., 3, :, None] * P[..., 3, :, :] + nu[..., None] * Q_c_next
         return np.concatenate([Q_h_next, Q_c_next], axis=-2)
 
     def tangent_vjp(self, cache, Q, Q_tilde_bar):
         """Pullback of :meth:`tangent` (the second-order term flossing needs).
 
-        Derivation: ``docs/derivations.md``, section 6.
+        The two lines of :meth:`tangent` reversed (cotangents of Q, of W through P = W Q_h,
+        and of the coefficients), with Q~_bar_g = Q~_c_bar for the gates i, f, c~ and
+        Q~_h_bar for o::
 
-        Reverse of the two lines of :meth:`tangent`, then of the coefficients.  First the
-        bilinear part (cotangents of Q, of W through A = W Q_h, and of the coefficients):
+            Q~_c_bar = Q~_c_bar_in + nu * Q~_h_bar
+            nu_bar = sum_k Q~_h_bar * Q~_c,     f_bar = sum_k Q~_c_bar * Q_c,   Q_c_bar = f * Q~_c_bar
+            K_bar  = sum_k P * Q~_bar_g,        P_bar = K * Q~_bar_g
+            Q_h_bar = W^T P_bar,                W_bar += P_bar Q_h^T
 
-            C     = Q~_c_bar + nu * Q~_h_bar
-            nu_bar = sum_k Q~_h_bar * Q~_c,    f_bar = sum_k C * Q_c,    Q_c_bar = f * C
-            K_bar  = sum_k A * (C, C, C, Q~_h_bar),   A_bar = K * (C, C, C, Q~_h_bar)
-            Q_h_bar = W^T A_bar,                W_bar += A_bar Q_h^T
+        then the coefficients K = slope * mult, f and nu as functions of a and c_s::
 
-        then K = dG * M, f, nu as functions of the pre-activations a and of c_{t-1}, with
-        d(dG)/da = dG * curv, curv = (1 - 2i, 1 - 2f, -2c~, 1 - 2o) (sigma'' = sigma'(1 - 2 sigma),
-        tanh'' = -2 tanh tanh'):
+            slope_bar = K_bar * mult,   mult_bar = K_bar * slope -> (c~_bar, c_bar, i_bar, u_bar)
+            o_bar = (1 - u^2) nu_bar,   u_bar += -2 o u nu_bar,   c_next_bar = (1 - u^2) u_bar
+            a_bar = slope * (gate_bar + curv * slope_bar),   gate_bar = (i_bar, f_bar, c~_bar, o_bar)
+            a_bar += K * (c_next_bar, c_next_bar, c_next_bar, 0),   c_bar += f * c_next_bar
+            h_bar = W^T a_bar,  W_bar += a_bar h^T,  V_bar, b_bar as in step_vjp
 
-            dG_bar = K_bar * M,   M_bar = K_bar * dG  -> c~_bar, c_bar, i_bar, tau_bar
-            o_bar  = nu_bar (1 - tau^2),   tau_bar += -2 o tau nu_bar
-            a_bar  = dG * (gate_bar + curv * dG_bar)       gate_bar = (i_bar, f_bar, c~_bar, o_bar)
-            c_t_bar = (1 - tau^2) tau_bar,   then through c_t = f c + i c~ like step_vjp:
-            a_bar  += K * (c_t_bar, c_t_bar, c_t_bar, 0),   c_bar += f * c_t_bar
-            h_bar  = W^T a_bar,   W_bar += a_bar h^T,   V_bar, b_bar as in step_vjp.
+        Derivation: docs/derivations.md, section 6.
 
         Q : (*batch, 2N, k)
         Q_tilde_bar : (*batch, 2N, k)
         returns hc_bar : (*batch, 2N), Q_bar : (*batch, 2N, k), params_bar : dict with W, V, b
         """
         N = self.N
-        gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
+        gates, slope, mult, K, nu = cache.gates, cache.slope, cache.mult, cache.K, cache.nu
         W = self.params["W"]
-        A, Q_c_next = self._tangent_parts(cache, Q)
+        P, Q_c_next = self._tangent_parts(cache, Q)
         Q_h, Q_c = Q[..., :N, :], Q[..., N:, :]
-        Q_h_next_bar, Q_c_next_bar = Q_tilde_bar[..., :N, :], Q_tilde_bar[..., N:, :]
-        f, o, tau = gates[..., 1, :], gates[..., 3, :], M[..., 3, :]
+        Q_h_next_bar, Q_c_next_bar_in = Q_tilde_bar[..., :N, :], Q_tilde_bar[..., N:, :]
+        f, o, u = gates[..., 1, :], gates[..., 3, :], mult[..., 3, :]
 
-        # bilinear part
-        C = Q_c_next_bar + nu[..., None] * Q_h_next_bar
-        KA_bar = np.stack([C, C, C, Q_h_next_bar], axis=-3)                # (*batch, 4, N, k)
-        K_bar = np.sum(A * KA_bar, axis=-1)
-        A_bar = K[..., None] * KA_bar
-        A_bar = A_bar.reshape(A_bar.shape[:-3] + (4 * N, A_bar.shape[-1]))
-        W_bar_tangent = sum_to(A_bar @ np.swapaxes(Q_h, -1, -2), W.shape)
-        Q_bar = np.concatenate([np.swapaxes(W, -1, -2) @ A_bar, f[..., None] * C], axis=-2)
-        f_bar = np.sum(C * Q_c, axis=-1)
+        # the two lines of the tangent step
+        Q_c_next_bar = Q_c_next_bar_in + nu[..., None] * Q_h_next_bar
+        # (*batch, 4, N, k): the cotangent each gate's K_g * P_g receives
+        Q_tilde_bar_g = np.stack([Q_c_next_bar, Q_c_next_bar, Q_c_next_bar, Q_h_next_bar], axis=-3)
+        K_bar = np.sum(P * Q_tilde_bar_g, axis=-1)
+        P_bar = K[..., None] * Q_tilde_bar_g
+        P_bar = P_bar.reshape(P_bar.shape[:-3] + (4 * N, P_bar.shape[-1]))
+        W_bar_tangent = sum_to(P_bar @ np.swapaxes(Q_h, -1, -2), W.shape)
+        Q_bar = np.concatenate([np.swapaxes(W, -1, -2) @ P_bar, f[..., None] * Q_c_next_bar], axis=-2)
+        f_bar = np.sum(Q_c_next_bar * Q_c, axis=-1)
         nu_bar = np.sum(Q_h_next_bar * Q_c_next, axis=-1)
 
-        # coefficients K = dG * M, f, nu as functions of a and c_{t-1}
+        # coefficients K = slope * mult, f, nu as functions of a and c_s
         curv = _curvature(gates)
-        M_bar = K_bar * dG
-        dtau = 1.0 - tau * tau
-        gate_bar = np.stack([M_bar[..., 2, :], f_bar, M_bar[..., 0, :], nu_bar * dtau], axis=-2)
-        a_bar = dG * (gate_bar + curv * (K_bar * M))
-        tau_bar = M_bar[..., 3, :] - 2.0 * o * tau * nu_bar
-        c_next_bar = dtau * tau_bar
+        mult_bar = K_bar * slope
+        du = 1.0 - u * u
+        gate_bar = np.stack([mult_bar[..., 2, :], f_bar, mult_bar[..., 0, :], nu_bar * du], axis=-2)
+        a_bar = slope * (gate_bar + curv * (K_bar * mult))
+        u_bar = mult_bar[..., 3, :] - 2.0 * o * u * nu_bar
+        c_next_bar = du * u_bar
         a_bar[..., :3, :] += K[..., :3, :] * c_next_bar[..., None, :]
-        c_bar = M_bar[..., 1, :] + f * c_next_bar
+        c_bar = mult_bar[..., 1, :] + f * c_next_bar
 
         h_bar, params_bar = self._preactivation_vjp(cache, a_bar)
-        # W enters twice: through the pre-activations and through A = W Q_h
+        # W enters twice: through the pre-activations and through P = W Q_h
         params_bar["W"] += W_bar_tangent
         return np.concatenate([h_bar, c_bar], axis=-1), Q_bar, params_bar
 
     def tangent_jvp(self, cache, Q, hc_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of hc, Q and the parameters.
+        """Tangent rule of :meth:`tangent` for perturbations of hc, Q and the parameters,
+        the product rule on its two lines::
 
-        Derivation: ``docs/derivations.md``, section 6.
+            Q~_c_dot = f_dot * Q_c + f * Q_c_dot + sum_{g = i, f, c~} (K_g_dot P_g + K_g P_g_dot)
+            Q~_h_dot = K_o_dot P_o + K_o P_o_dot + nu_dot * Q~_c + nu * Q~_c_dot
+
+        with P_dot = W Q_h_dot + W_dot Q_h, K_dot = (curv * slope * a_dot) * mult + slope * mult_dot,
+        f_dot = slope_f a_f_dot and nu_dot = o_dot (1 - u^2) - 2 o u u_dot.
+
+        Derivation: docs/derivations.md, section 6.
+
+        Q, Q_dot : (*batch, 2N, k)
+        hc_dot : (*batch, 2N)
+        params_dot : dict of perturbations of W, V, b (missing keys are zero)
+        returns Q_tilde_dot : (*batch, 2N, k)
         """
         N = self.N
-        gates, dG, M, K, nu = cache.gates, cache.dG, cache.M, cache.K, cache.nu
-        f, o, tau = gates[..., 1, :], gates[..., 3, :], M[..., 3, :]
-        A, Q_c_next = self._tangent_parts(cache, Q)
+        gates, slope, mult, K, nu = cache.gates, cache.slope, cache.mult, cache.K, cache.nu
+        f, o, u = gates[..., 1, :], gates[..., 3, :], mult[..., 3, :]
+        P, Q_c_next = self._tangent_parts(cache, Q)
 
         # perturbation of the coefficients K, f, nu
         a_dot = self._preactivation_jvp(cache, hc_dot[..., :N], params_dot)
         c_dot = hc_dot[..., N:]
         Ka_dot = K * a_dot
         c_next_dot = f * c_dot + Ka_dot[..., :3, :].sum(axis=-2)
-        tau_dot = (1.0 - tau * tau) * c_next_dot
-        gates_dot = dG * a_dot
+        u_dot = (1.0 - u * u) * c_next_dot
+        gates_dot = slope * a_dot
         curv = _curvature(gates)
-        M_dot = np.stack([gates_dot[..., 2, :], c_dot, gates_dot[..., 0, :], tau_dot], axis=-2)
-        K_dot = (curv * gates_dot) * M + dG * M_dot
+        mult_dot = np.stack([gates_dot[..., 2, :], c_dot, gates_dot[..., 0, :], u_dot], axis=-2)
+        K_dot = (curv * gates_dot) * mult + slope * mult_dot
         f_dot = gates_dot[..., 1, :]
-        nu_dot = gates_dot[..., 3, :] * (1.0 - tau * tau) - 2.0 * o * tau * tau_dot
+        nu_dot = gates_dot[..., 3, :] * (1.0 - u * u) - 2.0 * o * u * u_dot
 
-        # perturbation of A = W Q_h
-        A_dot = self.params["W"] @ Q_dot[..., :N, :]
+        # perturbation of P = W Q_h
+        P_dot = self.params["W"] @ Q_dot[..., :N, :]
         if "W" in params_dot:
-            A_dot = A_dot + params_dot["W"] @ Q[..., :N, :]
-        A_dot = A_dot.reshape(A.shape)
+            P_dot = P_dot + params_dot["W"] @ Q[..., :N, :]
+        P_dot = P_dot.reshape(P.shape)
 
-        KA_dot = K_dot[..., None] * A + K[..., None] * A_dot
+        KP_dot = K_dot[..., None] * P + K[..., None] * P_dot
         Q_c_next_dot = (f_dot[..., None] * Q[..., N:, :] + f[..., None] * Q_dot[..., N:, :]
-                        + KA_dot[..., :3, :, :].sum(axis=-3))
-        Q_h_next_dot = KA_dot[..., 3, :, :] + nu_dot[..., None] * Q_c_next + nu[..., None] * Q_c_next_dot
+                        + KP_dot[..., :3, :, :].sum(axis=-3))
+        Q_h_next_dot = KP_dot[..., 3, :, :] + nu_dot[..., None] * Q_c_next + nu[..., None] * Q_c_next_dot
         return np.concatenate([Q_h_next_dot, Q_c_next_dot], axis=-2)

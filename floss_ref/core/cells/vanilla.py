@@ -5,7 +5,8 @@
 
 Each operation is followed by its pullback (``*_vjp``) and its tangent rule (``*_jvp``),
 which the tests pair in dot-product tests.  Shapes follow :mod:`floss_ref.core.cells._linear`:
-states ``(*batch, N)``, weights ``(*P, N, N)`` with ``P`` broadcasting against ``*batch``.
+states ``(*batch, N)``, weights ``(*nets, N, N)`` with the ensemble axes ``*nets``
+broadcasting against ``*batch``.
 """
 
 import math
@@ -70,8 +71,8 @@ class VanillaRNN:
     ----------
     params : dict
         ``W : (*nets, N, N)`` recurrent weights, ``V : (*nets, N, n_in)`` input weights,
-        ``b : (*nets, N)`` bias.  ``*nets`` are ensemble axes: R independent networks in one
-        object, each with its own weights and its own trajectory.
+        ``b : (*nets, N)`` bias.  ``*nets`` are ensemble axes: ``n_nets`` independent networks
+        in one object, each with its own weights and its own trajectory.
     nonlinearity : {"tanh", "relu", "linear"}
         phi of Eq. 9; "linear" is the identity (the linear networks of App. E).
 
@@ -193,13 +194,14 @@ class VanillaRNN:
         return h_next, (phi, dphi, x)
 
     def step_vjp(self, cache, h_next_bar):
-        """Pullback of :meth:`step`.
-
-        Derivation: ``docs/derivations.md``, section 2.
+        """Pullback of :meth:`step`::
 
             h_bar = phi'(h) * (W^T h_next_bar)
             W_bar = h_next_bar phi(h)^T,  V_bar = h_next_bar x^T,  b_bar = h_next_bar
-        (parameter cotangents summed over the batch axes that broadcasting added).
+
+        The parameter cotangents are summed over the batch axes that broadcasting added.
+
+        Derivation: docs/derivations.md, section 2.
 
         h_next_bar : (*batch, N)
         returns h_bar : (*batch, N), params_bar : dict
@@ -213,9 +215,15 @@ class VanillaRNN:
         return rmatvec(p["W"], h_next_bar) * dphi, params_bar
 
     def step_jvp(self, cache, h_dot, params_dot):
-        """Tangent rule of :meth:`step`: d h_next for perturbations h_dot, params_dot.
+        """Tangent rule of :meth:`step` for perturbations h_dot, params_dot::
 
-        Derivation: ``docs/derivations.md``, section 2.
+            h_next_dot = W (phi'(h) * h_dot) + W_dot phi(h) + V_dot x + b_dot
+
+        Derivation: docs/derivations.md, section 2.
+
+        h_dot : (*batch, N)
+        params_dot : dict of perturbations of W, V, b (missing keys are zero)
+        returns h_next_dot : (*batch, N)
         """
         phi, dphi, x = cache
         p = self.params
@@ -242,12 +250,13 @@ class VanillaRNN:
     def tangent_vjp(self, cache, Q, Q_tilde_bar):
         """Pullback of :meth:`tangent` (the second-order term flossing needs).
 
-        Derivation: ``docs/derivations.md``, section 3.
+        With U = diag(phi'(h)) Q and Q~ = W U::
 
-        With U = diag(phi'(h)) Q and Q~ = W U:
             W_bar = Q~_bar U^T
             U_bar = W^T Q~_bar,    Q_bar = phi'(h) * U_bar
             h_bar = phi''(h) * sum_k (U_bar * Q)[:, k]     (D_s depends on h via phi'(h))
+
+        Derivation: docs/derivations.md, section 3.
 
         Q : (*batch, N, k)
         Q_tilde_bar : (*batch, N, k)
@@ -263,9 +272,16 @@ class VanillaRNN:
         return h_bar, Q_bar, params_bar
 
     def tangent_jvp(self, cache, Q, h_dot, Q_dot, params_dot):
-        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters.
+        """Tangent rule of :meth:`tangent` for perturbations of h, Q and the parameters::
 
-        Derivation: ``docs/derivations.md``, section 3.
+            Q~_dot = W ((phi''(h) * h_dot) * Q + phi'(h) * Q_dot) + W_dot (phi'(h) * Q)
+
+        Derivation: docs/derivations.md, section 3.
+
+        Q, Q_dot : (*batch, N, k)
+        h_dot : (*batch, N)
+        params_dot : dict of perturbations (only "W" enters; missing keys are zero)
+        returns Q_tilde_dot : (*batch, N, k)
         """
         phi, dphi, _ = cache
         W = self.params["W"]
@@ -312,9 +328,7 @@ class VanillaRNN:
     def run_vjp(self, tape, hs_bar, work=None):
         """Pullback of :meth:`run`.
 
-        Derivation: ``docs/derivations.md``, section 8.
-
-        With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T:
+        With g_s = dL/dh_{s+1} (all paths), D_s^T = diag(phi'(h_s)) W^T::
 
             g_{T-1} = hs_bar[T-1],     g_{s-1} = hs_bar[s-1] + phi'(h_s) * (W^T g_s)
             h0_bar  = phi'(h_0) * (W^T g_0), summed over b if h0 is shared
@@ -322,6 +336,8 @@ class VanillaRNN:
 
         The reverse loop only propagates g; the three parameter sums are one GEMM each
         over all T B stacked rows afterwards (the parameters are shared by all steps).
+
+        Derivation: docs/derivations.md, section 8.
 
         hs_bar : (T, B, N)
         work : workspace, optional
@@ -348,11 +364,11 @@ class VanillaRNN:
         return h0_bar, params_bar
 
     def run_jvp(self, tape, h0_dot, params_dot):
-        """Tangent rule of :meth:`run`.
-
-        Derivation: ``docs/derivations.md``, section 8.
+        """Tangent rule of :meth:`run`::
 
             h_dot_{s+1} = W (phi'(h_s) * h_dot_s) + W_dot phi(h_s) + V_dot x_{s+1} + b_dot,   h_dot_0 = h0_dot
+
+        Derivation: docs/derivations.md, section 8.
 
         h0_dot : (N,) or (B, N)
         params_dot : dict of perturbations of W, V, b (missing keys are zero)

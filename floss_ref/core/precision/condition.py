@@ -203,7 +203,7 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
     ----------
     system : map (floss_ref.core.maps protocol), one network
     h0 : (n,) array_like, h_tau
-    xs : (T, d) array_like or None
+    xs : (T, n_in) array_like or None
     T : int, needed when xs is None
 
     Returns
@@ -226,12 +226,12 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
 
 def single_trajectory_arguments(system, h0, xs, T):
     """The checks of :func:`floss_ref.core.lyapunov.check_trajectory`, for one trajectory:
-    ``h0 : (n,)``, ``xs : (T, d)`` or None.  Returns ``(n, h0, xs, T)``."""
+    ``h0 : (n,)``, ``xs : (T, n_in)`` or None.  Returns ``(n, h0, xs, T)``."""
     n, h0, xs, T = check_trajectory(system, h0, xs, T)
     if h0.ndim != 1:
         raise ValueError(f"h0 must be one state of shape (n,) = ({n},), got {h0.shape}")
     if xs is not None and xs.ndim != 2:
-        raise ValueError(f"xs must have shape (T, d) for one trajectory, got {xs.shape}")
+        raise ValueError(f"xs must have shape (T, n_in) for one trajectory, got {xs.shape}")
     return n, h0, xs, T
 
 
@@ -247,7 +247,7 @@ def long_term_jacobian_svd(system, h0, xs=None, *, m, horizons, T=None, Q0=None,
     ----------
     system : map (floss_ref.core.maps protocol), one network (no ensemble axes)
     h0 : (n,) array_like
-    xs : (T, d) array_like or None
+    xs : (T, n_in) array_like or None
         At least ``max(horizons)`` steps of input; None for an autonomous map.
     m : int
         Columns of Q_tau, 1 <= m <= n.
@@ -523,7 +523,7 @@ def _logs(sigma, prec):
     if any(row[-1] <= 0 for row in sigma):
         raise NumericalBreakdownError(
             f"sigma_m = 0 at {prec} bits: the columns of the product became linearly dependent")
-    return np.array([[float(ctx.log(s)) for s in row] for row in sigma])
+    return np.array([[float(ctx.log(sv)) for sv in row] for row in sigma])
 
 
 def _agreeing_digits(sigma, sigma2, prec):

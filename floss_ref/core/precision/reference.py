@@ -1,10 +1,10 @@
 """The flossing loss of floss_ref's cells re-implemented in mpmath, for gradient checks at
 long horizons.  For the vanilla RNN:
 
-    h_{s+1} = W phi(h_s) + V x_s + b                            (Eq. 9; phi = tanh, ReLU or identity)
+    h_{s+1} = W phi(h_s) + V x_{s+1} + b                        (Eq. 9; phi = tanh, ReLU or identity)
     Q~_{s+1} = W diag(phi'(h_s)) Q_s                            (Eq. 6)
     Q_{s+1} R_{s+1} = Q~_{s+1}    (scheduled steps, diag R > 0)  (Eq. 7)
-    lambda_i = sum_s log R^s_ii / (T - T_tr),   L = sum_i (lambda_i - target_i)^2    (Eq. 5)
+    lambda_i = sum_s log R^s_ii / (T - T_tr),   L = sum_i (lambda_i - target_i)^2    (Eq. 4, Fig. 1B)
 
 Why: in float64 the loss at T = 300 carries rounding errors of some 1e-16 times its
 sensitivity, and a central difference must balance them against its truncation error;
@@ -14,11 +14,11 @@ digits (N = 12, k = 6, ``validation/bench/bench_precision.py``), too few to test
 3e-26) makes both the truncation error (step^2) and the rounding error (2^-256 / step)
 negligible, and the difference quotient resolves the derivative to far more digits than
 float64 holds.  The hand-written float64 adjoint (:func:`floss_ref.flossing_grad`) is
-checked against it in ``tests/test_precision.py``.
+checked against it in ``tests/test_reference.py``.
 
 The LSTM and the GRU are written again from their equations and linearisations (in the
-docstrings of ``floss_ref/cells/lstm.py`` and ``gru.py``) in :func:`_lstm_step` and
-:func:`_gru_step`.
+docstrings of ``floss_ref/core/cells/lstm.py`` and ``floss_ref/core/cells/gru.py``) in
+:func:`_lstm_step` and :func:`_gru_step`.
 
 The code is independent of floss_ref's float64 loop: dynamics, Jacobian action, QR
 (modified Gram-Schmidt, exact in the limit of infinite precision and unique with a
@@ -49,7 +49,7 @@ def flossing_loss_mp(system, h0, xs=None, *, k, Q0=None, seed=None, T=None, t_on
     ----------
     system : VanillaRNN (tanh, ReLU or linear), LSTM or GRU, one network (``W : (G N, N)``)
     h0 : (N,) array_like
-    xs : (T, d) array_like or None
+    xs : (T, n_in) array_like or None
     k : int
         Number of exponents.
     Q0 : (N, k) array_like, optional
@@ -241,15 +241,15 @@ def _vanilla_step(ctx, cell, W, V, b, h, x, Q):
     phi = [phi_of(ctx, v) for v in h]
     dphi = [slope_of(ctx, p) for p in phi]
     h_next = _affine(ctx, W, V, b, phi, x)
-    Q = [[ctx.fdot(w, [d * q for d, q in zip(dphi, column)]) for w in W] for column in Q]
+    Q = [[ctx.fdot(w, [slope * q for slope, q in zip(dphi, column)]) for w in W] for column in Q]
     return h_next, Q
 
 
 @mp_step("lstm")
 def _lstm_step(ctx, cell, W, V, b, hc, x, Q):
     """Eqs. 12-17 with gates (i, f, c~, o) stacked in W and one bias per gate, and the
-    linearisation of floss_ref/cells/lstm.py's docstring:
-    dc' = f dc + s'_i c~ da_i + s'_f c da_f + (1 - c~^2) i da_c,  dh' = s'_o tau da_o + o (1 - tau^2) dc'."""
+    linearisation of floss_ref/core/cells/lstm.py's docstring, with u = tanh(c_{s+1}):
+    dc' = f dc + sig'_i c~ da_i + sig'_f c da_f + (1 - c~^2) i da_c~,  dh' = sig'_o u da_o + o (1 - u^2) dc'."""
     N = cell[2]
     h, c = hc[:N], hc[N:]
     a = _affine(ctx, W, V, b, h, x)
@@ -258,15 +258,15 @@ def _lstm_step(ctx, cell, W, V, b, hc, x, Q):
     cand = [ctx.tanh(v) for v in a[2 * N:3 * N]]
     o = [_sigmoid(ctx, v) for v in a[3 * N:]]
     c_next = [fj * cj + ij * gj for fj, cj, ij, gj in zip(f, c, i, cand)]
-    tau = [ctx.tanh(v) for v in c_next]
-    h_next = [oj * tj for oj, tj in zip(o, tau)]
+    u = [ctx.tanh(v) for v in c_next]
+    h_next = [oj * uj for oj, uj in zip(o, u)]
     out = []
     for column in Q:
         dh, dc = column[:N], column[N:]
         da = [ctx.fdot(w, dh) for w in W]
         dc_next = [f[j] * dc[j] + i[j] * (1 - i[j]) * cand[j] * da[j] + f[j] * (1 - f[j]) * c[j] * da[N + j]
                    + (1 - cand[j] ** 2) * i[j] * da[2 * N + j] for j in range(N)]
-        dh_next = [o[j] * (1 - o[j]) * tau[j] * da[3 * N + j] + o[j] * (1 - tau[j] ** 2) * dc_next[j]
+        dh_next = [o[j] * (1 - o[j]) * u[j] * da[3 * N + j] + o[j] * (1 - u[j] ** 2) * dc_next[j]
                    for j in range(N)]
         out.append(dh_next + dc_next)
     return h_next + c_next, out
@@ -274,24 +274,25 @@ def _lstm_step(ctx, cell, W, V, b, hc, x, Q):
 
 @mp_step("gru")
 def _gru_step(ctx, cell, W, V, b, h, x, Q):
-    """floss_ref/cells/gru.py: r, z = sigma(W_rz h + V_rz x + b_rz), n = tanh(W_n (r h) + V_n x + b_n),
-    h' = z h + (1 - z) n; dm = r dh + s'_r h da_r, dh' = z dh + s'_z (h - n) da_z + (1 - z)(1 - n^2) W_n dm."""
+    """floss_ref/core/cells/gru.py: r, z = sig(W_rz h + V_rz x + b_rz), eta = r h,
+    h~ = tanh(W_h~ eta + V_h~ x + b_h~), h' = z h + (1 - z) h~; d eta = r dh + sig'_r h da_r,
+    dh' = z dh + sig'_z (h - h~) da_z + (1 - z)(1 - h~^2) W_h~ d eta."""
     N = cell[2]
-    u = [ctx.zero] * (3 * N) if x is None else [ctx.fdot(v, x) for v in V]
-    u = [ui + bj for ui, bj in zip(u, b)]
-    a = [ctx.fdot(w, h) + u[j] for j, w in enumerate(W[:2 * N])]
+    drive = [ctx.zero] * (3 * N) if x is None else [ctx.fdot(v, x) for v in V]
+    drive = [di + bj for di, bj in zip(drive, b)]
+    a = [ctx.fdot(w, h) + drive[j] for j, w in enumerate(W[:2 * N])]
     r = [_sigmoid(ctx, v) for v in a[:N]]
     z = [_sigmoid(ctx, v) for v in a[N:]]
-    m = [rj * hj for rj, hj in zip(r, h)]
-    n = [ctx.tanh(ctx.fdot(w, m) + u[2 * N + j]) for j, w in enumerate(W[2 * N:])]
-    h_next = [zj * hj + (1 - zj) * nj for zj, hj, nj in zip(z, h, n)]
+    rh = [rj * hj for rj, hj in zip(r, h)]
+    cand = [ctx.tanh(ctx.fdot(w, rh) + drive[2 * N + j]) for j, w in enumerate(W[2 * N:])]
+    h_next = [zj * hj + (1 - zj) * cj for zj, hj, cj in zip(z, h, cand)]
     out = []
     for dh in Q:
         da = [ctx.fdot(w, dh) for w in W[:2 * N]]
-        dm = [r[j] * dh[j] + r[j] * (1 - r[j]) * h[j] * da[j] for j in range(N)]
-        dan = [ctx.fdot(w, dm) for w in W[2 * N:]]
-        out.append([z[j] * dh[j] + z[j] * (1 - z[j]) * (h[j] - n[j]) * da[N + j]
-                    + (1 - z[j]) * (1 - n[j] ** 2) * dan[j] for j in range(N)])
+        d_rh = [r[j] * dh[j] + r[j] * (1 - r[j]) * h[j] * da[j] for j in range(N)]
+        da_cand = [ctx.fdot(w, d_rh) for w in W[2 * N:]]
+        out.append([z[j] * dh[j] + z[j] * (1 - z[j]) * (h[j] - cand[j]) * da[N + j]
+                    + (1 - z[j]) * (1 - cand[j] ** 2) * da_cand[j] for j in range(N)])
     return h_next, out
 
 
