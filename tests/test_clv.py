@@ -65,3 +65,31 @@ def test_clvs_are_covariant_for_a_network_and_an_ensemble():
 def test_clv_bad_input(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         covariant_vectors(henon.henon_map(), np.array([0.1, 0.1]), T=100, transient=10, seed=0, **kw)
+
+
+@pytest.mark.parametrize("times, T, transient_backward", [([20], 20, 0), ([15], 20, 5), ([15, 15], 20, 5)])
+def test_empty_averaging_window_is_refused_by_name(times, T, transient_backward):
+    """times[0] = T - transient_backward leaves no step to average the rates over (NaN rates,
+    or an IndexError at times[0] = T)."""
+    with pytest.raises(ValueError, match="times\\[0\\].*transient_backward.*window is empty"):
+        covariant_vectors(LinearMap(np.diag([2.0, 0.5])), np.zeros(2), T=T, k=2, times=times,
+                          transient_backward=transient_backward, seed=0)
+
+
+@pytest.mark.parametrize("A", [np.array([[1.0, 1.0], [0.0, 1e-155]]),     # strong contraction: R^-1 C overflows when squared
+                               np.array([[1e155, 1.0], [0.0, 1.0]])])     # strong expansion: its squares underflow
+def test_strong_contraction_or_expansion_per_step_gives_finite_vectors(A):
+    """A ratio of 1e-155 between two directions per step: the column lengths of R^-1 C leave
+    the range of their squares; the backward pass rescales by powers of 2 (was NaN)."""
+    res = covariant_vectors(LinearMap(A), np.zeros(2), T=30, k=2, times=[10, 20], transient=10, seed=0)
+    assert np.all(np.isfinite(res.vectors)) and np.all(np.isfinite(res.rates))
+    np.testing.assert_allclose(res.rates, np.log(np.diag(A)), rtol=1e-12, atol=1e-12)
+    eigvecs = np.linalg.eig(A)[1][:, np.argsort(-np.abs(np.diag(A)))]
+    eigvecs /= np.linalg.norm(eigvecs, axis=0)
+    for v in res.vectors:
+        np.testing.assert_allclose(np.abs(v), np.abs(eigvecs), atol=1e-12)
+
+
+def test_stored_factors_beyond_memory_are_refused_by_name():
+    with pytest.raises(ValueError, match="covariant vectors from times\\[0\\] = 0 to T = 1000000000000.*GiB"):
+        covariant_vectors(LinearMap(np.eye(2)), np.zeros(2), T=10 ** 12, k=2, times=[0], seed=0)

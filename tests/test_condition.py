@@ -150,3 +150,29 @@ def test_batched_state_is_refused():
 def test_F10_precision_helpers_refuse_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_digits_and_log_kappa_beyond_the_budget_are_refused_not_wrapped():
+    """digits = 1e19 wrapped bits_needed to -2^63 (an int64 overflow) and passed every test."""
+    for digits in (1e19, 1e7):
+        with pytest.raises(ValueError, match="digits must be <="):
+            bits_needed([1.0], [10], 4, 2, digits)
+    with pytest.raises(ValueError, match="log_kappa up to 1e\\+300 .* bits"):
+        bits_needed([1e300], [10], 4, 2, 10)
+    with pytest.raises(ValueError, match="digits must be <="):
+        resolvable_horizon(1.0, 4, 2, digits=1e19)
+    assert bits_needed([1.0], [10], 4, 2, 1e6)[0] > 3 * 10 ** 6
+
+
+def test_resolvable_horizon_beyond_int64_for_a_tiny_gap():
+    assert resolvable_horizon(1e-300, 4, 2) > 2 ** 63
+
+
+def test_negative_horizon_is_refused():
+    with pytest.raises(ValueError, match="horizons \\(t - tau\\) must be >= 0"):
+        eq10_log_kappa([0.1, -0.1], 2, [-5])
+
+
+def test_jacobians_beyond_memory_are_refused_before_allocating():
+    with pytest.raises(ValueError, match="Jacobians of T = 1000000000000 steps.*GiB"):
+        trajectory_jacobians(LinearMap(np.eye(4)), np.zeros(4), T=10 ** 12)

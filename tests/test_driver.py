@@ -100,3 +100,13 @@ def test_F12_floss_with_zero_epochs_checks_its_arguments():
         floss(net, epochs=0, k=20, T=50)
     with pytest.raises(ValueError, match="not longer than the transient"):
         floss(net, epochs=0, k=4, T=50, transient=60)
+
+
+def test_optimizer_that_is_not_an_adam_on_these_params_is_refused():
+    net = VanillaRNN.random(4, seed=0)
+    for bad in ("adam", object()):
+        with pytest.raises(TypeError, match="optimizer must be a floss_ref.Adam built on system.params"):
+            floss(net, epochs=1, k=1, T=10, optimizer=bad)
+    other = VanillaRNN.random(4, seed=1)
+    with pytest.raises(ValueError, match="optimizer updates other arrays than system.params"):
+        floss(net, epochs=1, k=1, T=10, optimizer=Adam(other.params))

@@ -207,3 +207,39 @@ def test_F12_a_shared_h0_gets_the_summed_cotangent_and_pairs_with_the_tangent():
     h0_dot = np.random.default_rng(3).standard_normal(6)
     _, loss_dot = flossing_loss_jvp(net, h0, xs, h0_dot, {}, k=2, Q0=Q0)
     assert float(np.sum(loss_dot)) == pytest.approx(float(np.sum(one.h0_bar * h0_dot)), rel=1e-10)
+
+
+def test_nan_cotangent_of_a_huge_lstm_state_is_named_with_its_step():
+    """h_0 = 1e155 in an LSTM: the forward exponents are finite, but the second-order terms of
+    the pullback overflow; the gradient was all NaN, now the cotangent and step are named."""
+    net = LSTM.random(8, 1, 1.0, seed=0)
+    xs = np.random.default_rng(0).standard_normal((50, 1))
+    h0, Q0 = np.full(16, 1e155), random_orthonormal(16, 2, seed=0)
+    assert np.all(np.isfinite(flossing_loss(net, h0, xs, k=2, Q0=Q0)[1]))
+    with pytest.raises(NumericalBreakdownError, match=r"cotangent h_bar .* reverse pass at step 0"):
+        flossing_grad(net, h0, xs, k=2, Q0=Q0)
+
+
+def test_overflowing_loss_of_a_huge_target_raises_breakdown():
+    net = VanillaRNN.random(4, seed=0)
+    xs = np.random.default_rng(0).standard_normal((20, 1))
+    for f in (flossing_loss, flossing_grad):
+        with pytest.raises(NumericalBreakdownError, match=r"flossing loss .* overflowed after the last step \(T = 20\)"):
+            f(net, np.zeros(4), xs, k=2, target=1e200, seed=0)
+    with pytest.raises(NumericalBreakdownError, match="flossing loss"):
+        flossing_loss_jvp(net, np.zeros(4), xs, np.zeros(4), {}, k=2, target=1e200, seed=0)
+    assert np.isfinite(flossing_grad(net, np.zeros(4), xs, k=2, target=1e100, seed=0).loss)
+
+
+@pytest.mark.parametrize("params_dot, error, match", [
+    ([1, 2], TypeError, "params_dot must be a dict"),
+    (None, TypeError, "params_dot must be a dict"),
+    ("W", TypeError, "params_dot must be a dict"),
+    ({"W": "a"}, TypeError, r"params_dot\['W'\]"),
+    ({"W": np.zeros(3)}, ValueError, r"params_dot\['W'\] must have the shape of the parameter, \(4, 4\)"),
+    ({"U": np.zeros((4, 4))}, ValueError, "params_dot has keys"),
+])
+def test_params_dot_of_the_wrong_kind_is_refused_by_name(params_dot, error, match):
+    net = VanillaRNN.random(4, seed=0)
+    with pytest.raises(error, match=match):
+        flossing_loss_jvp(net, np.zeros(4), np.zeros((10, 1)), np.zeros(4), params_dot, k=2, seed=0)

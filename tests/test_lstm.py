@@ -353,3 +353,10 @@ def test_lstm_forget_gain():
     others = np.r_[0:5, 10:20]
     np.testing.assert_array_equal(zero.params["W"][others], default.params["W"][others])
     np.testing.assert_array_equal(zero.params["V"], default.params["V"])
+
+
+@pytest.mark.parametrize("cls, G", [(LSTM, 4), (GRU, 3)])
+@pytest.mark.parametrize("N, n_in, match", [(0, 1, "at least one unit"), (3, 0, "at least one input column")])
+def test_gated_network_without_units_or_inputs_is_refused(cls, G, N, n_in, match):
+    with pytest.raises(ValueError, match=match):
+        cls({"W": np.zeros((G * N, N)), "V": np.zeros((G * N, n_in)), "b": np.zeros((G, 1))})

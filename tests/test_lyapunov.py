@@ -1,5 +1,8 @@
 """Lyapunov spectrum by the QR algorithm (Algorithm 2) on maps with known exponents."""
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -51,9 +54,64 @@ def test_history_is_the_running_average():
 
 
 def test_schedule_includes_transient_and_end():
-    assert qr_schedule(10, 4, 0) == {4, 8, 10}
-    assert qr_schedule(10, 4, 3) == {3, 4, 8, 10}
-    assert qr_schedule(5, 1, 2) == {1, 2, 3, 4, 5}
+    def steps(T, t_ons, transient):
+        schedule = qr_schedule(T, t_ons, transient)
+        return {s for s in range(-2, T + 3) if s in schedule}
+    assert steps(10, 4, 0) == {4, 8, 10}
+    assert steps(10, 4, 3) == {3, 4, 8, 10}
+    assert steps(5, 1, 2) == {1, 2, 3, 4, 5}
+
+
+def test_schedule_is_arithmetic_not_a_set_of_T_steps():
+    """The schedule of a step budget of 10^15 steps takes a few bytes and answers at once."""
+    schedule = qr_schedule(10 ** 15, 3, 7)
+    assert sys.getsizeof(schedule) < 1000 and not isinstance(schedule, (set, frozenset))
+    assert 7 in schedule and 9 in schedule and 10 ** 15 in schedule and 3 * 10 ** 14 in schedule
+    assert 8 not in schedule and 10 ** 15 - 2 not in schedule and 10 ** 15 + 3 not in schedule
+
+
+_PEAK_RSS = """
+import resource, sys
+import numpy as np
+from floss_ref import LinearMap, lyapunov_spectrum
+res = lyapunov_spectrum(LinearMap(np.array([[1.2, 0.3], [0.1, 0.7]])), np.zeros(2), T=int(sys.argv[1]), k=2,
+                        tol=1e-2, seed=0)
+print(res.steps, res.converged, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_step_budget_memory_does_not_grow_with_T():
+    """T as a step budget with tol: a run stopped by tol uses the same memory for T = 10^6
+    and T = 10^12 (the QR schedule was a set of T entries: 660 MB at T = 10^7)."""
+    peaks = {}
+    for T in (10 ** 6, 10 ** 12):
+        out = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(T)], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+        steps, converged, peak_kib = out.stdout.split()
+        assert converged == "True" and int(steps) < 10 ** 6
+        peaks[T] = int(peak_kib)
+    assert abs(peaks[10 ** 12] - peaks[10 ** 6]) < 10 * 1024, peaks  # KiB
+
+
+def test_float_T_is_refused_even_where_xs_fixes_it():
+    net = VanillaRNN.random(4, seed=0)
+    xs = np.zeros((20, 1))
+    for T in (20.0, True, "20"):
+        with pytest.raises(TypeError, match="T must be an integer"):
+            lyapunov_spectrum(net, np.zeros(4), xs, T=T, k=2)
+    assert lyapunov_spectrum(net, np.zeros(4), xs, T=np.int64(20), k=2, seed=0).steps == 20
+
+
+def test_history_beyond_memory_is_refused_by_name():
+    with pytest.raises(ValueError, match="history=True over T = 1000000000000000 steps.*GiB"):
+        lyapunov_spectrum(LinearMap(np.eye(2)), np.zeros(2), T=10 ** 15, k=2, history=True)
+
+
+def test_reverse_pass_tape_beyond_memory_is_refused_by_name():
+    """flossing_grad keeps one tape entry per step: T = 10^13 is refused after the first step."""
+    net = VanillaRNN.random(4, seed=0)
+    with pytest.raises(ValueError, match="tape of the reverse pass over T = 10000000000000 steps"):
+        flossing_grad(net, np.zeros(4), None, T=10 ** 13, k=2)
 
 
 def test_batch_of_trajectories_equals_separate_runs():

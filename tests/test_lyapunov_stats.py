@@ -205,3 +205,15 @@ def test_running_history_at_every_entry():
         cut = lyapunov_spectrum(net, h0, T=int(steps), k=3, t_ons=3, transient=7, seed=10, stderr=False)
         np.testing.assert_array_equal(row, cut.exponents)
 
+
+
+@pytest.mark.parametrize("f", [kaplan_yorke_dimension, entropy_bound])
+@pytest.mark.parametrize("exponents", [[], np.zeros((3, 0))])
+def test_empty_spectrum_is_refused_by_name(f, exponents):
+    with pytest.raises(ValueError, match="exponents must hold at least one exponent"):
+        f(exponents)
+
+
+def test_windows_beyond_memory_are_refused_by_name():
+    with pytest.raises(ValueError, match="windows of 1 steps.*GiB"):
+        finite_time_exponents(LinearMap(np.eye(2)), np.zeros(2), T=10 ** 15, k=2, window=1)

@@ -29,3 +29,9 @@ def test_F2_a_correct_function_map_still_gives_the_henon_exponents():
     res = lyapunov_spectrum(FunctionMap(henon.step, henon.tangent, 2), np.array([0.1, 0.1]), T=20000, k=2,
                             transient=1000, seed=0, stderr=False)
     np.testing.assert_allclose(res.exponents, [0.42, -1.62], atol=0.01)
+
+
+def test_linear_map_without_states_is_refused():
+    from floss_ref import LinearMap
+    with pytest.raises(ValueError, match="n >= 1"):
+        LinearMap(np.zeros((0, 0)))

@@ -96,3 +96,13 @@ def test_reference_refuses_other_maps_and_bad_directions():
         flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"U": 1})
     with pytest.raises(ValueError, match="shape"):
         flossing_directional_derivative_mp(net, np.zeros(4), T=5, k=2, seed=0, direction={"W": np.ones(4)})
+
+
+def test_non_orthonormal_Q0_is_refused_beyond_the_tolerance():
+    net = VanillaRNN.random(4, seed=0)
+    xs = np.zeros((5, 1))
+    Q0 = random_orthonormal(4, 2, seed=0)
+    for f, extra in ((flossing_loss_mp, {}), (flossing_directional_derivative_mp, {"direction": {"b": np.ones(4)}})):
+        with pytest.raises(ValueError, match="Q0 must have orthonormal columns"):
+            f(net, np.zeros(4), xs, k=2, Q0=Q0 * 1.001, prec=64, **extra)
+    flossing_loss_mp(net, np.zeros(4), xs, k=2, Q0=Q0 + 1e-13, prec=64)    # within ORTHONORMAL_ATOL

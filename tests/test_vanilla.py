@@ -197,3 +197,12 @@ def test_F12_cells_copy_the_callers_arrays():
 def test_F12_huge_gain_is_refused_with_its_name():
     with pytest.raises(ValueError, match="g must be <= 1e"):
         VanillaRNN.random(4, g=1e308)
+
+
+@pytest.mark.parametrize("W, V, b, match", [
+    (np.zeros((0, 0)), np.zeros((0, 1)), np.zeros(0), "at least one unit"),
+    (np.zeros((3, 3)), np.zeros((3, 0)), np.zeros(3), "at least one input column"),
+])
+def test_network_without_units_or_inputs_is_refused(W, V, b, match):
+    with pytest.raises(ValueError, match=match):
+        VanillaRNN({"W": W, "V": V, "b": b})

@@ -16,13 +16,20 @@ is in ``docs/derivations.md``, section 10.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from floss_ref import _validate
 from floss_ref._threads import limit_blas
+from floss_ref.errors import NumericalBreakdownError
 from floss_ref.core.lyapunov import benettin, check_run_arguments, qr_schedule
+
+# Columns of C shorter than this (or not finite) are rescaled by a power of 2 before their
+# length is taken (:func:`_unit_columns`): the squares of entries of a column of length
+# >= 2^-480 stay in the normal range, or their underflow is below round-off.
+MIN_NORM = 2.0 ** -480
 
 
 @dataclasses.dataclass
@@ -85,9 +92,11 @@ def covariant_vectors(system, h0, xs=None, *, k, times, T=None, transient=0, tra
     Raises
     ------
     ValueError
-        k out of range, a time outside [transient, T - transient_backward].
+        k out of range, a time outside [transient, T - transient_backward], or an empty
+        window for the rates (times[0] = T - transient_backward).
     NumericalBreakdownError
-        As in the QR loop (overflow, R_jj = 0).
+        As in the QR loop (overflow, R_jj = 0), or R_{s+1}^{-1} C_{s+1} overflows in the
+        backward pass (R_kk / R_11 below about 1e-308 in one step).
 
     Examples
     --------
@@ -110,6 +119,14 @@ def covariant_vectors(system, h0, xs=None, *, k, times, T=None, transient=0, tra
         raise ValueError(f"times must lie in [transient, T - transient_backward] = [{transient}, "
                          f"{T - transient_backward}] (T = {T}); got {times[0]} .. {times[-1]}")
     start, end = int(times[0]), T - transient_backward
+    if start == end:
+        raise ValueError(f"the rates are averaged from the first time, times[0] = {start}, to T - transient_backward "
+                         f"= {end}: that window is empty; give a first time before {end} or a shorter "
+                         "transient_backward")
+    batch = math.prod(h.shape[:-1])
+    _validate.memory(f"covariant vectors from times[0] = {start} to T = {T}",
+                     8 * batch * ((T - start) * k * k + 2 * len(times) * h.shape[-1] * k),
+                     "ask for a later first time (the R factors from times[0] to T are stored) or a smaller T")
     wanted = set(int(t) for t in times)
     Rs, Qs = [], {}
     if 0 in wanted:
@@ -147,21 +164,45 @@ def _backward(Rs, Qs, times, start, end, T, k):
     out = {T: Qs[T] @ C} if T in Qs else {}                # no backward transient at all
     for s in range(T - 1, start - 1, -1):                  # C_{s+1} -> C_s through R_{s+1}
         R = Rs[s - start]
-        C = _solve_upper(R, C)
-        norms = np.linalg.norm(C, axis=-2)                  # (*batch, k)
-        C = C / norms[..., None, :]
+        C, log_norms = _unit_columns(_solve_upper(R, C), s)   # log_norms : (*batch, k)
         if s + 1 <= end:
             # v_j(s) -> v_j(s + 1) grows by 1 / norm_j (module docstring)
-            log_growth -= np.log(norms)
+            log_growth -= log_norms
             log_r_sum += np.log(np.diagonal(R, axis1=-2, axis2=-1))
         if s in Qs:
             out[s] = Qs[s] @ C
     vectors = np.array([out[int(t)] for t in times])
-    steps = end - start
-    if steps == 0:
-        nan = np.full(batch + (k,), np.nan)
-        return vectors, nan, nan
-    return vectors, log_growth / steps, log_r_sum / steps
+    return vectors, log_growth / (end - start), log_r_sum / (end - start)
+
+
+def _unit_columns(C, s):
+    """C with its columns scaled to length 1, and the logs of the lengths removed.
+
+    C : (*batch, k, k), R_{s+1}^{-1} C_{s+1}
+    returns C / norms, log(norms) : (*batch, k)
+
+    A column whose length is not finite or below MIN_NORM (one step of R^{-1} stretched one
+    direction by more than about 1e150 relative to another, e.g. a map that contracts
+    strongly per step) over- or underflows when its entries are squared; such a column is
+    first scaled by a power of 2, exactly, so that C / norms is the same bit for bit and
+    log(norms) agrees to round-off.  Every other column is computed as
+    ``C / np.linalg.norm(C)``.
+    """
+    norms = np.linalg.norm(C, axis=-2)
+    if np.all(norms >= MIN_NORM) and np.all(np.isfinite(norms)):
+        return C / norms[..., None, :], np.log(norms)
+    if not np.all(np.isfinite(C)):
+        raise NumericalBreakdownError(
+            f"the covariant-vector coefficients C_s = R_(s+1)^-1 C_(s+1) overflowed at step {s} of the backward "
+            "pass: R_kk / R_11 of one step is below the floating-point range")
+    _, exps = np.frexp(np.max(np.abs(C), axis=-2))            # max_i |C_ij| < 2^exps_j
+    C = np.ldexp(C, -exps[..., None, :])                      # exact: a power of 2 per column
+    norms = np.linalg.norm(C, axis=-2)
+    if not np.all(norms > 0.0):
+        raise NumericalBreakdownError(
+            f"a covariant-vector coefficient column C_s = R_(s+1)^-1 C_(s+1) underflowed to zero at step {s} "
+            "of the backward pass")
+    return C / norms[..., None, :], np.log(norms) + exps * math.log(2.0)
 
 
 def _solve_upper(R, C):

@@ -30,6 +30,7 @@ import numpy as np
 
 from floss_ref import _validate
 from floss_ref._threads import limit_blas
+from floss_ref.errors import NumericalBreakdownError
 from floss_ref.core.cells._linear import sum_to
 from floss_ref.core.lyapunov import QR_METHODS, benettin, benettin_jvp, benettin_vjp, check_run_arguments, qr_schedule
 
@@ -77,6 +78,37 @@ def _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method
     return h, xs, T, Q, target, loop
 
 
+def _loss(lam, target, T):
+    """L = sum_i (lambda_i - target_i)^2 : (*batch,), or NumericalBreakdownError if it overflows
+    (a target of some 1e154 or more; the exponents themselves are finite)."""
+    with np.errstate(over="ignore"):
+        loss = np.sum((lam - target) ** 2, axis=-1)
+    if not np.all(np.isfinite(loss)):
+        worst = float(np.max(np.abs(lam - target)))
+        raise NumericalBreakdownError(
+            f"the flossing loss sum_i (lambda_i - target_i)^2 overflowed after the last step (T = {T}): "
+            f"|lambda - target| reaches {worst:.3g}; targets are exponents per time step (|target| of order 1)")
+    return loss
+
+
+def _params_dot(params_dot, params):
+    """Checked perturbations of the parameters: a dict of real arrays shaped like ``params``."""
+    if not isinstance(params_dot, dict):
+        raise TypeError(f"params_dot must be a dict of arrays keyed by parameter name ({sorted(params)}), "
+                        f"got {type(params_dot).__name__}")
+    unknown = set(params_dot) - set(params)
+    if unknown:
+        raise ValueError(f"params_dot has keys {sorted(unknown, key=str)} that are not parameters {sorted(params)}")
+    checked = {}
+    for name, value in params_dot.items():
+        value = _validate.float_array(f"params_dot[{name!r}]", value)
+        if value.shape != params[name].shape:
+            raise ValueError(f"params_dot[{name!r}] must have the shape of the parameter, {params[name].shape}, "
+                             f"got {value.shape}")
+        checked[name] = value
+    return checked
+
+
 def _differentiable(system, rules):
     for attr in ("params",) + rules:
         if not hasattr(system, attr):
@@ -96,13 +128,19 @@ def flossing_loss(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
     -------
     loss : (*batch,) ndarray
     exponents : (*batch, k) ndarray
+
+    Raises
+    ------
+    NumericalBreakdownError
+        As :func:`floss_ref.lyapunov_spectrum`, or the loss overflows (|lambda - target|
+        of some 1e154).
     """
     h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method,
                                          cond_warn)
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         gamma = benettin(system, h, xs, T, Q, **loop).gamma
     lam = gamma / (T - loop["transient"])
-    return np.sum((lam - target) ** 2, axis=-1), lam
+    return _loss(lam, target, T), lam
 
 
 def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1, transient=0,
@@ -119,7 +157,8 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
 
     h0_dot : (*batch, n) array_like
     params_dot : dict
-        Perturbations of ``system.params`` (missing keys are zero).
+        Perturbations of ``system.params``, each shaped like its parameter (missing keys
+        are zero).
 
     Returns
     -------
@@ -135,15 +174,13 @@ def flossing_loss_jvp(system, h0, xs, h0_dot, params_dot, *, k, T=None, t_ons=1,
     if h0_dot.shape != np.shape(h0):
         raise ValueError(f"h0_dot must have the shape of h0, {np.shape(h0)}, got {h0_dot.shape}")
     h0_dot = np.broadcast_to(h0_dot, h.shape)  # as h0 was broadcast against the batch / ensemble
-    unknown = set(params_dot) - set(system.params)
-    if unknown:
-        raise ValueError(f"params_dot has keys {sorted(unknown)} that are not parameters {sorted(system.params)}")
+    params_dot = _params_dot(params_dot, system.params)
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         loop.pop("cond_warn")  # the tangent pass tracks no conditioning
         gamma, gamma_dot = benettin_jvp(system, h, xs, T, Q, h0_dot, params_dot, **loop)
     steps_averaged = T - loop["transient"]         # T - T_tr
     lam = gamma / steps_averaged
-    return np.sum((lam - target) ** 2, axis=-1), np.sum(2.0 * (lam - target) * gamma_dot / steps_averaged, axis=-1)
+    return _loss(lam, target, T), np.sum(2.0 * (lam - target) * gamma_dot / steps_averaged, axis=-1)
 
 
 def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, target=0.0,
@@ -177,8 +214,9 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
     Raises
     ------
     NumericalBreakdownError
-        Overflow, collapsed tangent vectors (R_jj = 0), or a near-singular R in the QR
-        pullback (:class:`~floss_ref.errors.SingularRError`).
+        Overflow (of the state, the tangent vectors, a cotangent of the reverse pass, or
+        the loss for a target of some 1e154), collapsed tangent vectors (R_jj = 0), or a
+        near-singular R in the QR pullback (:class:`~floss_ref.errors.SingularRError`).
     """
     _differentiable(system, ("step_vjp", "tangent_vjp"))
     h, xs, T, Q, target, loop = _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method,
@@ -187,9 +225,10 @@ def flossing_grad(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, targe
     with limit_blas(blas_threads), np.errstate(over="ignore", invalid="ignore"):
         forward = benettin(system, h, xs, T, Q, record=True, **loop)
         lam = forward.gamma / steps_averaged
+        loss = _loss(lam, target, T)                             # before the reverse pass: refuse early
         gamma_bar = 2.0 * (lam - target) / steps_averaged     # d sum(loss) / d gamma
         h0_bar, grads = benettin_vjp(system, forward, gamma_bar, transient=loop["transient"])
     # one h0 shared by several trajectories or ensemble members (broadcast by
     # check_trajectory) receives the sum of their cotangents, shaped like the h0 given
     h0_bar = sum_to(h0_bar, np.shape(h0))
-    return FlossingGrad(loss=np.sum((lam - target) ** 2, axis=-1), exponents=lam, grads=grads, h0_bar=h0_bar)
+    return FlossingGrad(loss=loss, exponents=lam, grads=grads, h0_bar=h0_bar)

@@ -137,16 +137,29 @@ def random_orthonormal(n, k, shape=(), seed=None):
     return Q
 
 
-def qr_schedule(T, t_ons, transient):
-    """The set of step counts after which the tangent block is re-orthonormalised.
+@dataclasses.dataclass(frozen=True)
+class QRSchedule:
+    """The step counts after which the tangent block is re-orthonormalised: the multiples
+    of ``t_ons`` up to T, plus ``transient`` (if > 0) and ``T``.
 
-    Multiples of ``t_ons``, plus ``transient`` (if > 0) and ``T``.
+    ``s in schedule`` is computed from these three numbers, so the schedule takes the
+    same memory for T = 10 and for T = 10**12 (a step budget with ``tol``).
     """
-    times = set(range(t_ons, T + 1, t_ons))
-    times.add(T)
-    if transient > 0:
-        times.add(transient)
-    return times
+
+    T: int
+    t_ons: int
+    transient: int
+
+    def __contains__(self, s):
+        if s == self.T or (self.transient > 0 and s == self.transient):
+            return True
+        return 1 <= s <= self.T and s % self.t_ons == 0
+
+
+def qr_schedule(T, t_ons, transient):
+    """The :class:`QRSchedule` of a run of T steps: a QR after every ``t_ons``-th step, after
+    step ``transient`` (if > 0) and after step ``T``."""
+    return QRSchedule(T, t_ons, transient)
 
 
 def check_trajectory(system, h0, xs, T):
@@ -171,6 +184,8 @@ def check_trajectory(system, h0, xs, T):
         T = _validate.integer("T", T, minimum=1)
     else:
         xs = _validate.float_array("xs", xs, min_ndim=2)
+        if T is not None:  # an integer even though xs fixes it: T=20.0 is refused, not compared
+            T = _validate.integer("T", T, minimum=1)
         if T is not None and T != xs.shape[0]:
             raise ValueError(f"T = {T} but xs has {xs.shape[0]} steps; give one or make them agree")
         T = xs.shape[0]
@@ -314,7 +329,7 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
     Q0 : (*batch, n, k) ndarray, orthonormal columns
     transient : int
         T_tr: QRs after steps <= T_tr do not enter gamma.
-    schedule : set of int
+    schedule : QRSchedule (or any container of int)
         Step counts after which a QR runs (:func:`qr_schedule`).
     qr_method : {"lapack", "householder", "cholqr2"}
     cond_warn : float or None
@@ -375,6 +390,8 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
             Q_next, stop = Q_tilde, False
         if record:
             tape.append(TapeStep(cache, Q, Q_next, R))
+            if s == 0:  # the first entry's size gives the tape's, before the bulk of it exists
+                _check_tape_memory(tape[0], T)
         h, Q = h_next, Q_next
         if stop:
             steps = s + 1
@@ -385,6 +402,26 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
                         gamma_history=np.array(gamma_history) if history else None,
                         history_steps=np.array(history_steps) if history else None, tape=tape,
                         steps=steps)
+
+
+def _nbytes(obj):
+    """Bytes of the arrays held by ``obj`` (an array, or tuples, lists and dicts of them)."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(item) for item in obj)
+    if isinstance(obj, dict):
+        return sum(_nbytes(item) for item in obj.values())
+    return 0
+
+
+def _check_tape_memory(first, T):
+    """Refuse (ValueError) a tape of T steps like ``first`` (a TapeStep) that would not fit
+    in memory: each step keeps its cache, Q_{s+1} and R_{s+1} (Q_s is the previous Q_{s+1})."""
+    k = first.Q_next.shape[-1]
+    per_step = _nbytes(first.cache) + first.Q_next.nbytes + first.Q_next[..., :k, :].nbytes
+    _validate.memory(f"the tape of the reverse pass over T = {T} steps ({per_step} bytes per step)",
+                     per_step * T, "use a shorter trajectory T, fewer exponents k or a smaller batch")
 
 
 def _track_conditioning(r, s, max_cond, cond_warn, warned):
@@ -424,6 +461,12 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
     -------
     gamma : (*batch, k) ndarray
     gamma_dot : (*batch, k) ndarray
+
+    Raises
+    ------
+    NumericalBreakdownError
+        As :func:`benettin`, or a tangent h_dot, Q_dot or gamma_dot that is not finite
+        (with the step).
     """
     h, Q, h_dot = h0, Q0, h0_dot
     Q_dot = np.zeros_like(Q0)
@@ -446,6 +489,7 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
                 gamma_dot += np.diagonal(R_dot, axis1=-2, axis2=-1) / r
         else:
             Q_next, Q_next_dot = Q_tilde, Q_tilde_dot
+        _check_finite("tangent", s, h_dot=h_next_dot, Q_dot=Q_next_dot, gamma_dot=gamma_dot)
         h, Q, h_dot, Q_dot = h_next, Q_next, h_next_dot, Q_next_dot
     return gamma, gamma_dot
 
@@ -495,7 +539,19 @@ def benettin_vjp(system, forward, gamma_bar, *, transient):
     ------
     SingularRError
         A near-singular R in a QR pullback (with its step).
+    NumericalBreakdownError
+        A cotangent that is not finite although the forward pass was (the reverse loop
+        then runs again with checks to name the cotangent and the step).
     """
+    h0_bar, params_bar = _reverse(system, forward, gamma_bar, transient)
+    if not (np.all(np.isfinite(h0_bar)) and all(np.all(np.isfinite(g)) for g in params_bar.values())):
+        _reverse(system, forward, gamma_bar, transient, check=True)  # again, to name the quantity and the step
+    return h0_bar, params_bar
+
+
+def _reverse(system, forward, gamma_bar, transient, check=False):
+    """The reverse loop of :func:`benettin_vjp`; with ``check``, a NumericalBreakdownError
+    names the first cotangent (in reverse order) that is not finite and its step."""
     tape = forward.tape
     k = forward.Q.shape[-1]
     rtol = default_rtol(None, system.state_size, k)
@@ -517,8 +573,24 @@ def benettin_vjp(system, forward, gamma_bar, *, transient):
         for p_bar in (p_bar_tangent, p_bar_step):
             for name, g in p_bar.items():
                 params_bar[name] += g
+        if check:
+            _check_finite("cotangent", s, h_bar=h_bar, Q_bar=Q_bar,
+                          **{f"{name}_bar": g for name, g in params_bar.items()})
         h_next_bar, Q_next_bar = h_bar, Q_bar
     return h_next_bar, params_bar
+
+
+def _check_finite(kind, s, **values):
+    """Raise NumericalBreakdownError naming the first of ``values`` (the tangents or
+    cotangents of step s) that is not finite."""
+    for name, value in values.items():
+        if not np.all(np.isfinite(value)):
+            where = "reverse pass" if kind == "cotangent" else "tangent (forward-mode) pass"
+            raise NumericalBreakdownError(
+                f"the {kind} {name} overflowed or became NaN in the {where} at step {s}, although the "
+                "forward pass stayed finite: the second-order terms of the derivative left the floating-point "
+                "range (e.g. a huge state such as |h_0| ~ 1e150 that saturates the gates); start from a "
+                "moderate state (h_0 ~ N(0, 1))")
 
 
 def _qr_vjp_at(step, Q_next_bar, r_bar, rtol, s):
@@ -619,6 +691,10 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
         cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     if tol is not None:
         tol = _validate.real("tol", tol, minimum=0.0, strict_min=True)
+    if history:  # one row of gamma per QR in the window, copied twice (the array and the running mean)
+        rows = (T - transient) // t_ons + 2
+        _validate.memory(f"history=True over T = {T} steps ({rows} QRs)", 3 * rows * 8 * math.prod(h.shape[:-1]) * k,
+                         "pass history=False, a larger t_ons or a smaller T")
     blocks = BatchMeans(h.shape[:-1] + (k,)) if stderr or tol is not None else None
 
     def on_qr(s, log_r, steps, Q_next, R):
@@ -700,6 +776,8 @@ def finite_time_exponents(system, h0, xs=None, *, k, window, T=None, t_ons=1, tr
     if n_windows < 1:
         raise ValueError(f"T - transient = {T - transient} steps hold no window of {window} steps; "
                          "increase T or reduce window")
+    _validate.memory(f"{n_windows} windows of {window} steps", 2 * n_windows * 8 * math.prod(h.shape[:-1]) * k,
+                     "use a longer window or a smaller T")
     windows, current, filled = [], np.zeros(h.shape[:-1] + (k,)), [0]
 
     def on_qr(s, log_r, steps, Q_next, R):

@@ -174,6 +174,7 @@ def kaplan_yorke_dimension(exponents):
     1.259...
     """
     lam = _validate.float_array("exponents", exponents, min_ndim=1)
+    _nonempty(lam)
     if np.any(np.diff(lam, axis=-1) > 0):
         raise ValueError("exponents must be sorted in decreasing order along the last axis")
     partial = np.cumsum(lam, axis=-1)
@@ -194,5 +195,13 @@ def entropy_bound(exponents):
     equality, holds for SRB measures.  With only k exponents computed, the sum is the
     bound only if lambda_k < 0."""
     lam = _validate.float_array("exponents", exponents, min_ndim=1)
+    _nonempty(lam)
     out = np.sum(np.maximum(lam, 0.0), axis=-1)
     return float(out) if out.ndim == 0 else out
+
+
+def _nonempty(lam):
+    """Refuse a spectrum of no exponents (k = 0 along the last axis)."""
+    if lam.shape[-1] == 0:
+        raise ValueError(f"exponents must hold at least one exponent along the last axis (k >= 1), "
+                         f"got shape {lam.shape}")

@@ -196,8 +196,8 @@ class LinearMap:
 
     def __init__(self, A):
         A = _validate.float_array("A", A)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"A must be a square (n, n) matrix, got shape {A.shape}")
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+            raise ValueError(f"A must be a square (n, n) matrix with n >= 1, got shape {A.shape}")
         self.A = A
         self.state_size = A.shape[0]
 

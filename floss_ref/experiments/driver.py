@@ -70,7 +70,8 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     progress : bool
         Show a progress bar.
     optimizer : Adam, optional
-        Continue with an existing optimiser (its state carries over).
+        Continue with an existing optimiser (its state carries over); it must have been
+        built on ``system.params``.
     blas_threads : int or None
         BLAS threads (default 1; see :func:`floss_ref.lyapunov_spectrum`).
 
@@ -87,7 +88,7 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
         raise TypeError("floss needs a differentiable map with params (e.g. floss_ref.VanillaRNN)")
     if clip_norm is not None:
         clip_norm = _validate.real("clip_norm", clip_norm, minimum=0.0, strict_min=True)
-    opt = optimizer if optimizer is not None else Adam(system.params, lr=lr)
+    opt = Adam(system.params, lr=lr) if optimizer is None else _optimizer_of(system, optimizer)
     batch_shape = tuple(getattr(system, "ensemble_shape", ()))
     try:  # per-network norms need one copy of every parameter per network
         gradient_norms(system, system.params)
@@ -138,6 +139,18 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
         exponents=np.array(exps).reshape((epochs,) + batch_shape + (k,)),
         seconds=time.perf_counter() - start,
         grad_norm=np.array(norms).reshape((epochs,) + batch_shape) if record_norms else None)
+
+
+def _optimizer_of(system, optimizer):
+    """``optimizer`` if it is an Adam that updates ``system.params`` (the same arrays)."""
+    if not isinstance(optimizer, Adam):
+        raise TypeError(f"optimizer must be a floss_ref.Adam built on system.params (e.g. "
+                        f"Adam(system.params, lr=1e-3)) or None, got {optimizer!r}")
+    if set(optimizer.params) != set(system.params) or any(optimizer.params[name] is not p
+                                                          for name, p in system.params.items()):
+        raise ValueError("optimizer updates other arrays than system.params: build it as "
+                         "Adam(system.params, ...) for this system")
+    return optimizer
 
 
 # ---- flossing runs as sweep tasks (floss_ref.runs.sweep) -------------------------------------

@@ -12,6 +12,15 @@ def check_keys(params, names):
                          f"{sorted(params) if isinstance(params, dict) else type(params).__name__}")
 
 
+def sizes(N, n_in):
+    """Refuse a network without units (N = 0) or without inputs (n_in = 0, from V's last axis)."""
+    if N < 1:
+        raise ValueError("W must describe at least one unit (N >= 1), got N = 0 from its last axis")
+    if n_in < 1:
+        raise ValueError(f"V must have at least one input column (n_in >= 1), got n_in = 0 from V's last axis "
+                         "(an autonomous network takes inputs xs = None with any n_in >= 1)")
+
+
 def ensemble_shape(W, V, b, b_core_ndim):
     """The leading (ensemble) shape ``nets`` of ``W : (*nets, ., N)``, ``V : (*nets, ., n_in)`` and ``b``
     (whose last ``b_core_ndim`` axes are not ensemble axes), or a ValueError."""
@@ -37,6 +46,7 @@ def gated(params, gates):
         raise ValueError(f"W must have shape (..., {G}N, N) (blocks {order} stacked), got {W.shape}")
     V = _validate.float_array("V", params["V"], min_ndim=2, tail=(G * N, None), copy=True)
     b = _validate.float_array("b", params["b"], min_ndim=2, tail=(G, None), copy=True)
+    sizes(N, V.shape[-1])
     if b.shape[-1] not in (1, N):
         raise ValueError(f"b must have shape (..., {G}, 1) (one scalar per gate) or (..., {G}, {N}), "
                          f"got {b.shape}")

@@ -17,7 +17,7 @@ from floss_ref import _validate
 from floss_ref._workspace import scratch
 from floss_ref.core.qr import positive_diagonal
 from floss_ref.core.cells._linear import matvec, outer_sum, rmatvec, sum_to
-from floss_ref.core.cells._params import check_keys, ensemble_shape
+from floss_ref.core.cells._params import check_keys, ensemble_shape, sizes
 
 NONLINEARITIES = ("tanh", "relu", "linear")
 INITS = ("gaussian", "orthogonal")
@@ -111,6 +111,7 @@ class VanillaRNN:
             raise ValueError(f"W must have shape (..., N, N), got {W.shape}")
         V = _validate.float_array("V", params["V"], min_ndim=2, tail=(N, None), copy=True)
         b = _validate.float_array("b", params["b"], min_ndim=1, tail=(N,), copy=True)
+        sizes(N, V.shape[-1])
         self.ensemble_shape = ensemble_shape(W, V, b, 1)
         self.params = {"W": W, "V": V, "b": b}
         self.N = self.state_size = N
@@ -311,6 +312,9 @@ class VanillaRNN:
         W, V, b = self._one_network()
         T, B = xs.shape[:2]
         N = self.N
+        # hs and phis here, and as much again in run_vjp (slopes, G)
+        _validate.memory(f"a sequence of T = {T} steps of B = {B} trajectories (N = {N})", 4 * 8 * T * B * N,
+                         "use a shorter T or a smaller batch B")
         hs = scratch(work, "hs", (T, B, N))
         phis = scratch(work, "phis", (T, B, N))
         np.matmul(xs, V.T, out=hs)

@@ -62,12 +62,17 @@ import numpy as np
 from floss_ref import _validate
 from floss_ref._threads import limit_blas
 from floss_ref.errors import NumericalBreakdownError
-from floss_ref.core.lyapunov import ORTHONORMAL_ATOL, benettin, check_state, check_trajectory, random_orthonormal
+from floss_ref.core.lyapunov import (ORTHONORMAL_ATOL, benettin, check_state, check_trajectory, qr_schedule,
+                                     random_orthonormal)
 from floss_ref.core.precision import blockfloat
 
 GROWTH_MARGIN_BITS = 16
 MIN_PREC = 53
 BITS_PER_DIGIT = math.log2(10.0)
+# digits of sigma_m a budget may ask for (float64 holds 16; 10^6 digits are 3.3 million bits),
+# and the most bits it may come to (far beyond any mpmath run; int64 holds the answer)
+MAX_DIGITS = 1e6
+MAX_BITS = 2.0 ** 53
 
 
 @dataclasses.dataclass
@@ -131,6 +136,8 @@ def eq10_log_kappa(exponents, m, horizons):
     exponents = _validate.float_array("exponents", exponents, min_ndim=1)
     m = _validate.integer("m", m, minimum=1, maximum=exponents.shape[-1])
     horizons = _validate.float_array("horizons", horizons, min_ndim=1)
+    if np.any(horizons < 0):
+        raise ValueError(f"horizons (t - tau) must be >= 0 steps, got {np.min(horizons):g}")
     return (exponents[..., 0] - exponents[..., m - 1])[..., None] * horizons
 
 
@@ -166,8 +173,12 @@ def bits_needed(log_kappa, horizon, n, m, digits):
     log_kappa = _validate.float_array("log_kappa", log_kappa)
     if np.any(log_kappa < 0):
         raise ValueError(f"log_kappa must be >= 0 (kappa_2 >= 1), got {np.min(log_kappa):g}")
-    digits = _validate.real("digits", digits, minimum=0.0)
+    digits = _validate.real("digits", digits, minimum=0.0, maximum=MAX_DIGITS)
     bits = log_kappa / math.log(2.0) + digits * BITS_PER_DIGIT + guard_bits(horizon, n, m)
+    if np.any(bits > MAX_BITS):  # would not even be an integer of int64 (and no mpmath run reaches it)
+        raise ValueError(f"log_kappa up to {np.max(log_kappa):.3g} with digits = {digits:g} would need "
+                         f"{np.max(bits):.3g} bits, more than the {MAX_BITS:.3g} this budget handles; "
+                         "give a smaller log_kappa (shorter horizons) or fewer digits")
     return np.ceil(bits).astype(np.int64)
 
 
@@ -181,8 +192,8 @@ def resolvable_horizon(delta_lambda, n, m, prec=256, digits=10):
     _, n, m = _sizes(1, n, m)
     digits = _validate.real("digits", digits, minimum=0.0)
 
-    def fits(h):
-        return bits_needed(delta_lambda * h, h, n, m, digits) <= prec
+    def fits(h):  # h as a float: beyond int64 (tiny delta_lambda) it still converts to float64
+        return bits_needed(delta_lambda * h, float(h), n, m, digits) <= prec
 
     lo, hi = 0, 1
     while fits(hi):
@@ -211,6 +222,8 @@ def trajectory_jacobians(system, h0, xs=None, *, T=None):
     Ds : (T, n, n) ndarray
     """
     n, h, xs, T = single_trajectory_arguments(system, h0, xs, T)
+    _validate.memory(f"the Jacobians of T = {T} steps (n = {n})", 8 * T * n * n,
+                     "use a shorter trajectory T (only max(horizons) steps are needed)")
     identity = np.eye(n)
     Ds = np.empty((T, n, n))
     for s in range(T):
@@ -453,7 +466,7 @@ def _qr_pass(Ds, Q0, horizons):
     """Cumulative float64 log R_ii along the Jacobians (the Benettin loop of
     :func:`floss_ref.core.lyapunov.benettin`, a QR after every step): (H, m), one row per horizon."""
     T = int(horizons[-1])
-    run = benettin(_StoredJacobians(), np.zeros(1), Ds[:T], T, Q0, transient=0, schedule=set(range(1, T + 1)),
+    run = benettin(_StoredJacobians(), np.zeros(1), Ds[:T], T, Q0, transient=0, schedule=qr_schedule(T, 1, 0),
                    history=True)
     return run.gamma_history[np.asarray(horizons, dtype=int) - 1]
 

@@ -34,10 +34,13 @@ import numpy as np
 
 from floss_ref import _validate
 from floss_ref.errors import NumericalBreakdownError
-from floss_ref.core.lyapunov import random_orthonormal
+from floss_ref.core.lyapunov import ORTHONORMAL_ATOL, random_orthonormal
 from floss_ref.core.precision.condition import single_trajectory_arguments
 
 DIRECTION_KEYS = ("W", "V", "b", "h0")
+# bytes of one mpmath.mpf besides its mantissa: the object, its (sign, man, exp, bc) tuple
+# and the mantissa's int header (CPython 3.11, 64 bit)
+MPF_BYTES = 200
 
 
 def flossing_loss_mp(system, h0, xs=None, *, k, Q0=None, seed=None, T=None, t_ons=1, transient=0,
@@ -151,11 +154,19 @@ def _setup(system, h0, xs, k, Q0, seed, T, t_ons, transient, target, prec):
     Q0 = _validate.float_array("Q0", Q0)
     if Q0.shape != (n, k):
         raise ValueError(f"Q0 must have shape (n, k) = ({n}, {k}), got {Q0.shape}")
+    if not np.allclose(Q0.T @ Q0, np.eye(k), atol=ORTHONORMAL_ATOL):
+        raise ValueError(f"Q0 must have orthonormal columns (Q0^T Q0 = I to {ORTHONORMAL_ATOL:g}), got "
+                         f"max |Q0^T Q0 - I| = {np.max(np.abs(Q0.T @ Q0 - np.eye(k))):.3g}")
     target = _validate.float_array("target", target)
     if target.ndim > 1 or target.size not in (1, k):
         raise ValueError(f"target must be a scalar or have shape (k,) = ({k},), got shape {target.shape}")
     target = np.broadcast_to(target, (k,))
-    schedule = set(range(t_ons, T + 1, t_ons)) | {T} | ({transient} if transient > 0 else set())
+    # a QR after the multiples of t_ons, after the transient and after step T; a range tests
+    # membership by arithmetic, so the schedule's memory does not grow with T
+    schedule = (range(t_ons, T + 1, t_ons), frozenset({T, transient} - {0}))
+    entries = W.size + system.params["V"].size + (0 if xs is None else xs.size) + 2 * n * (k + 1)
+    _validate.memory(f"the mpmath copies of the inputs (T = {T}) and parameters at prec = {prec}",
+                     entries * (MPF_BYTES + prec // 8), "use a shorter T, a smaller network or a lower prec")
     ctx = mpmath.MPContext()
     ctx.prec = prec
     b = system.params["b"]
@@ -200,7 +211,7 @@ def _loss(ctx, W, V, b, h, xs, Q, schedule, T, transient, target, cell=("vanilla
     log_sum = [ctx.zero] * len(Q)
     for s in range(T):
         h, Q = step(ctx, cell, W, V, b, h, None if xs is None else xs[s], Q)
-        if s + 1 in schedule:
+        if s + 1 in schedule[0] or s + 1 in schedule[1]:
             Q, r = _mgs(ctx, Q)
             if s + 1 > transient:
                 log_sum = [acc + ctx.log(rj) for acc, rj in zip(log_sum, r)]
