@@ -106,7 +106,7 @@ def floss_one(net, args, rng):
 
 
 def run(args):
-    gains = stream(args, GAINS).uniform(0.0, 1.0, args.networks)          # Fig. 6: g ~ U(0, 1)
+    gains = stream(args, GAINS).uniform(0.0, args.g_max, args.networks)  # Fig. 6: g ~ U(0, 1)
     curves, summary = {}, []
     for cell in args.cells:
         curves[cell] = np.full((args.networks, args.epochs), np.nan)
@@ -175,7 +175,7 @@ def plot(args, curves, path):
             ax.set_xlim(0, args.epochs - 1)
         bottom.set(title=f"{PANELS[cell][1]}  {titles[cell]}", xlabel="epoch",
                    ylabel=r"$\lambda_1^2$" if args.target == 0 else r"$(\lambda_1 - \mathrm{target})^2$")
-    init = "App. B per-gate gains" if args.lstm_gains == "app_b" and "lstm" in curves else "g ~ U(0, 1)"
+    init = "App. B per-gate gains" if args.lstm_gains == "app_b" and "lstm" in curves else f"g ~ U(0, {args.g_max:g})"
     fig.suptitle(f"Gradient flossing towards $\\lambda_1 = {args.target:g}$\nN = {args.N}, "
                  f"{args.networks} networks, {init}, Adam lr = {args.lr:g}, no clipping; lambda_1 per "
                  "network (top), median and 25-75 % band (bottom)")
@@ -198,6 +198,9 @@ def main(argv=None):
     parser.add_argument("--relu-mean-scale", choices=("entry", "1/N"), default="entry",
                         help="mean of each W entry: gbar (App. B read literally; default) or gbar/N (authors' code)")
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--g-max", type=float, default=1.0,
+                        help="gains drawn g ~ U(0, g_max) (default 1, Fig. 6); larger values give ReLU networks "
+                             "that start with lambda_1 > 0")
     parser.add_argument("--lstm-gains", choices=("shared", "app_b"), default="shared",
                         help="LSTM initialisation: one gain g for every gate (shared, the Fig. 6 caption; default) "
                              "or App. B's per-gate gains (app_b: g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1), "
@@ -207,6 +210,8 @@ def main(argv=None):
                         help="target of lambda_1 (default 0, Fig. 6; other targets are observed, not judged)")
     parser.add_argument("--out-dir", default=OUT, help=f"default: {OUT}")
     args = parser.parse_args(argv)
+    if not args.g_max > 0:
+        parser.error(f"--g-max must be > 0, got {args.g_max}")
 
     with _common.Tee(os.path.join(args.out_dir, "fig6_lstm_relu.txt")):
         print(_common.provenance())
@@ -219,7 +224,7 @@ def _main(args):
     gains, curves, summary = run(args)
     stem = write_outputs(args, gains, curves, summary)
     init = "LSTM gains " + args.lstm_gains + ", " if "lstm" in args.cells else ""
-    print(f"Fig. 6 in miniature: N = {args.N}, {args.networks} networks, g ~ U(0, 1), {init}k = 1, "
+    print(f"Fig. 6 in miniature: N = {args.N}, {args.networks} networks, g ~ U(0, {args.g_max:g}), {init}k = 1, "
           f"target {args.target:g}, {args.epochs} epochs of T = {args.T} (transient {args.transient}), Adam lr = {args.lr:g}; "
           f"lambda_1 measured on fresh trajectories of {args.T_eval} steps; {time.perf_counter() - start:.0f} s")
     print(f"{'cell':5s} {'net':>3s} {'g':>6s} {'lambda_1 before':>16s} {'lambda_1 after':>15s}  status")
