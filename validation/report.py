@@ -131,6 +131,28 @@ def _lstm_rows(target):
     return measure
 
 
+def _unstable_relu():
+    def measure():
+        counts = {}
+        for lr in ("0.001", "0.01"):
+            rows = csv_rows(f"fig6_lstm_relu/relu_meanN_g3_lr{lr}", "fig6_lstm_relu_summary.csv")
+            unstable = [r for r in rows if float(r["lambda1_before"]) > 0]
+            counts[lr] = (sum(abs(float(r["lambda1_after"])) <= 0.05 for r in unstable), len(unstable))
+        n = counts["0.001"][1]
+        if n == 0:
+            return "no network starts with lambda_1 > 0", "not graded (no unstable network)"
+        if counts["0.001"][0] == n:
+            verdict = "reproduced"
+        elif counts["0.01"][0] == n or counts["0.001"][0] > n / 2:
+            verdict = "partly"
+        else:
+            verdict = "not reproduced"
+        text = (f"{n} of 10 start with lambda_1 > 0; of them {counts['0.001'][0]} end within 0.05 of 0 at lr 1e-3, "
+                f"{counts['0.01'][0]} at lr 0.01 (tuned)")
+        return text, verdict
+    return measure
+
+
 def _fig3_copy(label, variance):
     folder = f"fig3_copy_xor/{label}"
 
@@ -265,6 +287,9 @@ ROWS = [
         "fig6_lstm_relu/lstm_app-b_lr*", _lstm_rows(0.0)),
     Row("App. B.1: target lambda_1 = -1 reached by only a subset of LSTMs, App. B initialisation",
         "10 (not stated)", "as Fig. 6A/B, target -1", "fig6_lstm_relu/lstm_app-b_target-1_lr*", _lstm_rows(-1.0)),
+    Row("App. B.1, Fig. 6C/D: ReLU networks that start unstable (lambda_1 > 0) are brought to lambda_1 = 0",
+        "10 (10)", "N = 32, W mean -0.1/N (authors' code), g ~ U(0, 3), k = 1, 100 epochs, Adam without clipping",
+        "fig6_lstm_relu/relu_meanN_g3_lr*", _unstable_relu()),
     Row("Fig. 3A/C: copy task, U(0, 1) inputs in training and flossing (the text)",
         "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 40; " + AUTHORS,
         "fig3_copy_xor/authors_k40_inputs-text", _fig3_copy("authors_k40_inputs-text", 1 / 12)),
