@@ -18,9 +18,17 @@ TINY_CONFIG = dict(N=6, T=24, epochs=40, k=3, floss_epochs=2, floss_T=8, floss_t
 FOLDERS = ("paper", "bench", "reliability", "independent")
 
 
+def scripts():
+    """The names of every validation script: validation/*.py and validation/<folder>/*.py,
+    without the private modules (``_common``, ``_jax_cells``)."""
+    files = [*VALIDATION.glob("*.py"), *(p for folder in FOLDERS for p in (VALIDATION / folder).glob("*.py"))]
+    return sorted(p.stem for p in files if not p.stem.startswith("_"))
+
+
 def path(name):
-    """The file of the validation script ``name`` (its folder found: paper/, bench/, ...)."""
-    found = [VALIDATION / folder / f"{name}.py" for folder in FOLDERS if (VALIDATION / folder / f"{name}.py").exists()]
+    """The file of the validation script ``name`` (validation/ itself or its folder: paper/, bench/, ...)."""
+    found = [VALIDATION / folder / f"{name}.py" for folder in ("", *FOLDERS)
+             if (VALIDATION / folder / f"{name}.py").exists()]
     if len(found) != 1:
         raise FileNotFoundError(f"validation script {name!r}: {len(found)} files in {', '.join(FOLDERS)}")
     return found[0]

@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, refusal of bad files, and bit-identical resumption."""
 
+import errno
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from floss_ref.runs import checkpoint as ckpt
 from floss_ref.runs import io as _io
 from floss_ref.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from floss_ref.runs.run import Run, TrainConfig, train
+from hostile_files import SPECIAL, deep_json, make_special, refused_within
 
 # flossing episodes at 0, 3 and 6 and diagnostics every 2 epochs, so that a resumed run
 # crosses all three kinds of event after the checkpoint
@@ -345,3 +347,129 @@ def test_F11_checkpoint_path_must_be_npz(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(ValueError, match="checkpoint must be a path ending in .npz"):
         train(F_CONFIG, checkpoint=tmp_path / "x.json", resume=True)
+
+
+# F5: only a regular file is read as a checkpoint; its header is JSON within bounds
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_F5_a_checkpoint_that_is_not_a_regular_file_is_refused_by_name(tmp_path, kind):
+    path = make_special(tmp_path / "fifo.npz", kind)
+    exc = refused_within(lambda: Run.load(path, F_CONFIG), fifo=path if kind == "FIFO" else None)
+    assert isinstance(exc, CheckpointError), repr(exc)
+    assert f"fifo.npz' cannot be read as a checkpoint: it is a {kind}" in str(exc), str(exc)
+    assert os.path.lexists(path)
+
+
+def _rewrite_header(src, dst, header_text):
+    arrays = _io.read_npz(src)
+    arrays["__header__"] = np.array(header_text)
+    _io.atomic_savez(dst, arrays)
+
+
+@pytest.mark.parametrize("make_header, match", [
+    (lambda h: deep_json(3000), "header.*nests deeper than 64 levels"),
+    (lambda h: json.dumps({**h, "meta": {**h["meta"], "deep": json.loads(deep_json(500))}}), "nests deeper than 64"),
+    (lambda h: json.dumps([h]), "header must be an object"),
+    (lambda h: json.dumps({**h, "format": 1}), "field 'format' must be a string, got an integer"),
+    (lambda h: json.dumps({k: v for k, v in h.items() if k != "meta"}), "field 'meta' is missing"),
+    (lambda h: json.dumps({**h, "meta": [h["meta"]]}), "field 'meta' must be an object, got a list"),
+    (lambda h: json.dumps({**h, "config": "x"}), "field 'config' must be an object, got a string"),
+    (lambda h: json.dumps({**h, "meta": {**h["meta"], "rng": []}}), "random generator state is not a PCG64 state"),
+    (lambda h: json.dumps({**h, "meta": {**h["meta"], "epoch": "4"}}), "epoch '4' is not an integer"),
+])
+def test_F5_a_header_nested_too_deep_or_of_the_wrong_types_is_refused(tmp_path, checkpoint_file, make_header, match):
+    header = json.loads(str(_io.read_npz(checkpoint_file)["__header__"]))
+    bad = tmp_path / "run.npz"
+    _rewrite_header(checkpoint_file, bad, make_header(header))
+    before = bad.read_bytes()
+    with pytest.raises(CheckpointError, match=match) as info:
+        Run.load(bad, F_CONFIG)
+    assert "run.npz" in str(info.value)
+    assert bad.read_bytes() == before
+
+
+# F6: every part of the run state is checked
+
+def _set(name, index, value):
+    return lambda m, a: a[name].__setitem__(index, value)
+
+
+@pytest.mark.parametrize("change, match", [
+    (_set("history/grad_norm", 1, np.nan), "history/grad_norm is not finite at epoch 1"),
+    (_set("history/h0_grad_norm", 0, np.inf), "history/h0_grad_norm is not finite at epoch 0"),
+    (_set("history/accuracy", 3, np.nan), "history/accuracy is not finite at epoch 3"),
+    (_set("history/accuracy", 5, 0.5), "history/accuracy holds a value at epoch 5, which a run saved after 4 epochs"),
+    (_set("history/grad_norm", 4, 1.0), "history/grad_norm holds a value at epoch 4, which a run saved after 4 epochs"),
+    (_set("history/exponents", (1, 0), np.nan), r"history/exponents is not finite at diagnostic epoch 2"),
+    (_set("history/grad_W_sv", (0, 3), np.nan), r"history/grad_W_sv is not finite at diagnostic epoch 0"),
+    (_set("history/grad_W_sv", (0, 3), -1.0), r"history/grad_W_sv is negative at diagnostic epoch 0"),
+    (_set("history/exponents", (2, 0), 0.1), r"history/exponents holds a value at diagnostic epoch 4"),
+    (_set("history/floss_loss", (1, 0), np.nan), r"history/floss_loss is not finite at the episode before epoch 3"),
+    (_set("history/floss_exponents", (0, 2), np.inf), r"history/floss_exponents is not finite at the episode"),
+    (_set("history/diag_epochs", 1, 3), r"history/diag_epochs is \[0, 3, 4, 5\], the configuration's is "
+                                         r"\[0, 2, 4, 5\]"),
+    (_set("history/floss_epochs", 1, 2), r"history/floss_epochs is \[0, 2\], the configuration's is \[0, 3\]"),
+    (lambda m, a: a.__setitem__("history/test_loss", np.array(np.inf)), "the test loss is present at epoch 4"),
+    (lambda m, a: a.__setitem__("adam/t", np.array(-1)), r"adam/t is -1, a run at epoch 4 has taken 4 Adam steps"),
+    (lambda m, a: a.__setitem__("adam/t", np.array(5)), r"adam/t is 5, a run at epoch 4 has taken 4 Adam steps"),
+    (lambda m, a: a.__setitem__("floss_adam/t", np.array(2)),
+     r"floss_adam/t is 2, a run at epoch 4 has taken 4 flossing steps \(2 episodes of 2\)"),
+    (_set("adam/v_W", (0, 0), -1e-3), "adam/v_W holds negative second moments"),
+    (_set("floss_adam/v_b", 0, -1e-300), "floss_adam/v_b holds negative second moments"),
+])
+def test_F6_every_part_of_the_run_state_is_checked(tmp_path, checkpoint_file, change, match):
+    bad = tmp_path / "run.npz"
+    _rewrite_meta(checkpoint_file, bad, change)
+    before = bad.read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        train(F_CONFIG, checkpoint=bad, resume=True)
+    assert bad.read_bytes() == before
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(task="copy", delay=2, N=6, T=12, batch=2, epochs=4, protocol="throughout", floss_every=2, k=2,
+                floss_epochs=2, floss_T=8, floss_transient=1, diag_every=3, diag_k=2, test_batch=3, seed=2),
+    TrainConfig(task="binary_xor", delay=2, N=6, T=12, batch=2, epochs=3, cell="lstm", diag_every=1, diag_k=2,
+                test_batch=3, seed=3),
+], ids=["mse_task", "lstm"])
+def test_F6_runs_whose_accuracy_or_singular_values_stay_nan_resume_bit_for_bit(tmp_path, config):
+    path = tmp_path / "run.npz"
+    Run(config).train(until=config.epochs - 1, checkpoint=path)
+    resumed = train(config, checkpoint=path, resume=True)
+    whole = Run(config).train()
+    for name in whole.history:
+        assert np.array_equal(resumed.history[name], whole.history[name], equal_nan=True), name
+    done = Run(config).train(checkpoint=tmp_path / "done.npz")
+    assert Run.load(tmp_path / "done.npz", config).epoch == done.epoch == config.epochs
+
+
+# F3: a checkpoint that cannot be written is a WriteError; a symbolic link stays a link
+
+def test_F3_a_checkpoint_write_failure_is_a_WriteError_and_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    run = Run(F_CONFIG).train(until=2, checkpoint=path)
+    before = path.read_bytes()
+    run.train_epoch()
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(_io.WriteError, match=r"cannot write '.*run.npz': No space left on device"):
+        run.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["run.npz"]
+
+
+def test_F3_a_symlinked_checkpoint_is_written_through_and_stays_a_link(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "run.npz"
+    link = tmp_path / "run.npz"
+    os.symlink(target, link)  # dangling until the first checkpoint
+    Run(F_CONFIG).train(until=2, checkpoint=link)
+    assert os.path.islink(link) and target.is_file()
+    resumed = train(F_CONFIG, checkpoint=link, resume=True)
+    assert os.path.islink(link) and resumed.epoch == F_CONFIG.epochs
+    assert Run.load(target, F_CONFIG).epoch == F_CONFIG.epochs
+    assert sorted(os.listdir(tmp_path)) == ["run.npz", "store"]

@@ -2,7 +2,9 @@
 code 2, no traceback), --version, defaults that work for every size, and no accepted value
 that ends in a traceback."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import pytest
 from cli_runner import run_main
 from floss_ref import __version__
 from floss_ref.cli import main
+from hostile_files import make_special
 
 
 def run_cli(*args):
@@ -143,3 +146,67 @@ def test_edge_values_never_raise(command, extra):
     if code:
         assert len(err.strip().splitlines()) == 1, err
         assert "Traceback" not in err
+
+
+# ---- regression tests of the issue "Reliability", rows F3 and F11 ---------------------------
+
+def test_F11_spectrum_json_output_holds_null_not_bare_nan(tmp_path):
+    out = tmp_path / "spec.json"
+    code, _, err = run_main(["spectrum", "--N", "4", "--T", "2", "--transient", "1", "--quiet", "--out", str(out)])
+    assert code == 0, err
+
+    def bare(token):
+        raise AssertionError(f"bare {token} in {out.name}")
+
+    data = json.loads(out.read_text(), parse_constant=bare)
+    assert data["stderr"] == [None] * 4 and len(data["exponents"]) == 4
+
+
+@pytest.mark.parametrize("where, code", [("fsync", errno.ENOSPC), ("replace", errno.EROFS), ("open", errno.EACCES)])
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_F3_an_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, monkeypatch, where, code, suffix):
+    out = tmp_path / f"spec{suffix}"
+    real = getattr(os, where)
+
+    def fail(*args, **kwargs):
+        if where == "open" and not str(args[0]).endswith(".tmp"):
+            return real(*args, **kwargs)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, where, fail)  # the early check (a temporary file) passes: the disk fills later
+    status, _, err = run_main(["spectrum", "--N", "4", "--T", "30", "--transient", "5", "--quiet", "--out", str(out)])
+    monkeypatch.undo()
+    assert status == 1, err
+    assert err.strip() == (f"python -m floss_ref spectrum: error: cannot write {str(out)!r}: {os.strerror(code)}; "
+                           "the previous file, if any, is unchanged"), err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("make_place", [
+    lambda d: (d / "file").write_text("") or d / "file" / "v",   # below a regular file
+    lambda d: d / "ro" / "v",                                     # on a read-only file system (simulated)
+], ids=["below_a_file", "read_only"])
+def test_F3_vectors_out_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, monkeypatch, make_place):
+    place = make_place(tmp_path)
+    if "ro" in place.parts:
+        real = os.makedirs
+
+        def makedirs(path, *args, **kwargs):
+            if "ro" in os.fspath(path):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "makedirs", makedirs)
+    code, out, err = run_main(["vectors", "--out", str(place), "--cases", "gru_T20_tons1_tr0"])
+    assert code == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("python -m floss_ref vectors: error: cannot write"), err
+    assert "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "character device"])
+def test_F3_an_out_that_is_a_special_file_is_refused_with_exit_2(tmp_path, kind):
+    path = make_special(tmp_path / "spec.json", kind)
+    code, _, err = run_main(["spectrum", "--N", "4", "--T", "30", "--transient", "5", "--quiet", "--out", path])
+    assert code == 2 and f"it is a {kind}, not a regular file" in err, err
+    assert os.path.exists(path) and not os.path.isfile(path)

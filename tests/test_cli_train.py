@@ -2,6 +2,7 @@
 resuming, clean refusals of bad arguments (exit code 2, one line, nothing written), and no
 accepted value that ends in a traceback."""
 
+import errno
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 
 from cli_runner import run_main
 from conftest import SMALL
+from hostile_files import SPECIAL, make_special, refused_within
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -145,3 +147,37 @@ def test_F11_F12_cli_refuses_with_exit_2_and_writes_nothing(tmp_path, args, matc
     assert "Traceback" not in r.stderr and "Warning" not in r.stderr
     assert __import__("re").search(match, r.stderr), r.stderr
     assert sorted(os.listdir(tmp_path)) == before
+
+
+# ---- regression tests of the issue "Reliability", rows F3 and F5 -----------------------------
+
+TRAIN_TINY = ["train", "--task", "binary_xor", "--delay", "2", "--N", "4", "--T", "10", "--batch", "2",
+              "--epochs", "3", "--diag-every", "0", "--quiet"]
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_F5_resume_from_a_checkpoint_that_is_not_a_regular_file_exits_2_at_once(tmp_path, kind):
+    path = make_special(tmp_path / "fifo.npz", kind)
+    result = []
+    exc = refused_within(lambda: result.append(run_main([*TRAIN_TINY, "--checkpoint", path, "--resume"])),
+                         fifo=path if kind == "FIFO" else None)
+    assert exc is None, repr(exc)
+    code, out, err = result[0]
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "fifo.npz" in err and ("is a directory" in err or f"it is a {kind}, not a regular file" in err), err
+
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--out"])
+def test_F3_a_checkpoint_or_history_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, monkeypatch, option):
+    target = tmp_path / ("run.npz" if option == "--checkpoint" else "hist.json")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, _, err = run_main([*TRAIN_TINY, option, str(target)])
+    monkeypatch.undo()
+    assert code == 1, err
+    assert err.strip().splitlines() == [f"python -m floss_ref train: error: cannot write {str(target)!r}: "
+                                        "No space left on device; the previous file, if any, is unchanged"], err
+    assert os.listdir(tmp_path) == []

@@ -290,3 +290,28 @@ def test_function_map_pullbacks_need_params_and_flossing_needs_pullbacks():
     plain = FunctionMap(lambda h, x, p: h, lambda h, x, Q, p: Q, 3, params={"W": np.eye(3)})
     with pytest.raises(TypeError, match="step_vjp"):
         floss(plain, epochs=1, k=1, T=5, inputs="none")
+
+
+# ---- regression tests of the issue "Reliability", row F11: the command line never traces back --
+
+@pytest.mark.parametrize("source, arg, code, match", [
+    ("def broken(:\n", "broken_syntax:make", 2, r"cannot import 'broken_syntax'.*SyntaxError"),
+    ("raise RuntimeError('no GPU here')\n", "raises_at_import:make", 2,
+     r"cannot import 'raises_at_import'.*RuntimeError: no GPU here"),
+    ("import sys\nsys.exit(3)\n", "exits_at_import:make", 2, r"cannot import 'exits_at_import'.*SystemExit"),
+    ("def make():\n    raise ValueError('bad size')\n", "factory_raises:make", 1,
+     r"make\(\) of 'factory_raises' raised ValueError: bad size"),
+    ("def make():\n    return 42\n", "factory_returns_junk:make", 2, "map"),
+    ("from floss_ref import VanillaRNN\nclass Bad(VanillaRNN):\n    def step(self, h, x):\n        1 / 0\n"
+     "def make():\n    return Bad(VanillaRNN.random(4, 1, 1.0, seed=0).params)\n", "map_raises:make", 1,
+     r"the map raised ZeroDivisionError"),
+], ids=["syntax_error", "raises_at_import", "exits_at_import", "factory_raises", "factory_returns_junk",
+        "map_raises"])
+def test_F11_cli_a_module_or_factory_that_fails_is_one_line_not_a_traceback(tmp_path, source, arg, code, match):
+    import re
+
+    (tmp_path / (arg.split(":")[0] + ".py")).write_text(source)
+    r = _cli(tmp_path, arg)
+    assert r.returncode == code, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert re.search(match, r.stderr), r.stderr

@@ -3,6 +3,7 @@ bit for bit; results directory rules (manifest, refusal of other settings, resum
 failing tasks and dying workers are retried and reported by name; an unreachable
 scheduler is an error, not a hang."""
 
+import errno
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from floss_ref.runs.sweep import (MANIFEST, SweepError, SweepTask, connect, load
                                   run_sweep)
 from floss_ref.runs.run import sweep_tasks
 from floss_ref.runs.run import TrainConfig
+from hostile_files import SPECIAL, deep_json, deep_list, make_special, refused_within
 
 VALIDATION = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "validation")
 RELIABILITY = os.path.join(VALIDATION, "reliability")
@@ -400,3 +402,81 @@ def test_F15_dask_killed_worker_is_reported_as_worker_deaths(tmp_path):
             client.close()
             cluster.close()
     assert set(info.value.failures) == {"dies"}
+
+
+# F5 / F9: a manifest or result that is not a regular file, or not JSON within bounds, is refused by name
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("file", [MANIFEST, "s0.npz"])
+def test_F9_a_manifest_or_result_that_is_not_a_regular_file_is_refused_by_name(finished, kind, file):
+    d, _ = finished
+    os.remove(d / file)
+    path = make_special(d / file, kind)
+    exc = refused_within(lambda: _resume(finished), fifo=path if kind == "FIFO" else None)
+    assert isinstance(exc, SweepError), repr(exc)
+    assert f"{file}' cannot be read as a" in str(exc) and f"it is a {kind}, not a regular file" in str(exc), str(exc)
+
+
+@pytest.mark.parametrize("text, match", [
+    (deep_json(3000), "manifest.json' \\(sweep manifest\\) nests deeper than 64 levels"),
+    ('{"format": "floss_ref.runs.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
+     '{"s0": {"kind": 3, "params": {"n": 1}}}}', "field 'tasks.s0.kind' must be a string, got an integer"),
+    ('{"format": "floss_ref.runs.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
+     '{"s0": {"kind": "test_sweep:ones_task"}}}', "field 'tasks.s0.params' is missing"),
+    ('{"format": ["floss_ref.runs.sweep/1"]}', "field 'format' must be a string, got a list"),
+], ids=["deep", "kind", "params", "format"])
+def test_F9_a_manifest_nested_too_deep_or_of_the_wrong_types_is_refused(finished, text, match):
+    d, _ = finished
+    (d / MANIFEST).write_text(text)
+    with pytest.raises(SweepError, match=match):
+        _resume(finished)
+
+
+@pytest.mark.parametrize("member", ["meta/task", "meta/settings"])
+def test_F9_result_metadata_nested_too_deep_is_refused_even_with_a_matching_hash(finished, member):
+    d, _ = finished
+    arrays = _io.read_npz(d / "s0.npz")
+    arrays[member] = np.array(deep_json(3000))
+    arrays["meta/sha256"] = np.array(_io.content_hash({k: v for k, v in arrays.items()
+                                                       if k not in ("meta/sha256", "meta/seconds")}))
+    _io.atomic_savez(d / "s0.npz", arrays)
+    with pytest.raises(SweepError, match=f"s0.npz.*{member}.*nests deeper than 64 levels"):
+        _resume(finished)
+
+
+def test_F9_task_parameters_and_settings_too_deep_to_read_back_are_refused_when_made(tmp_path):
+    with pytest.raises(ValueError, match="params of task 'deep' nest deeper than 60 levels"):
+        SweepTask("deep", "test_sweep:ones_task", {"n": deep_list(61)})
+    with pytest.raises(ValueError, match="params of task 'deeper' nest deeper than 60 levels"):
+        SweepTask("deeper", "test_sweep:ones_task", {"n": deep_list(3000)})
+    with pytest.raises(ValueError, match="settings nest deeper than 60 levels"):
+        run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path / "r",
+                  settings={"x": deep_list(61)}, jobs=0)
+    SweepTask("ok", "test_sweep:ones_task", {"n": deep_list(59)})
+
+
+# F3 / F4: a results directory that cannot be written is a SweepError, not an OSError
+
+@pytest.mark.parametrize("where, code", [("open", errno.EACCES), ("open", errno.EROFS), ("makedirs", errno.EACCES),
+                                         ("replace", errno.ENOSPC)])
+def test_F4_a_results_directory_that_cannot_be_written_is_a_SweepError(tmp_path, monkeypatch, where, code):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    results = tmp_path / ("new" if where == "makedirs" else "")
+    with monkeypatch.context() as m:
+        m.setattr(os, where, fail)
+        with pytest.raises(SweepError, match=f"cannot write .*{os.strerror(code)}") as info:
+            run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], results, settings=F_SETTINGS, jobs=0)
+    assert not isinstance(info.value, OSError)
+    assert [f for f in os.listdir(tmp_path) if f.endswith(".tmp")] == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_F4_a_read_only_results_directory_is_a_SweepError(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(SweepError, match="Permission denied"):
+            run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path, settings=F_SETTINGS, jobs=0)
+    finally:
+        tmp_path.chmod(0o755)

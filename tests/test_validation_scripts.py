@@ -11,11 +11,11 @@ import json
 
 import numpy as np
 import pytest
-from script_runner import TINY_CONFIG, VALIDATION, load, run
+from script_runner import TINY_CONFIG, VALIDATION, load, run, scripts
 
 pytestmark = pytest.mark.slow
 
-SCRIPTS = sorted(p.stem for p in VALIDATION.glob("*.py") if not p.stem.startswith("_"))
+SCRIPTS = scripts()
 
 BASE = TINY_CONFIG
 
@@ -87,6 +87,11 @@ TINY = {
                                                 delays={"binary_xor": (2,), "spatial_xor": (2,)})),
         mp.setitem(m.SCALE, "quick", dict(delay=4, seeds=1)), sweep_args(t)),
     "fig9_gradient_precedes": lambda m, t, mp: (None, ["--out", str(t)]),
+    "report": lambda m, t, mp: (None, []),   # reads the committed results, trains nothing
+    "bench_table1": lambda m, t, mp: (mp.setattr(m, "LINES", {
+        "T": dict(values=(4, 8), fixed=dict(N=6, k=2), table1=1.0),
+        "k": dict(values=(1, 2), fixed=dict(N=6, T=4), table1=1.0),
+        "N": dict(values=(4, 8), fixed=dict(k=2, T=4), table1=2.0)}), ["--repeat", "1", "--out", str(t)]),
     "fuzz_files": lambda m, t, mp: (None, ["--flips", "20", "--tail", "50", "--middle", "10"]),
     "reliability_checks": lambda m, t, mp: (None, ["--timeout", "1", "--repeats", "1"]),
     "run_all": lambda m, t, mp: (mp.setattr(m, "SCRIPTS", {"fig1b": m.SCRIPTS["fig1b"]}),

@@ -1,6 +1,7 @@
 """Reference vectors: regenerated bit for bit, loaded with hash checks, compared by digits,
 and their float64 values against 256 bits."""
 
+import errno
 import json
 import os
 import subprocess
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from floss_ref.kit import vectors
-from floss_ref.runs.io import atomic_savez, read_npz
+from floss_ref.runs.io import WriteError, atomic_savez, read_npz
+from hostile_files import SPECIAL, deep_json, deep_list, make_special, refused_within
 
 SMALL = ["vanilla_tanh_T100_tons3_tr20", "lstm_T20_tons1_tr4", "gru_T20_tons3_tr0", "vanilla_relu_T20_tons1_tr0"]
 
@@ -96,3 +98,79 @@ def test_cli_writes_the_vectors(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "wrote 1 cases" in r.stdout
     assert [c.name for c in vectors.load(tmp_path / "v")] == ["gru_T20_tons1_tr0"]
+
+
+# ---- regression tests of the issue "Reliability", rows F3 and F5 -----------------------------
+
+def _copy(written, tmp_path):
+    import shutil
+
+    d = tmp_path / "v"
+    shutil.copytree(written, d)
+    return d
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("file", ["cases.json", "gru_T20_tons3_tr0.npz"])
+def test_F5_an_index_or_case_that_is_not_a_regular_file_is_refused_by_name(written, tmp_path, kind, file):
+    d = _copy(written, tmp_path)
+    os.remove(d / file)
+    path = make_special(d / file, kind)
+    exc = refused_within(lambda: vectors.load(d), fifo=path if kind == "FIFO" else None)
+    assert isinstance(exc, ValueError), repr(exc)
+    assert f"{file}' cannot be read as a" in str(exc) and f"it is a {kind}, not a regular file" in str(exc), str(exc)
+
+
+def _edit_index(d, edit):
+    index = json.loads((d / "cases.json").read_text())
+    edit(index, index["cases"]["gru_T20_tons3_tr0"])
+    (d / "cases.json").write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda i, e: i.update(cases=[]), "field 'cases' must be an object, got a list"),
+    (lambda i, e: i.update(format=None), "field 'format' must be a string, got null"),
+    (lambda i, e: i.update(seed="0"), "field 'seed' must be an integer, got a string"),
+    (lambda i, e: i["cases"].update(gru_T20_tons3_tr0=[]), "field 'cases.gru_T20_tons3_tr0' must be an object"),
+    (lambda i, e: e.pop("file"), "field 'cases.gru_T20_tons3_tr0.file' is missing"),
+    (lambda i, e: e.update(file=3), "field 'cases.gru_T20_tons3_tr0.file' must be a string, got an integer"),
+    (lambda i, e: e.update(file="../v/gru_T20_tons3_tr0.npz"), "'cases.gru_T20_tons3_tr0.file' must name an .npz file "
+                                                              "in the directory"),
+    (lambda i, e: e.update(sha256=["x"]), "field 'cases.gru_T20_tons3_tr0.sha256' must be an object"),
+    (lambda i, e: e["sha256"].update(loss=7), r"field 'cases.gru_T20_tons3_tr0.sha256.loss' must be a string"),
+    (lambda i, e: e.pop("settings"), "field 'cases.gru_T20_tons3_tr0.settings' is missing"),
+    (lambda i, e: e["settings"].update(T="20"), "field 'cases.gru_T20_tons3_tr0.settings.T' must be an integer"),
+    (lambda i, e: e["settings"].pop("cell"), "field 'cases.gru_T20_tons3_tr0.settings.cell' is missing"),
+    (lambda i, e: e["digits"].update(loss="16"), "field 'cases.gru_T20_tons3_tr0.digits.loss' must be a number"),
+    (lambda i, e: e.update(digits=None), "field 'cases.gru_T20_tons3_tr0.digits' must be an object, got null"),
+])
+def test_F5_malformed_index_entries_are_refused_naming_the_field(written, tmp_path, edit, match):
+    d = _copy(written, tmp_path)
+    _edit_index(d, edit)
+    with pytest.raises(ValueError, match=match) as info:
+        vectors.load(d)
+    assert "cases.json" in str(info.value)
+
+
+def test_F5_an_index_nested_too_deep_or_not_json_is_refused(written, tmp_path):
+    d = _copy(written, tmp_path)
+    (d / "cases.json").write_text(deep_json(3000))
+    with pytest.raises(ValueError, match="cases.json' \\(reference vectors index\\) nests deeper than 64 levels"):
+        vectors.load(d)
+    _edit_index(d := _copy(written, tmp_path / "again"), lambda i, e: e["settings"].update(extra=deep_list(100)))
+    with pytest.raises(ValueError, match="nests deeper than 64 levels"):
+        vectors.load(d)
+
+
+def test_F3_a_directory_that_cannot_be_written_is_a_WriteError_before_any_case_is_computed(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError, match="cannot write .*file/v"):
+        vectors.write(tmp_path / "file" / "v", ["gru_T20_tons1_tr0"])
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(vectors, "make_case", lambda *a: pytest.fail("a case was computed first"))
+    monkeypatch.setattr(os, "makedirs", read_only)
+    with pytest.raises(WriteError, match="Read-only file system"):
+        vectors.write(tmp_path / "v", ["gru_T20_tons1_tr0"])

@@ -2,7 +2,10 @@
 
 Options are named after the paper's symbols (``--N``, ``--g``, ``--k``, ``--T``,
 ``--t-ons``, ``--epochs``).  Bad arguments print a one-line message and exit with code 2;
-a numerical breakdown (overflow, collapsed tangent vectors) exits with code 1.
+a numerical breakdown (overflow, collapsed tangent vectors), an output that cannot be
+written (disk full, read-only file system, permission denied:
+:class:`floss_ref.runs.io.WriteError`) or any other failure of the operating system
+prints a one-line message and exits with code 1.
 """
 
 import os
@@ -189,7 +192,14 @@ def cmd_vectors(args):
     return 0
 
 
+class CommandFailed(Exception):
+    """A subcommand failed at run time for a reason its message gives in full (exit code 1)."""
+
+
 def cmd_gradcheck(args):
+    """Handler of ``gradcheck``.  A module that cannot be imported (missing, a syntax error,
+    an exception or ``sys.exit`` while it runs) is a bad MAP (exit 2); a factory, or a map,
+    that raises is a failure of the code checked (exit 1); both print one line."""
     import importlib
     import re
 
@@ -201,19 +211,25 @@ def cmd_gradcheck(args):
     sys.path.insert(0, ".")  # a module in the current directory, as python -m would find it
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import {module_name!r} for MAP {args.map!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001  (ImportError, SyntaxError, whatever the module raises)
+        raise ValueError(f"cannot import {module_name!r} for MAP {args.map!r}: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(".")
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise ValueError(f"{module_name!r} has no callable {factory_name!r} (MAP {args.map!r})")
-    system = factory()
-    report = gradcheck(system, T=args.T, k=args.k, seed=args.seed, long_horizon=args.long_horizon)
+    try:
+        system = factory()
+    except Exception as exc:  # noqa: BLE001  (the user's code: reported, not traced back)
+        raise CommandFailed(f"{factory_name}() of {module_name!r} raised {type(exc).__name__}: {exc}") from None
+    try:
+        report = gradcheck(system, T=args.T, k=args.k, seed=args.seed, long_horizon=args.long_horizon)
+    except (ValueError, TypeError, NumericalBreakdownError, MemoryError):
+        raise  # a map that returns the wrong thing, or a breakdown: the usual exit codes
+    except Exception as exc:  # noqa: BLE001  (the map's own code raised)
+        raise CommandFailed(f"the map raised {type(exc).__name__} during the checks: {exc}") from None
     print(report.table())
     return 0 if report.passed else 1
-
-
 
 
 def _one_line(exc):
@@ -230,6 +246,12 @@ def main(argv=None):
         return 2
     except NumericalBreakdownError as exc:
         print(f"{parser.prog} {args.command}: numerical breakdown: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except CommandFailed as exc:
+        print(f"{parser.prog} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # floss_ref.runs.io.WriteError ("cannot write ..."), or any other failure of the system
+        print(f"{parser.prog} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except MemoryError:
         print(f"{parser.prog} {args.command}: out of memory: the sizes asked for do not fit in this machine's "

@@ -31,11 +31,13 @@ import dataclasses
 import json
 import math
 import os
+import tempfile
 
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, content_hash, read_npz
+from floss_ref.runs.io import (FileFormatError, WriteError, atomic_savez, atomic_write, content_hash, json_field,
+                               read_json, read_npz)
 from floss_ref.core.cells import GRU, LSTM, VanillaRNN
 from floss_ref.errors import NumericalBreakdownError
 from floss_ref.core.flossing import flossing_grad
@@ -147,12 +149,22 @@ def reference_digits(arrays, net, settings, seed=0, prec=256):
 
 
 def write(directory, names=None, seed=0, log=None):
-    """Write the cases (default: all of :func:`case_names`) and ``cases.json`` to ``directory``."""
+    """Write the cases (default: all of :func:`case_names`) and ``cases.json`` to ``directory``.
+
+    The directory is created, and a file written and removed in it, before any case is
+    computed: a directory that cannot be written raises
+    :class:`floss_ref.runs.io.WriteError` at once, as does a failure to write a file later.
+    """
     names = case_names() if names is None else list(names)
     unknown = sorted(set(names) - set(case_names()))
     if unknown:
         raise ValueError(f"unknown case names {unknown}; the cases are {case_names()}")
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise WriteError(os.fspath(directory), exc) from None
     index = {"format": FORMAT, "conventions": CONVENTIONS, "seed": seed, "cases": {}}
     for name in names:
         arrays, net, settings = make_case(name, seed)
@@ -186,23 +198,37 @@ class Case:
         return {k[len("grad/"):]: v for k, v in self.arrays.items() if k.startswith("grad/")}
 
 
+# the fields of each case's settings in cases.json, and their JSON types
+SETTINGS_FIELDS = {"cell": str, "T": int, "t_ons": int, "transient": int, "k": int, "N": int, "n_in": int,
+                   "state_size": int, "draw": int}
+DIGITS_FIELDS = {"against": str, "exponents": float, "loss": float, "gradient": float}
+
+
 def load(directory):
     """The cases of a directory written by :func:`write`, each file checked against the
-    hashes in ``cases.json`` (a missing or altered file raises ValueError naming it)."""
+    hashes in ``cases.json`` (a missing or altered file raises ValueError naming it).
+
+    ``cases.json`` and the case files must be regular files (a FIFO, a device or a
+    directory is refused without blocking); ``cases.json`` is read within bounds
+    (:func:`floss_ref.runs.io.read_json`) and each of its fields is checked by type, and
+    each case's ``file`` must name an ``.npz`` file in ``directory``.  Every refusal is a
+    ValueError naming the file and the field.
+    """
     path = os.path.join(os.fspath(directory), "cases.json")
     try:
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
+        index = read_json(path, what="reference vectors index")
     except FileNotFoundError:
         raise ValueError(f"{path!r} is missing: not a reference vectors directory") from None
-    except ValueError as exc:
-        raise ValueError(f"{path!r} is not readable JSON: {exc}") from None
-    if not isinstance(index, dict) or index.get("format") != FORMAT or not isinstance(index.get("cases"), dict):
+    source = repr(path)
+    if not isinstance(index, dict) or json_field(index, "format", str, source) != FORMAT:
         raise ValueError(f"{path!r} is not a reference vectors index of format {FORMAT!r}")
+    json_field(index, "seed", int, source)
+    json_field(index, "conventions", dict, source)
     cases = []
-    for name, entry in sorted(index["cases"].items()):
+    for name in sorted(json_field(index, "cases", dict, source)):
+        entry = _checked_entry(index["cases"], name, source)
         file = os.path.join(os.fspath(directory), entry["file"])
-        if not os.path.exists(file):
+        if not os.path.lexists(file):
             raise ValueError(f"case {name!r}: file {entry['file']!r} is missing")
         try:
             arrays = read_npz(file, what="reference case")
@@ -218,6 +244,24 @@ def load(directory):
                                  f"the index says {entry['sha256'][key][:16]}... (altered)")
         cases.append(Case(name, entry["settings"], arrays, entry["digits"]))
     return cases
+
+
+def _checked_entry(cases, name, source):
+    """The index entry of case ``name`` after checking each of its fields by type
+    (FileFormatError, a ValueError, naming the file ``source`` and the field)."""
+    where = f"cases.{name}."
+    entry = json_field(cases, name, dict, source, where="cases.")
+    file = json_field(entry, "file", str, source, where)
+    if os.path.basename(file) != file or not file.endswith(".npz") or file.startswith("."):
+        raise FileFormatError(f"{source}: field {where + 'file'!r} must name an .npz file in the directory, "
+                              f"got {file[:80]!r}")
+    for key in json_field(entry, "sha256", dict, source, where):
+        json_field(entry["sha256"], key, str, source, where + "sha256.")
+    for fields, part in ((SETTINGS_FIELDS, "settings"), (DIGITS_FIELDS, "digits")):
+        json_field(entry, part, dict, source, where)
+        for key, kind in fields.items():
+            json_field(entry[part], key, kind, source, f"{where}{part}.")
+    return entry
 
 
 def compare(case, yours, verbose=True):

@@ -4,16 +4,22 @@ A checkpoint is an ``.npz`` archive (no pickles) holding the run's arrays and on
 header with the format tag, the run's configuration and scalar state (epoch, random
 generator state).  Writing goes to a temporary file in the target's directory, which is
 flushed to disk and then renamed over the target with ``os.replace``: a reader (or a run
-killed mid-write) sees either the old file or the new one, never a partial file.
+killed mid-write) sees either the old file or the new one, never a partial file.  A
+checkpoint path that is a symbolic link is written through: the file it points to is
+replaced and the link stays a link.  A write that fails raises
+:class:`floss_ref.runs.io.WriteError` naming the file and the cause.
 
 Reading refuses, with :class:`CheckpointError` and without touching the file,
 
+* anything but a regular file (a FIFO, a device, a directory: refused without blocking),
 * a file that is not a readable archive (truncated, corrupted: the zip CRC of every
   array is checked while reading),
 * arrays missing, extra, or of the wrong shape or dtype, found from the archive's
   directory and the array headers before any data is inflated (so a file declaring a
   huge array, or a deflate bomb, costs nothing),
-* an archive without the header or with another format tag,
+* an archive without the header or with another format tag, a header that is not JSON
+  within bounds (:func:`floss_ref.runs.io.parse_json`), or whose fields are not of their
+  types (``format`` a string, ``config`` and ``meta`` objects),
 * a checkpoint written by a different configuration (the differing fields are named).
 
 The run state in the header (epoch, random generator state) is checked by the caller
@@ -28,7 +34,8 @@ import zipfile
 import numpy as np
 
 from floss_ref.experiments.config import ADDED_FIELDS, RENAMED_FIELDS
-from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, read_npz
+from floss_ref.runs.io import (FileFormatError, atomic_savez, atomic_write, json_field, open_regular, parse_json,
+                               read_npz)
 
 FORMAT = "floss_ref.runs.checkpoint/1"
 _HEADER = "__header__"
@@ -85,8 +92,10 @@ def load_checkpoint(path, config, expected):
     wanted = {_HEADER: ((), None),
               **{name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype) in expected.items()}}
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_regular(path, what="checkpoint") as f, zipfile.ZipFile(f) as archive:
             has_header = _HEADER + ".npy" in archive.namelist()
+    except FileFormatError as exc:  # not a regular file
+        raise CheckpointError(str(exc)) from None
     except Exception:  # noqa: BLE001  (unreadable: read_npz below says why)
         has_header = True
     if not has_header:
@@ -96,18 +105,22 @@ def load_checkpoint(path, config, expected):
     except FileFormatError as exc:
         raise CheckpointError(str(exc)) from None
     header = arrays.pop(_HEADER)
+    if header.dtype.kind != "U":
+        raise CheckpointError(f"{path!r} has an unreadable header (it is not text); the file was left as it is")
+    source = f"{path!r} (checkpoint header)"
     try:
-        if header.dtype.kind != "U":
-            raise ValueError("the header is not text")
-        header = json.loads(str(header))
-    except ValueError as exc:
-        raise CheckpointError(f"{path!r} has an unreadable header ({exc}); the file was left as it is") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
-    _check_config(path, header.get("config"), config)
-    meta = header.get("meta")
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path!r} has no run state in its header")
+        header = parse_json(str(header), source=source)
+        if not isinstance(header, dict):
+            raise FileFormatError(f"{source}: the header must be an object")
+        if json_field(header, "format", str, source) != FORMAT:
+            raise CheckpointError(f"{path!r} is not a floss_ref checkpoint of format {FORMAT!r}")
+        stored = json_field(header, "config", dict, source)
+        meta = json_field(header, "meta", dict, source)  # its fields: Run.load checks them
+    except FileFormatError as exc:
+        text = str(exc)
+        raise CheckpointError(text if text.endswith("left as it is") else text + "; the file was left as it is") \
+            from None
+    _check_config(path, stored, config)
     return arrays, meta
 
 

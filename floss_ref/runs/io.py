@@ -4,13 +4,19 @@ Writing goes to a temporary file in the target's directory, which is flushed to 
 then renamed over the target with ``os.replace``: a reader, or a run killed mid-write,
 sees either the old file or the new one, never a partial file.  The temporary files of
 writers that were killed (their process no longer exists) are removed by the next write
-to the same target.
+to the same target.  A write that fails (disk full, read-only file system, permission
+denied) raises :class:`WriteError` naming the file and the cause, and leaves no temporary
+file.  A symbolic link is written through: the file it points to is replaced, the link
+stays.  A FIFO, device or socket in the target's place is never replaced.
 
-Reading (:func:`read_npz`) trusts nothing in the file: the names, sizes, shapes and
-dtypes of its members are checked from the archive's directory and the array headers
-before any data is inflated, so a corrupted or hostile file is refused with
-:class:`FileFormatError` (a ``ValueError``) instead of a traceback or an allocation of
-the size it declares.
+Reading trusts nothing in the file.  Only regular files are opened (:func:`open_regular`:
+a FIFO, a device or a directory is refused by name, without blocking).
+:func:`read_npz` checks the names, sizes, shapes and dtypes of an archive's members from
+its directory and the array headers before any data is inflated; :func:`read_json` and
+:func:`parse_json` bound a JSON document's size and nesting depth before parsing it, and
+:func:`json_field` checks the type of each member.  A corrupted or hostile file is refused
+with :class:`FileFormatError` (a ``ValueError``) instead of a traceback, a hang, or an
+allocation of the size it declares.
 """
 
 import ast
@@ -20,6 +26,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import tempfile
 import zipfile
 
@@ -28,6 +35,39 @@ import numpy as np
 # what read_npz inflates at most unless told otherwise: far above any floss_ref file
 DEFAULT_READ_LIMIT = 1 << 30
 _NPY_HEADER_MAX = 1 << 16
+# bounds of a JSON document (manifests, indexes, checkpoint headers, result metadata): far
+# above what floss_ref writes (a few levels, at most a few hundred kB), far below what makes
+# the parser recurse out of the stack or allocate without bound
+JSON_MAX_BYTES = 16 << 20
+JSON_MAX_DEPTH = 64
+
+
+class WriteError(OSError):
+    """A file could not be written: disk full (ENOSPC), read-only file system (EROFS),
+    permission denied (EACCES), or any other failure of the operating system, or a target
+    that is not a regular file.  ``filename`` is the file, ``errno`` the cause's error
+    number (None for a refused target); the message names both.  Nothing is left behind:
+    the previous content of the file, if any, is intact, and the temporary file is removed.
+    """
+
+    def __init__(self, path, cause):
+        code = getattr(cause, "errno", None)
+        reason = (getattr(cause, "strerror", None) or str(cause)) if isinstance(cause, OSError) else str(cause)
+        super().__init__(code, reason)
+        self.filename = path
+        self.message = f"cannot write {path!r}: {reason}; the previous file, if any, is unchanged"
+
+    def __str__(self):
+        return self.message
+
+
+def _kind_of(mode):
+    """What a file of stat mode ``mode`` is, in words ("a FIFO", ...)."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def check_writable(path):
@@ -37,9 +77,12 @@ def check_writable(path):
     discover an unwritable output path only after hours of work.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(_write_target(path))
     if os.path.isdir(path):
         raise ValueError(f"cannot write {path!r}: it is a directory")
+    special = _special_target(path)
+    if special is not None:
+        raise ValueError(f"cannot write {path!r}: it is {special}, not a regular file (it is never replaced)")
     if not os.path.isdir(directory):
         raise ValueError(f"cannot write {path!r}: directory {directory!r} does not exist")
     try:
@@ -51,26 +94,64 @@ def check_writable(path):
         raise ValueError(f"cannot write {path!r}: the existing file is read-only")
 
 
+def _write_target(path):
+    """The file a write of ``path`` replaces: ``path`` itself, or for a symbolic link the
+    file it points to (written through, so the link stays a link)."""
+    return os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
+
+
+def _special_target(path):
+    """What the existing file at ``path`` is in words, if it is neither a regular file nor a
+    directory (nor absent): writers refuse to replace a FIFO, a device or a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _kind_of(mode)
+
+
 def atomic_write(path, write):
     """Call ``write(f)`` on a temporary binary file, then rename it over ``path``.
 
-    The previous content of ``path`` stays intact if anything fails before the rename.
+    The previous content of ``path`` stays intact if anything fails before the rename, and
+    the temporary file is removed.  A symbolic link is written through: the file it points
+    to is replaced (from a temporary file in that file's directory) and the link stays.
+
+    Raises
+    ------
+    WriteError
+        The operating system refused (disk full, read-only file system, permission denied,
+        ...), or ``path`` is a FIFO, a device or a socket (never replaced by a file).
+        Anything else ``write`` raises propagates as it is.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    remove_stale_temps(path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # 0o666 minus the umask, like any new file (tempfile.mkstemp would make it 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    special = _special_target(path)
+    if special is not None:
+        raise WriteError(path, f"it is {special}, not a regular file (it is never replaced)")
+    target = _write_target(path)
+    directory = os.path.dirname(target)
+    remove_stale_temps(target)
+    tmp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        # 0o666 minus the umask, like any new file (tempfile.mkstemp would make it 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise WriteError(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass  # removed by the next write to this target (remove_stale_temps)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(path, exc) from None
         raise
 
 
@@ -112,30 +193,78 @@ def atomic_savez(path, arrays):
 
 
 def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    """``value`` as plain JSON data; NaN and infinities become None (JSON has no such numbers)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return _jsonable(value.tolist())
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
 def save_results(path, results):
-    """Write a dict of arrays and scalars to ``path``: NPZ if it ends in .npz, else JSON."""
+    """Write a dict of arrays and scalars to ``path``: NPZ if it ends in .npz, else JSON.
+
+    In JSON, a value that is NaN or infinite (e.g. a standard error of a single block) is
+    written as ``null``: JSON has no such numbers, and a bare ``NaN`` token is refused by
+    strict parsers.
+    """
     if os.fspath(path).endswith(".npz"):
         atomic_savez(path, {k: np.asarray(v) for k, v in results.items()})
     else:
-        text = json.dumps(_jsonable(results), indent=1).encode()
+        text = json.dumps(_jsonable(results), indent=1, allow_nan=False).encode()
         atomic_write(path, lambda f: f.write(text))
 
 
 # ---- guarded reading ------------------------------------------------------------------
 
 class FileFormatError(ValueError):
-    """A file cannot be read as what it should be: truncated, corrupted, or not ours."""
+    """A file cannot be read as what it should be: truncated, corrupted, not ours, or not
+    a regular file."""
+
+
+def open_regular(path, *, what="file"):
+    """The regular file at ``path`` opened for binary reading, after checking its type.
+
+    The type is checked before opening (``os.stat``), so a FIFO (whose opening would block
+    until a writer comes), a device or a directory is refused by name; the file is then
+    opened with ``O_NONBLOCK`` and checked again (``os.fstat``), so a file swapped in
+    between cannot block either.  Symbolic links are followed.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path`` (each caller says what that means).
+    FileFormatError
+        Not a regular file, or it cannot be opened (the message says why).
+    """
+    path = os.fspath(path)
+
+    def refuse(detail):
+        raise FileFormatError(f"{path!r} cannot be read as a {what}: {detail}; the file was left as it is")
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        refuse(f"it cannot be examined ({exc.strerror or exc})")
+    if not stat.S_ISREG(mode):
+        refuse(f"it is {_kind_of(mode)}, not a regular file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        refuse(f"it cannot be opened ({exc.strerror or exc})")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        refuse(f"it is {_kind_of(mode)}, not a regular file")
+    return os.fdopen(fd, "rb")
 
 
 def read_npz(path, *, what="file", expected=None, limit=DEFAULT_READ_LIMIT, allowed_kinds="biufU"):
@@ -170,15 +299,22 @@ def read_npz(path, *, what="file", expected=None, limit=DEFAULT_READ_LIMIT, allo
         raise FileFormatError(f"{path!r} cannot be read as a {what}: {detail}; the file was left as it is")
 
     try:
-        archive = zipfile.ZipFile(path)
+        file = open_regular(path, what=what)
     except FileNotFoundError:
         refuse("it does not exist")
+    with file:
+        return _read_archive(file, path, refuse, expected, limit, allowed_kinds)
+
+
+def _read_archive(file, path, refuse, expected, limit, allowed_kinds):
+    try:
+        archive = zipfile.ZipFile(file)
     except Exception as exc:  # noqa: BLE001  (any failure to parse untrusted bytes is a refusal)
         refuse(f"not a readable zip archive (truncated or corrupted?): {_short(exc)}")
     with archive:
         try:
             infos = archive.infolist()
-            _check_entry_count(path, len(infos))
+            _check_entry_count(file, len(infos))
             members = _check_directory(infos, expected, limit)
         except FileFormatError as exc:
             refuse(str(exc))
@@ -199,13 +335,12 @@ def _short(exc):
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _check_entry_count(path, parsed):
+def _check_entry_count(f, parsed):
     """Refuse a zip directory that lists fewer entries than its end record declares (a
     damaged length field makes the parser skip the rest: members would vanish silently)."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        f.seek(max(0, size - (22 + 0xFFFF)))
-        tail = f.read()
+    size = os.fstat(f.fileno()).st_size
+    f.seek(max(0, size - (22 + 0xFFFF)))
+    tail = f.read()
     end = tail.rfind(b"PK\x05\x06")
     if end < 0 or len(tail) - end < 22:
         raise FileFormatError("it has no zip end record")
@@ -305,6 +440,107 @@ def _parse_header(text):
     except Exception:  # noqa: BLE001
         raise FileFormatError(f"its header declares an unknown dtype {descr[:40]!r}") from None
     return shape, fortran, dtype
+
+
+def read_json(path, *, what, max_bytes=JSON_MAX_BYTES, max_depth=JSON_MAX_DEPTH):
+    """The JSON document in the regular file at ``path``, within bounds.
+
+    The file is opened with :func:`open_regular`; its size (at most ``max_bytes``) and its
+    nesting depth (at most ``max_depth`` levels of lists and objects, :func:`parse_json`)
+    are checked before it is parsed.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    FileFormatError
+        Not a regular file, too big, not UTF-8, nested too deep, or not JSON; the message
+        names the file and ``what`` it should be.
+    """
+    path = os.fspath(path)
+    with open_regular(path, what=what) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileFormatError(f"{path!r} cannot be read as a {what}: it holds {os.path.getsize(path)} bytes, more "
+                              f"than the {max_bytes} allowed; the file was left as it is")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"{path!r} cannot be read as a {what}: it is not UTF-8 text ({exc.reason} at byte "
+                              f"{exc.start}); the file was left as it is") from None
+    return parse_json(text, source=f"{path!r} ({what})", max_depth=max_depth)
+
+
+# a JSON string (with its escapes), or one bracket outside strings
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(text):
+    """The deepest nesting of lists and objects in JSON ``text`` (brackets inside strings
+    do not count), found from the raw text without parsing it."""
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(text, *, source, max_depth=JSON_MAX_DEPTH):
+    """``json.loads(text)``, refusing text nested deeper than ``max_depth`` levels before it
+    is parsed (the parser recurses once per level).
+
+    source : str
+        What the text is, for messages (e.g. "'run.npz' (checkpoint header)").
+
+    Raises FileFormatError naming ``source``: nested too deep, or not JSON.
+    """
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise FileFormatError(f"{source} nests deeper than {max_depth} levels ({depth} levels of lists and "
+                              "objects): not a file floss_ref wrote; it was left as it is")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: cannot happen within max_depth
+        raise FileFormatError(f"{source} is not readable JSON ({type(exc).__name__}: {str(exc)[:200]}); "
+                              "it was left as it is") from None
+
+
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def _json_type_name(value):
+    for t, name in _JSON_TYPES.items():
+        if type(value) is t:
+            return "true" if value is True else "false" if value is False else name
+    return type(value).__name__
+
+
+def json_field(doc, key, types, source, where=""):
+    """``doc[key]`` after checking that it is present and of one of ``types`` (JSON types:
+    dict, list, str, int, float, bool, type(None); an int is accepted as a float, a bool
+    never as a number).
+
+    source : str
+        The file, for messages.
+    where : str
+        The path of ``doc`` in the document, prefixed to the field's name (e.g. "tasks.s0.").
+
+    Raises FileFormatError naming the file and the field.
+    """
+    types = types if isinstance(types, tuple) else (types,)
+    if not isinstance(doc, dict) or key not in doc:
+        raise FileFormatError(f"{source}: field {where + key!r} is missing")
+    value = doc[key]
+    ok = any(type(value) is t or (t is float and type(value) is int) for t in types)
+    if not ok:
+        wanted = " or ".join(_JSON_TYPES.get(t, t.__name__) for t in types)
+        raise FileFormatError(f"{source}: field {where + key!r} must be {wanted}, got {_json_type_name(value)}")
+    return value
 
 
 def content_hash(arrays):

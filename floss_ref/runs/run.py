@@ -73,6 +73,9 @@ class Run:
         reached yet are NaN.
     """
 
+    # a flossing episode records the exponents at its last step (Sec. 7 control episodes do not)
+    records_floss_exponents = True
+
     def __init__(self, config):
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -248,7 +251,7 @@ class Run:
         run = cls(config)
         expected = {name: (np.shape(v), np.asarray(v).dtype) for name, v in run.state_arrays().items()}
         arrays, meta = load_checkpoint(path, config.to_dict(), expected)
-        epoch = _checked_state(os.fspath(path), config, arrays, meta, run.rng)
+        epoch = _checked_state(os.fspath(path), run, arrays, meta)
         for name, p in run.model.params.items():
             p[...] = arrays["param/" + name]
         run.optimizer.load_state_dict(_strip(arrays, "adam/"))
@@ -273,12 +276,25 @@ class Run:
         save_history(path, self.config.to_dict(), self.history, self.epoch)
 
 
-def _checked_state(path, config, arrays, meta, rng):
-    """The epoch of a checkpoint's run state, after checking that the state is one a run
-    of ``config`` can be in; sets ``rng`` to the stored generator state.  Refuses
-    (CheckpointError) an epoch outside [0, E] or not an integer, a generator state of
-    another kind, non-finite parameters or optimiser moments, and a history that does not
-    end at that epoch (every epoch before it recorded, none after it)."""
+def _checked_state(path, run, arrays, meta):
+    """The epoch of a checkpoint's run state, after checking that the state is one that
+    ``run`` (a fresh run of the checkpoint's configuration) can be in after that many
+    epochs; sets ``run.rng`` to the stored generator state.
+
+    Refuses (CheckpointError, naming the array and the epoch) an epoch outside [0, E] or
+    not an integer; a generator state of another kind; non-finite parameters or optimiser
+    moments, or negative second moments; an Adam step count other than the epoch, or a
+    flossing step count other than E_f per episode done; schedules (``diag_epochs``,
+    ``floss_epochs``) other than the configuration's; and a history that does not end at
+    that epoch: every entry a run must have recorded by then finite (norms and singular
+    values >= 0), every other entry NaN.  What a run records: loss, norms and (BCE tasks)
+    accuracy per epoch done; exponents and the singular values of dL/dW (as many as the
+    SVD of W gives, at most N) per diagnostic epoch done; loss and (flossing, not control
+    episodes) exponents per flossing episode done; the test loss and (binary tasks) test
+    accuracy once the last epoch is done.
+    """
+    config, rng = run.config, run.rng
+
     def refuse(what):
         raise CheckpointError(f"{path!r} holds an inconsistent run state: {what}; the file was left as it is")
 
@@ -295,13 +311,76 @@ def _checked_state(path, config, arrays, meta, rng):
     for name, a in arrays.items():
         if name.startswith(("param/", "adam/", "floss_adam/")) and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             refuse(f"{name} contains NaN or infinite values")
+        if name.startswith(("adam/v_", "floss_adam/v_")) and np.any(a < 0):
+            refuse(f"{name} holds negative second moments (squares averaged: >= 0)")
     loss = arrays["history/loss"]
     if not (np.all(np.isfinite(loss[:epoch])) and np.all(np.isnan(loss[epoch:]))):
         refuse(f"the loss history does not end at epoch {epoch} (finite before it, NaN after)")
-    if (epoch == config.epochs) != bool(np.isfinite(arrays["history/test_loss"])):
+    # one Adam step per training epoch; E_f steps of the flossing optimiser per episode
+    episodes = sum(1 for e in config.flossing_epochs() if e < epoch)
+    for name, steps, what in (("adam/t", epoch, f"{epoch} Adam steps"),
+                              ("floss_adam/t", episodes * config.floss_epochs,
+                               f"{episodes * config.floss_epochs} flossing steps ({episodes} episodes of "
+                               f"{config.floss_epochs})")):
+        if int(arrays[name]) != steps:
+            refuse(f"{name} is {int(arrays[name])}, a run at epoch {epoch} has taken {what}")
+    history = _strip(arrays, "history/")
+    for name in ("diag_epochs", "floss_epochs"):
+        if not np.array_equal(history[name], run.history[name]):
+            refuse(f"history/{name} is {history[name].tolist()}, the configuration's is {run.history[name].tolist()}")
+    for name, (must, label, reason) in _recorded(run, epoch).items():
+        a = history[name]
+        for bad, what in ((must & ~np.isfinite(a), "is not finite"), (~must & ~np.isnan(a), "holds a value"),
+                          (must & (a < 0) if name in _NON_NEGATIVE else None, "is negative")):
+            if bad is not None and np.any(bad):
+                at = label(np.argwhere(np.atleast_1d(bad))[0][0])
+                refuse(f"history/{name} {what} at {at}" + (reason if what == "holds a value" else ""))
+    test_loss = arrays["history/test_loss"]
+    if not (np.isfinite(test_loss) if epoch == config.epochs else np.isnan(test_loss)):
         refuse(f"the test loss is {'missing' if epoch == config.epochs else 'present'} at epoch {epoch} "
                f"of {config.epochs}")
     return epoch
+
+
+_NON_NEGATIVE = ("grad_norm", "h0_grad_norm", "grad_W_sv")
+
+
+def _recorded(run, epoch):
+    """name -> (mask of the entries a run at ``epoch`` has recorded, a function that names
+    the epoch of a row, why an entry outside the mask must be NaN), for every history array
+    but the loss and the schedules."""
+    c, h = run.config, run.history
+    not_reached = f", which a run saved after {epoch} epochs has not reached"
+    done = np.arange(c.epochs) < epoch
+    diag = h["diag_epochs"] < epoch
+    episodes = h["floss_epochs"] < epoch
+    W = run.model.params.get("W")
+    n_sv = min(min(W.shape), c.N) if W is not None and W.ndim == 2 else 0  # singular values of dL/dW kept
+    finished = np.array(epoch == c.epochs)
+
+    def per_epoch(i):
+        return f"epoch {i}"
+
+    def per_diagnostic(i):
+        return f"diagnostic epoch {h['diag_epochs'][i]}"
+
+    def per_episode(i):
+        return f"the episode before epoch {h['floss_epochs'][i]}"
+
+    return {
+        "grad_norm": (done, per_epoch, not_reached),
+        "h0_grad_norm": (done, per_epoch, not_reached),
+        "accuracy": ((done, per_epoch, not_reached) if run.task.loss == "bce"
+                     else (np.zeros(c.epochs, bool), per_epoch, " (a task with an MSE loss has no accuracy)")),
+        "exponents": (np.broadcast_to(diag[:, None], h["exponents"].shape), per_diagnostic, not_reached),
+        "grad_W_sv": (diag[:, None] & (np.arange(h["grad_W_sv"].shape[1]) < n_sv), per_diagnostic,
+                      not_reached + f" (or a singular value of dL/dW beyond the {n_sv} there are)"),
+        "floss_loss": (np.broadcast_to(episodes[:, None], h["floss_loss"].shape), per_episode, not_reached),
+        "floss_exponents": (np.broadcast_to(episodes[:, None] & run.records_floss_exponents,
+                                            h["floss_exponents"].shape), per_episode, not_reached),
+        "test_accuracy": (finished & run.task.binary, lambda i: "the end of the run",
+                          f" at epoch {epoch} of {c.epochs}"),
+    }
 
 
 def _strip(arrays, prefix):
@@ -414,6 +493,8 @@ class ControlRun(Run):
     (:mod:`floss_ref.experiments.controls`) instead of the flossing loss.
     ``history["floss_loss"]`` holds the control loss; ``history["floss_exponents"]`` stays
     NaN."""
+
+    records_floss_exponents = False
 
     def __init__(self, config, objective):
         self.objective = _validate.choice("objective", objective, OBJECTIVES)

@@ -46,7 +46,8 @@ import numpy as np
 
 from floss_ref import _validate
 from floss_ref.runs.checkpoint import current_fields
-from floss_ref.runs.io import FileFormatError, atomic_savez, atomic_write, content_hash, read_npz
+from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, WriteError, atomic_savez, atomic_write, content_hash,
+                               json_depth, json_field, parse_json, read_json, read_npz)
 from floss_ref._threads import limit_blas
 
 MANIFEST = "manifest.json"
@@ -55,6 +56,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
 MAX_NAME = 200  # the file name <name>.npz and its temporary file stay within 255 bytes
 _FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# how deep a task's params and the settings may nest: the manifest holds them 3 levels down
+# and must stay within what its reader accepts (floss_ref.runs.io.JSON_MAX_DEPTH)
+MAX_NESTING = JSON_MAX_DEPTH - 4
 
 
 class SweepError(RuntimeError):
@@ -94,13 +98,25 @@ class SweepTask:
             raise ValueError(f"kind must be one of {sorted(KINDS)} or 'module:function', got {self.kind!r}")
         if not isinstance(self.params, dict):
             raise TypeError(f"params of task {self.name!r} must be a dict, got {type(self.params).__name__}")
-        try:
-            object.__setattr__(self, "params", json.loads(json.dumps(self.params)))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"params of task {self.name!r} must be JSON-able: {exc}") from None
+        object.__setattr__(self, "params", _json_copy(f"params of task {self.name!r}", self.params))
 
     def describe(self):
         return {"kind": self.kind, "params": self.params}
+
+
+def _json_copy(name, value):
+    """``value`` through JSON and back, refusing what is not JSON-able (TypeError) or nests
+    deeper than MAX_NESTING levels (ValueError): a file holding it could not be read back."""
+    try:
+        text = json.dumps(value)
+    except RecursionError:
+        text = None
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be JSON-able: {exc}") from None
+    if text is None or json_depth(text) > MAX_NESTING:
+        raise ValueError(f"{name} nest deeper than {MAX_NESTING} levels of lists and dicts; the sweep's files "
+                         "could not be read back")
+    return json.loads(text)
 
 
 # ---- the task kinds ---------------------------------------------------------------------
@@ -140,21 +156,19 @@ def _open_results(results_dir, settings, tasks):
     results_dir = os.fspath(results_dir)
     if os.path.exists(results_dir) and not os.path.isdir(results_dir):
         raise SweepError(f"results directory {results_dir!r} exists and is not a directory")
-    os.makedirs(results_dir, exist_ok=True)
+    try:
+        os.makedirs(results_dir, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(str(WriteError(results_dir, exc))) from None
     path = os.path.join(results_dir, MANIFEST)
     entries = {t.name: t.describe() for t in tasks}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            try:
-                manifest = json.load(f)
-            except ValueError as exc:
-                raise SweepError(f"{path!r} is not a sweep manifest: {exc}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if os.path.lexists(path):
+        try:
+            manifest = _read_manifest(path)
+        except FileFormatError as exc:
+            raise SweepError(f"{exc}; use another directory") from None
+        if manifest["format"] != FORMAT:
             raise SweepError(f"{path!r} is not a sweep manifest of format {FORMAT!r}")
-        if not isinstance(manifest.get("settings"), dict) or not isinstance(manifest.get("tasks"), dict) or \
-                not all(isinstance(d, dict) for d in manifest["tasks"].values()):
-            raise SweepError(f"{path!r} is damaged: it needs a 'settings' object and a 'tasks' object of "
-                             "task descriptions; use another directory")
         if manifest["settings"] != settings:
             changed = sorted(k for k in set(settings) | set(manifest["settings"])
                              if settings.get(k) != manifest["settings"].get(k))
@@ -175,7 +189,28 @@ def _open_results(results_dir, settings, tasks):
                              "use another directory")
         manifest = {"format": FORMAT, "settings": settings, "tasks": entries}
     text = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    atomic_write(path, lambda f: f.write(text))
+    try:
+        atomic_write(path, lambda f: f.write(text))
+    except WriteError as exc:
+        raise SweepError(str(exc)) from None
+    return manifest
+
+
+def _read_manifest(path):
+    """The manifest at ``path``, read within bounds (:func:`floss_ref.runs.io.read_json`) and
+    checked field by field: ``format`` a string, ``settings`` an object, ``tasks`` an
+    object whose entries have a ``kind`` string and a ``params`` object.  Raises
+    FileFormatError naming the file and the field."""
+    source = f"sweep manifest {path!r} is damaged"
+    manifest = read_json(path, what="sweep manifest")
+    if not isinstance(manifest, dict):
+        raise FileFormatError(f"{source}: it is not a JSON object")
+    json_field(manifest, "format", str, source)
+    json_field(manifest, "settings", dict, source)
+    for name, entry in json_field(manifest, "tasks", dict, source).items():
+        json_field(manifest["tasks"], name, dict, source, where="tasks.")
+        json_field(entry, "kind", str, source, where=f"tasks.{name}.")
+        json_field(entry, "params", dict, source, where=f"tasks.{name}.")
     return manifest
 
 
@@ -211,20 +246,22 @@ def load_result(results_dir, name, task=None, settings=None):
         body = {k: v for k, v in arrays.items() if k not in _UNHASHED}
         if stored.shape != () or stored.dtype.kind != "U" or str(stored) != content_hash(body):
             refuse("its content does not match the hash stored with it (altered or corrupted)")
-    if task is not None:
-        desc = arrays.get("meta/task")
+    def member(key):
+        """The JSON in the text member ``key`` (None if it is not text), within bounds."""
+        value = arrays[key]
+        if value.shape != () or value.dtype.kind != "U":
+            return None
         try:
-            ok = desc is not None and desc.dtype.kind == "U" and _canonical(json.loads(str(desc))) == _canonical(task.describe())
-        except ValueError:
-            ok = False
-        if not ok:
+            return parse_json(str(value), source=f"its member {key!r}")
+        except FileFormatError as exc:
+            refuse(str(exc).replace("; it was left as it is", ""))
+
+    if task is not None:
+        desc = member("meta/task") if "meta/task" in arrays else None
+        if desc is None or _canonical(desc) != _canonical(task.describe()):
             refuse("it was written by another task (meta/task differs)")
     if settings is not None and "meta/settings" in arrays:
-        try:
-            ok = json.loads(str(arrays["meta/settings"])) == settings
-        except ValueError:
-            ok = False
-        if not ok:
+        if member("meta/settings") != settings:
             refuse("it was written under other sweep settings (meta/settings differs)")
     return arrays
 
@@ -562,10 +599,7 @@ def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=No
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"task names must be unique; repeated: {', '.join(dup)}")
-    try:
-        settings = json.loads(json.dumps(settings))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"settings must be a JSON-able dict: {exc}") from None
+    settings = _json_copy("settings", settings)
     if not isinstance(settings, dict):
         raise TypeError(f"settings must be a JSON-able dict, got {type(settings).__name__}")
     jobs = _validate.integer("jobs", jobs, minimum=0)
