@@ -78,7 +78,9 @@ def part_b(protocol, epochs):
     shifted = Model(model.cell, model.w_out, model.offset, h_t0)       # one initial state per sequence
     grad = loss_and_grad(shifted, tail, task.loss).grads["h0"]        # dL/dh_(t0), (64, N)
     clv = covariant_vectors(model.cell, np.broadcast_to(model.h0, (64, config.N)), batch.xs, k=3,
-                            times=[T0], transient=T0, transient_backward=T_TAIL, seed=0)
+                            times=[T0], transient=T0, transient_backward=T_TAIL - 1, seed=0)
+    # transient_backward = T_TAIL - 1 leaves one step after t0 to average the rates over
+    # (covariant_vectors refuses an empty window); the vectors at t0 are what is used here
     v1 = clv.vectors[0, :, :, 0]
     cos = np.abs(np.sum(grad * v1, axis=-1)) / np.linalg.norm(grad, axis=-1)
     random = np.random.default_rng(5).standard_normal(grad.shape)
