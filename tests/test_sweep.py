@@ -358,9 +358,9 @@ def test_F9_untouched_results_resume_and_load(finished):
 
 
 @pytest.mark.parametrize("manifest", [
-    {"format": "floss_ref.runs.sweep/1"},
-    {"format": "floss_ref.runs.sweep/1", "settings": F_SETTINGS, "tasks": ["s0", "s1"]},
-    {"format": "floss_ref.runs.sweep/1", "settings": "x", "tasks": {}},
+    {"format": "floss_ref.sweep/1"},
+    {"format": "floss_ref.sweep/1", "settings": F_SETTINGS, "tasks": ["s0", "s1"]},
+    {"format": "floss_ref.sweep/1", "settings": "x", "tasks": {}},
 ])
 def test_F9_damaged_manifest_is_refused(finished, manifest):
     d, _ = finished
@@ -419,11 +419,11 @@ def test_F9_a_manifest_or_result_that_is_not_a_regular_file_is_refused_by_name(f
 
 @pytest.mark.parametrize("text, match", [
     (deep_json(3000), "manifest.json' \\(sweep manifest\\) nests deeper than 64 levels"),
-    ('{"format": "floss_ref.runs.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
+    ('{"format": "floss_ref.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
      '{"s0": {"kind": 3, "params": {"n": 1}}}}', "field 'tasks.s0.kind' must be a string, got an integer"),
-    ('{"format": "floss_ref.runs.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
+    ('{"format": "floss_ref.sweep/1", "settings": {"script": "test_reliability"}, "tasks": '
      '{"s0": {"kind": "test_sweep:ones_task"}}}', "field 'tasks.s0.params' is missing"),
-    ('{"format": ["floss_ref.runs.sweep/1"]}', "field 'format' must be a string, got a list"),
+    ('{"format": ["floss_ref.sweep/1"]}', "field 'format' must be a string, got a list"),
 ], ids=["deep", "kind", "params", "format"])
 def test_F9_a_manifest_nested_too_deep_or_of_the_wrong_types_is_refused(finished, text, match):
     d, _ = finished
@@ -480,3 +480,24 @@ def test_F4_a_read_only_results_directory_is_a_SweepError(tmp_path):
             run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path, settings=F_SETTINGS, jobs=0)
     finally:
         tmp_path.chmod(0o755)
+
+
+def test_committed_results_directories_stay_readable(tmp_path):
+    """The file formats are fixed names, not module paths: every committed results directory
+    opens as a sweep (its manifest's format accepted) and its results verify."""
+    import json
+    import pathlib
+    import shutil
+
+    from floss_ref.runs.sweep import FORMAT, _open_results, load_result
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "validation" / "results"
+    manifests = sorted(root.rglob("manifest.json"))
+    assert manifests and FORMAT == "floss_ref.sweep/1"
+    for manifest in manifests:
+        copy = tmp_path / manifest.parent.relative_to(root)
+        shutil.copytree(manifest.parent, copy)
+        settings = json.loads(manifest.read_text())["settings"]
+        assert _open_results(copy, settings, [])["format"] == FORMAT, manifest
+        first = sorted(copy.glob("*.npz"))[0]
+        assert "meta/task" in load_result(copy, first.stem)   # hash-verified where the file has one

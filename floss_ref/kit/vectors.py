@@ -43,7 +43,7 @@ from floss_ref.errors import NumericalBreakdownError
 from floss_ref.core.flossing import flossing_grad
 from floss_ref.core.lyapunov import random_orthonormal
 
-FORMAT = "floss_ref.kit.vectors/1"
+FORMAT = "floss_ref.vectors/1"  # a file format's name, fixed: it is not the module's path
 CELLS = ("vanilla_tanh", "vanilla_relu", "lstm", "gru")
 HORIZONS = (20, 100, 300)
 T_ONS = (1, 3)

@@ -37,7 +37,7 @@ from floss_ref.experiments.config import ADDED_FIELDS, RENAMED_FIELDS
 from floss_ref.runs.io import (FileFormatError, atomic_savez, atomic_write, json_field, open_regular, parse_json,
                                read_npz)
 
-FORMAT = "floss_ref.runs.checkpoint/1"
+FORMAT = "floss_ref.checkpoint/1"  # a file format's name, fixed: it is not the module's path
 _HEADER = "__header__"
 
 

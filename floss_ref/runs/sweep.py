@@ -51,7 +51,7 @@ from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, WriteError, atom
 from floss_ref._threads import limit_blas
 
 MANIFEST = "manifest.json"
-FORMAT = "floss_ref.runs.sweep/1"
+FORMAT = "floss_ref.sweep/1"  # a file format's name, fixed: it is not the module's path
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
 MAX_NAME = 200  # the file name <name>.npz and its temporary file stay within 255 bytes
 _FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
