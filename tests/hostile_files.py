@@ -66,3 +66,10 @@ def deep_list(depth):
     for _ in range(depth):
         value = [value]
     return value
+
+
+def npy_member(header_dict_text, data=b""):
+    """An .npy archive member with the header one gives it (and ``data`` after it)."""
+    header = header_dict_text.encode("latin1")
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from floss_ref.runs import io as _io
-from hostile_files import SPECIAL, deep_json, make_special, refused_within
+from hostile_files import SPECIAL, deep_json, make_special, refused_within, npy_member
 
 
 # F3: no half-written or stale files
@@ -35,16 +35,11 @@ def test_F3_stale_temporary_files_of_killed_writers_are_removed(tmp_path):
 
 # F5: the NPZ reader checks the zip directory before it inflates anything
 
-# an .npy member with the header one gives it (the same four lines as in test_checkpoint.py)
-def _npy_member(header_dict_text, data=b""):
-    header = header_dict_text.encode("latin1")
-    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
 
 
 def test_F5_a_deflate_bomb_is_refused_from_the_directory(tmp_path):
     path = tmp_path / "bomb.npz"
-    member = _npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (50000000,), }", bytes(400_000_000))
+    member = npy_member("{'descr': '<f8', 'fortran_order': False, 'shape': (50000000,), }", bytes(400_000_000))
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("a.npy", member)
     del member
