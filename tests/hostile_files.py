@@ -73,3 +73,51 @@ def npy_member(header_dict_text, data=b""):
     header = header_dict_text.encode("latin1")
     header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
+# ---- a second writer: another process holding an output's lock ------------------------------
+
+_HOLDER = """
+import sys, time
+from floss_ref.runs.io import writer_lock
+with writer_lock(sys.argv[1], sys.argv[2], what="test output"):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+class LockHolder:
+    """A subprocess that holds the writer lock ``lock_path`` of ``path`` (through
+    :func:`floss_ref.runs.io.writer_lock`) for at most ``seconds``; a context manager that
+    waits (bounded) until the lock is taken and kills the process on exit.  ``kill()``
+    ends it by SIGKILL, as a crash would."""
+
+    def __init__(self, path, lock_path, seconds=60.0):
+        import subprocess
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.process = subprocess.Popen([sys.executable, "-c", _HOLDER, os.fspath(path), os.fspath(lock_path),
+                                         str(seconds)], stdout=subprocess.PIPE, text=True, env=env)
+        self.pid = self.process.pid
+
+    def __enter__(self):
+        line = refused_within(lambda: self._ready(), seconds=60)
+        if line is not None:
+            self.kill()
+            raise line
+        return self
+
+    def _ready(self):
+        line = self.process.stdout.readline()
+        if line.strip() != "locked":
+            raise RuntimeError(f"the lock holder did not start (it printed {line!r})")
+
+    def kill(self):
+        import signal
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def __exit__(self, *exc):
+        self.kill()

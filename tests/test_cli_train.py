@@ -181,3 +181,20 @@ def test_F3_a_checkpoint_or_history_that_cannot_be_written_is_one_line_and_exit_
     assert err.strip().splitlines() == [f"python -m floss_ref train: error: cannot write {str(target)!r}: "
                                         "No space left on device; the previous file, if any, is unchanged"], err
     assert os.listdir(tmp_path) == []
+
+
+# ---- regression test of the issue "Reliability", row F16: one writer at a time --------------
+
+def test_F16_a_second_train_on_the_same_checkpoint_is_one_line_and_exit_1(tmp_path):
+    from hostile_files import LockHolder
+    target = tmp_path / "run.npz"
+    with LockHolder(target, str(target) + ".lock") as holder:
+        code, _, err = run_main([*TRAIN_TINY, "--checkpoint", str(target)])
+        assert code == 1, err
+        assert err.strip().splitlines() == [
+            f"python -m floss_ref train: error: checkpoint {str(target)!r} is being written by pid {holder.pid} on "
+            f"host {__import__('socket').gethostname()}: only one writer at a time; wait for it to finish, stop "
+            "it, or use another path"], err
+        assert not target.exists()
+    code, _, err = run_main([*TRAIN_TINY, "--checkpoint", str(target)])  # the holder was killed: free again
+    assert code == 0 and target.exists(), err

@@ -3,6 +3,7 @@ where a breakdown is reported."""
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -135,3 +136,54 @@ def test_F14_breakdown_during_a_flossing_episode_names_the_epoch(monkeypatch):
     with pytest.raises(NumericalBreakdownError,
                        match=r"at step 17 \(in the flossing episode before training epoch 0\)"):
         Run(config).train()
+
+
+# ---- regression tests of the issue "Reliability", row F16: one writer at a time ------------
+
+from floss_ref.runs.io import FileLockedError  # noqa: E402
+from floss_ref.runs.run import checkpoint_lock, train  # noqa: E402
+from hostile_files import LockHolder  # noqa: E402
+
+F16_CONFIG = dict(task="binary_xor", delay=2, N=4, T=10, batch=2, epochs=3, diag_every=0)
+
+
+def test_F16_a_checkpoint_written_by_another_process_is_refused_naming_its_pid(tmp_path):
+    path = tmp_path / "run.npz"
+    config = TrainConfig(**F16_CONFIG)
+    with LockHolder(path, str(path) + ".lock") as holder:
+        for call in (lambda: train(config, checkpoint=path), lambda: Run(config).train(checkpoint=path)):
+            with pytest.raises(FileLockedError, match=rf"checkpoint '.*run.npz' is being written by pid "
+                                                      rf"{holder.pid} on host "):
+                call()
+        assert not path.exists()
+        holder.kill()  # a crash (SIGKILL) of the holder releases its lock
+        run = train(config, checkpoint=path)
+    assert run.epoch == 3 and path.exists()
+    assert sorted(os.listdir(tmp_path)) == ["run.npz"]  # the lock file went with its writer
+
+
+def test_F16_a_resume_is_refused_while_another_process_writes_and_readers_take_no_lock(tmp_path):
+    path = tmp_path / "run.npz"
+    config = TrainConfig(**F16_CONFIG)
+    Run(config).train(until=1, checkpoint=path)
+    with LockHolder(path, str(path) + ".lock") as holder:
+        with pytest.raises(FileLockedError, match=f"pid {holder.pid}"):
+            train(config, checkpoint=path, resume=True)
+        assert Run.load(path, config).epoch == 1  # reading is not writing
+    assert train(config, checkpoint=path, resume=True).epoch == 3
+
+
+def test_F16_two_writers_in_one_process_are_refused_too(tmp_path):
+    path = tmp_path / "run.npz"
+    with checkpoint_lock(path):
+        with pytest.raises(FileLockedError, match=f"pid {os.getpid()}"):
+            train(TrainConfig(**F16_CONFIG), checkpoint=path)
+    train(TrainConfig(**F16_CONFIG), checkpoint=path)
+
+
+def test_F16_results_are_bit_identical_with_the_lock(tmp_path):
+    config = TrainConfig(**F16_CONFIG)
+    a = train(config, checkpoint=tmp_path / "a.npz")
+    b = Run(config).train()
+    for key in a.history:
+        np.testing.assert_array_equal(a.history[key], b.history[key])

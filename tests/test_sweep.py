@@ -501,3 +501,110 @@ def test_committed_results_directories_stay_readable(tmp_path):
         assert _open_results(copy, settings, [])["format"] == FORMAT, manifest
         first = sorted(copy.glob("*.npz"))[0]
         assert "meta/task" in load_result(copy, first.stem)   # hash-verified where the file has one
+
+
+# ---- regression tests of the issue "Reliability", rows F16 to F18 ---------------------------
+
+from hostile_files import LockHolder  # noqa: E402
+from floss_ref.runs import sweep as _sweep  # noqa: E402
+
+
+def manifest_probe_task(params):
+    """Records whether the manifest held the sweep's settings when the task ran."""
+    with open(os.path.join(params["dir"], MANIFEST)) as f:
+        settings = json.load(f)["settings"]
+    return {"x": np.array([1.0 if settings == params["settings"] else 0.0])}
+
+
+def test_F16_a_results_directory_held_by_another_driver_is_refused_naming_it(tmp_path):
+    tasks = [SweepTask("a", "test_sweep:ones_task", {"n": 1})]
+    with LockHolder(tmp_path, tmp_path / ".lock") as holder:
+        with pytest.raises(SweepError, match=rf"results directory '.*' is being written by pid {holder.pid} on host"):
+            run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=0)
+        assert not os.path.exists(tmp_path / MANIFEST)
+        holder.kill()  # SIGKILL releases the lock
+        assert set(run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=0)) == {"a"}
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", MANIFEST]
+    with LockHolder(tmp_path, tmp_path / ".lock"):  # readers take no lock
+        assert set(load_results(tmp_path)) == {"a"}
+        load_result(tmp_path, "a", tasks[0], F_SETTINGS)
+
+
+def test_F17_settings_are_in_the_manifest_before_the_first_result_and_a_second_driver_cannot_mix(tmp_path):
+    new = tmp_path / "new"
+    task = SweepTask("p", "test_sweep:manifest_probe_task", {"dir": str(new), "settings": F_SETTINGS})
+    assert run_sweep([task], new, settings=F_SETTINGS, jobs=0)["p"]["x"][0] == 1.0
+    other = tmp_path / "other"
+    os.mkdir(other)
+    with LockHolder(other, other / ".lock") as holder:  # driver A started on a NEW directory
+        with pytest.raises(SweepError, match=f"pid {holder.pid}"):
+            run_sweep([task], other, settings={"script": "other"}, jobs=0)
+    run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], other, settings=F_SETTINGS, jobs=0)
+    with pytest.raises(SweepError, match="different settings"):
+        run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], other, settings={"script": "other"}, jobs=0)
+
+
+def test_F18_a_pool_that_cannot_start_is_a_SweepError_naming_the_cause(tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(_sweep.concurrent.futures, "ProcessPoolExecutor", no_pool)
+    tasks = [SweepTask(f"t{i}", "test_sweep:ones_task", {"n": 1}) for i in range(3)]
+    with pytest.raises(SweepError, match="3 of 3 tasks failed") as info:
+        refused = refused_within(lambda: run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=2), seconds=60)
+        raise refused
+    assert set(info.value.failures) == {"t0", "t1", "t2"}
+    assert "Too many open files" in str(info.value)
+
+
+class _FakePool:
+    def __init__(self, error):
+        self.error = error
+
+    def submit(self, *args, **kwargs):
+        raise self.error
+
+    def shutdown(self, *args, **kwargs):
+        pass
+
+
+def test_F18_a_submit_that_raises_is_a_SweepError_naming_the_cause(tmp_path, monkeypatch):
+    monkeypatch.setattr(_sweep, "_new_pool", lambda: _FakePool(RuntimeError("cannot schedule new futures")))
+    tasks = [SweepTask(f"t{i}", "test_sweep:ones_task", {"n": 1}) for i in range(2)]
+    with pytest.raises(SweepError, match="cannot schedule new futures") as info:
+        run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=2, retries=0)
+    assert set(info.value.failures) == {"t0", "t1"}
+
+
+def test_F18_a_driver_thread_that_dies_is_a_SweepError_naming_its_tasks(tmp_path, monkeypatch):
+    import concurrent.futures
+    calls = []
+
+    def pools():
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return _FakePool(concurrent.futures.process.BrokenProcessPool("worker died"))
+
+    monkeypatch.setattr(_sweep, "_new_pool", pools)
+    tasks = [SweepTask(f"t{i}", "test_sweep:ones_task", {"n": 1}) for i in range(3)]
+    with pytest.raises(SweepError, match="Resource temporarily unavailable") as info:
+        run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=1)
+    assert set(info.value.failures) == {"t0", "t1", "t2"}
+
+
+def test_F18_fewer_results_than_tasks_are_never_returned_silently(tmp_path, monkeypatch):
+    monkeypatch.setattr(_sweep, "_serial", lambda todo, retries, on_done, log: {})  # an engine that drops tasks
+    tasks = [SweepTask(f"t{i}", "test_sweep:ones_task", {"n": 1}) for i in range(2)]
+    with pytest.raises(SweepError, match="2 of 2 tasks have no result .*: t0, t1") as info:
+        run_sweep(tasks, tmp_path, settings=F_SETTINGS, jobs=0)
+    assert set(info.value.failures) == {"t0", "t1"}
+
+
+@pytest.mark.parametrize("name", ["../a", "..", "/etc/passwd", "sub/a", os.path.join(os.sep, "tmp", "x")])
+def test_F18_result_names_that_reach_outside_the_directory_are_refused(finished, name):
+    d, _ = finished
+    with pytest.raises(ValueError, match=f"result name {name!r} is not a file name inside the results directory"):
+        load_result(d, name)
+    with pytest.raises(ValueError, match="result name"):
+        load_results(d, [name])

@@ -20,14 +20,19 @@ allocation of the size it declares.
 """
 
 import ast
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import socket
 import stat
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -59,6 +64,112 @@ class WriteError(OSError):
 
     def __str__(self):
         return self.message
+
+
+class FileLockedError(OSError):
+    """Another process is writing the same output (a checkpoint, a results directory):
+    :func:`writer_lock` found its lock held.  ``filename`` is the output, ``holder`` what
+    the holder wrote into the lock file (``{"pid": ..., "host": ...}``, or None if it could
+    not be read); the message names both.  An ``OSError`` (errno EAGAIN): the command
+    line prints one line and exits with 1."""
+
+    def __init__(self, path, what, holder):
+        super().__init__(errno.EAGAIN, "locked by another writer")
+        self.filename = path
+        self.holder = holder
+        if isinstance(holder, dict) and "pid" in holder:
+            who = f"pid {holder.get('pid')} on host {holder.get('host', '?')}"
+        else:
+            who = "another process (its pid could not be read from the lock file)"
+        self.message = (f"{what} {path!r} is being written by {who}: only one writer at a time; wait for it "
+                        "to finish, stop it, or use another path")
+
+    def __str__(self):
+        return self.message
+
+
+LOCK_INFO_MAX = 4096  # bytes of a lock file read back for the message
+
+
+@contextlib.contextmanager
+def writer_lock(path, lock_path, *, what="file"):
+    """Hold the exclusive advisory lock of the output ``path`` (``fcntl.flock`` on the file
+    ``lock_path``, created if missing) while the block runs.
+
+    The lock belongs to the open file: it goes away when the block ends or when the process
+    dies, even by SIGKILL, so a crashed writer never leaves a stale lock (its lock file
+    stays, unlocked, and is taken over by the next writer; a writer that ends normally
+    removes it).  The holder writes
+    its pid and host name into the lock file, for the message of the writers refused.
+    Readers take no lock.
+
+    Raises
+    ------
+    FileLockedError
+        Another process (or another writer in this one) holds the lock; the message names
+        ``what`` and ``path`` and the holder's pid and host.
+    WriteError
+        The lock file cannot be created or locked (read-only directory, ...).
+    """
+    path, lock_path = os.fspath(path), os.fspath(lock_path)
+    fd = _take_lock(path, lock_path, what)
+    try:
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, info, 0)
+        except OSError:
+            pass  # the lock holds without it; only the message of a refused writer is poorer
+        yield
+    finally:
+        try:
+            os.unlink(lock_path)  # while still locked: the next writer sees a fresh file
+        except OSError:
+            pass
+        os.close(fd)  # releases the lock
+
+
+def _take_lock(path, lock_path, what):
+    """An open descriptor of ``lock_path`` holding its lock.  A lock file is removed by its
+    holder when done, so a writer that locked a file just removed (it opened it before the
+    removal) finds that ``lock_path`` no longer names its file, and tries again."""
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                         | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except OSError as exc:
+            raise WriteError(lock_path, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                same = os.stat(lock_path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise FileLockedError(path, what, holder) from None
+        except OSError as exc:
+            os.close(fd)
+            raise WriteError(lock_path, exc) from None
+        if same:
+            return fd
+        os.close(fd)
+
+
+def _lock_holder(fd):
+    """What the holder of the lock on ``fd`` wrote into it (a dict), or None.  The holder
+    writes just after locking: a reader that comes in between retries a few times."""
+    for _ in range(20):
+        try:
+            data = os.pread(fd, LOCK_INFO_MAX, 0)
+            holder = json.loads(data.decode("utf-8")) if data else None
+        except (OSError, ValueError):
+            holder = None
+        if isinstance(holder, dict):
+            return holder
+        time.sleep(0.01)
+    return None
 
 
 def _kind_of(mode):

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.io import check_writable
+from floss_ref.runs.io import check_writable, writer_lock
 from floss_ref._progress import progress_bar
 from floss_ref._threads import limit_blas
 from floss_ref.experiments.bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
@@ -200,13 +200,23 @@ class Run:
             BLAS threads during training (None: leave the setting alone).  One thread is
             the fastest for these small matrices, and keeps results independent of the
             machine's core count.
+
+        Raises
+        ------
+        floss_ref.runs.io.FileLockedError (an OSError)
+            Another run is writing ``checkpoint`` (see :func:`checkpoint_lock`).
         """
         until = self.config.epochs if until is None else _validate.integer(
             "until", until, minimum=self.epoch, maximum=self.config.epochs)
         checkpoint_every = _validate.integer("checkpoint_every", checkpoint_every, minimum=1)
-        if checkpoint is not None:
-            check_writable(checkpoint)
-            _check_checkpoint_path(checkpoint)
+        if checkpoint is None:
+            return self._train(until, None, checkpoint_every, progress, blas_threads)
+        check_writable(checkpoint)
+        _check_checkpoint_path(checkpoint)
+        with checkpoint_lock(checkpoint):
+            return self._train(until, checkpoint, checkpoint_every, progress, blas_threads)
+
+    def _train(self, until, checkpoint, checkpoint_every, progress, blas_threads):
         bar = progress_bar(self.config.epochs, progress, f"training ({self.config.protocol})", "epoch",
                            initial=self.epoch, leave=True)
         try:
@@ -387,6 +397,16 @@ def _strip(arrays, prefix):
     return {name[len(prefix):]: v for name, v in arrays.items() if name.startswith(prefix)}
 
 
+def checkpoint_lock(path):
+    """The writer lock of the checkpoint ``path`` (:func:`floss_ref.runs.io.writer_lock` on
+    ``<path>.lock`` beside it, the checkpoint's real path through symbolic links), held by
+    the run writing it: a second writer is refused with
+    :class:`floss_ref.runs.io.FileLockedError` naming the holder's pid and host.  Loading
+    a checkpoint takes no lock."""
+    real = os.path.realpath(os.fspath(path))
+    return writer_lock(os.fspath(path), real + ".lock", what="checkpoint")
+
+
 def _check_checkpoint_path(path):
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).endswith(".npz"):
         raise ValueError(f"checkpoint must be a path ending in .npz (checkpoints are NPZ archives), got {path!r}")
@@ -410,25 +430,31 @@ def train(config, *, checkpoint=None, checkpoint_every=100, resume=False, progre
     Returns
     -------
     Run
+
+    Raises
+    ------
+    floss_ref.runs.io.FileLockedError (an OSError)
+        Another run (this process or another) is writing ``checkpoint``: one writer at a
+        time; the message names the holder's pid and host.
     """
     if resume and checkpoint is None:
         raise ValueError("resume needs a checkpoint path")
-    if checkpoint is not None:
-        check_writable(checkpoint)
-        _check_checkpoint_path(checkpoint)
+    if checkpoint is None:
+        return Run(config).train(checkpoint_every=checkpoint_every, progress=progress, blas_threads=blas_threads)
+    check_writable(checkpoint)
+    _check_checkpoint_path(checkpoint)
+    checkpoint_every = _validate.integer("checkpoint_every", checkpoint_every, minimum=1)
+    if resume and not os.path.exists(checkpoint):
+        raise ValueError(f"cannot resume: no checkpoint at {os.fspath(checkpoint)!r}")
+    with checkpoint_lock(checkpoint):  # held from the existence check (or the load) to the last save
         if resume:
-            if not os.path.exists(checkpoint):
-                raise ValueError(f"cannot resume: no checkpoint at {os.fspath(checkpoint)!r}")
             run = Run.load(checkpoint, config)
         else:
             if os.path.exists(checkpoint):
                 raise ValueError(f"checkpoint {os.fspath(checkpoint)!r} already exists; resume it "
                                  "(resume=True / --resume) or choose another path")
             run = Run(config)
-    else:
-        run = Run(config)
-    return run.train(checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-                     blas_threads=blas_threads)
+        return run._train(config.epochs, checkpoint, checkpoint_every, progress, blas_threads)
 
 
 # ---- training runs as sweep tasks (floss_ref.runs.sweep) -------------------------------------

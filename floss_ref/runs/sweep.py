@@ -12,7 +12,10 @@ Results directory::
         manifest.json          settings of the sweep + kind and parameters of each task
         <task name>.npz        one file per finished task, written atomically
 
-* The manifest is written when a sweep starts.  A directory whose manifest holds other
+* A driver holds the directory's writer lock (``.lock``, :func:`floss_ref.runs.io.writer_lock`)
+  for the whole sweep: another driver on the same directory is refused with
+  :class:`SweepError` naming the holder's pid and host.  Readers take no lock.
+* The manifest is written when a sweep starts, before the first result.  A directory whose manifest holds other
   settings, or another task under the same name, is refused (:class:`SweepError`): the
   results of different settings are never mixed.  New tasks may be added to a directory
   with the same settings (e.g. more seeds).
@@ -32,6 +35,7 @@ to one thread each, one task at a time each, so a dead process is blamed on its 
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -46,11 +50,12 @@ import numpy as np
 
 from floss_ref import _validate
 from floss_ref.runs.checkpoint import current_fields
-from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, WriteError, atomic_savez, atomic_write, content_hash,
-                               json_depth, json_field, parse_json, read_json, read_npz)
+from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, FileLockedError, WriteError, atomic_savez, atomic_write,
+                               content_hash, json_depth, json_field, parse_json, read_json, read_npz, writer_lock)
 from floss_ref._threads import limit_blas
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"  # the writer lock of a results directory, held by its sweep driver
 FORMAT = "floss_ref.sweep/1"  # a file format's name, fixed: it is not the module's path
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
 MAX_NAME = 200  # the file name <name>.npz and its temporary file stay within 255 bytes
@@ -151,15 +156,19 @@ def result_path(results_dir, name):
     return os.path.join(os.fspath(results_dir), name + ".npz")
 
 
-def _open_results(results_dir, settings, tasks):
-    """Create or check the results directory and its manifest; returns the manifest."""
-    results_dir = os.fspath(results_dir)
+def _make_results_dir(results_dir):
     if os.path.exists(results_dir) and not os.path.isdir(results_dir):
         raise SweepError(f"results directory {results_dir!r} exists and is not a directory")
     try:
         os.makedirs(results_dir, exist_ok=True)
     except OSError as exc:
         raise SweepError(str(WriteError(results_dir, exc))) from None
+
+
+def _open_results(results_dir, settings, tasks):
+    """Check (or start) the results directory's manifest; returns the manifest.  Called with
+    the directory's lock held, before any result is written: the settings are fixed first."""
+    results_dir = os.fspath(results_dir)
     path = os.path.join(results_dir, MANIFEST)
     entries = {t.name: t.describe() for t in tasks}
     if os.path.lexists(path):
@@ -231,9 +240,12 @@ def load_result(results_dir, name, task=None, settings=None):
 
     Raises
     ------
+    ValueError
+        ``name`` has a path separator, is ``..`` or is an absolute path.
     floss_ref.runs.io.FileFormatError (a ValueError)
         The file cannot be read, its hash does not match, or it belongs to another task.
     """
+    _check_result_name(name)
     path = result_path(results_dir, name)
     arrays = read_npz(path, what="sweep result", limit=RESULT_READ_LIMIT)
 
@@ -266,11 +278,24 @@ def load_result(results_dir, name, task=None, settings=None):
     return arrays
 
 
+def _check_result_name(name):
+    """Refuse a result name that would reach outside its directory (ValueError naming it)."""
+    if not isinstance(name, str):
+        raise TypeError(f"result name must be a str, got {type(name).__name__}")
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    if (not name or "\0" in name or os.path.isabs(name) or any(c in name for c in seps)
+            or name in (".", "..")):
+        raise ValueError(f"result name {name!r} is not a file name inside the results directory (no path "
+                         "separators, '..' or absolute paths)")
+
+
 def load_results(results_dir, names=None):
     """The arrays of the finished tasks: dict name -> dict of ndarray (missing ones left out)."""
     results_dir = os.fspath(results_dir)
     if names is None:
         names = sorted(f[:-4] for f in os.listdir(results_dir) if f.endswith(".npz") and not f.startswith("."))
+    for n in names:
+        _check_result_name(n)
     return {n: load_result(results_dir, n) for n in names if os.path.exists(result_path(results_dir, n))}
 
 
@@ -376,9 +401,25 @@ def _local(todo, jobs, retries, on_done, log):
     pools = {}
     stop = threading.Event()
 
+    broken = []  # why driver threads died (error texts)
+    done = set()
+
     def drive(slot):
-        pool = pools[slot] = _new_pool()
         try:
+            run_slot(slot)
+        except BaseException as exc:  # noqa: BLE001  (reported after the other threads end)
+            with lock:
+                broken.append(_error_text(exc))
+
+    def deliver(task, arrays, seconds):
+        _deliver(task, arrays, seconds, on_done, failures, lock)
+        with lock:
+            done.add(task.name)
+
+    def run_slot(slot):
+        pool = None
+        try:
+            pool = pools[slot] = _new_pool()
             while not stop.is_set():
                 with lock:
                     if not queue:
@@ -398,7 +439,7 @@ def _local(todo, jobs, retries, on_done, log):
                     except Exception as exc:  # noqa: BLE001  (any task error is retried or reported)
                         error = _error_text(exc)
                     else:
-                        _deliver(task, arrays, seconds, on_done, failures, lock)
+                        deliver(task, arrays, seconds)
                         break
                     if attempt < retries and log is not None:
                         log(f"{task.name}: attempt {attempt + 1} of {retries + 1} failed ({error.splitlines()[-1]}); "
@@ -407,7 +448,8 @@ def _local(todo, jobs, retries, on_done, log):
                     with lock:
                         failures[task.name] = error
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(jobs)]
     for t in threads:
@@ -420,6 +462,11 @@ def _local(todo, jobs, retries, on_done, log):
         stop.set()
         _kill_pools(list(pools.values()))
         raise
+    if broken:  # a pool that could not start, or a driver thread that died: its tasks are named
+        cause = "; ".join(sorted(set(b.splitlines()[-1] for b in broken)))
+        for task in todo:
+            if task.name not in done and task.name not in failures:
+                failures[task.name] = f"not run: a sweep driver thread failed ({cause})"
     return failures
 
 
@@ -610,35 +657,61 @@ def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=No
         client = connect(scheduler, connect_timeout)
     results_dir = os.fspath(results_dir)
     try:
-        _open_results(results_dir, settings, tasks)
-        finished = {t.name for t in _check_finished(results_dir, tasks, settings)}
-        todo = [t for t in tasks if t.name not in finished]
-        done_count = [len(tasks) - len(todo)]
-
-        def on_done(task, arrays, seconds):
-            _save(results_dir, task, arrays, seconds, settings)
-            done_count[0] += 1
-            if log is not None:
-                log(f"[{done_count[0]}/{len(tasks)}] {task.name} done in {seconds:.1f} s")
-
-        if log is not None and len(todo) < len(tasks):
-            log(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done in {results_dir}")
-        if not todo:
-            failures = {}
-        elif client is not None:
-            failures = _dask(todo, client, retries, on_done)
-        elif jobs == 0:
-            failures = _serial(todo, retries, on_done, log)
-        else:
-            failures = _local(todo, min(jobs, len(todo)), retries, on_done, log)
+        _make_results_dir(results_dir)
+        with _directory_lock(results_dir):
+            return _run_locked(tasks, results_dir, settings, jobs, client, retries, log)
     finally:
         if scheduler is not None:
             client.close()
+
+
+@contextlib.contextmanager
+def _directory_lock(results_dir):
+    """The writer lock of ``results_dir`` (``<results_dir>/.lock``), held by this driver from
+    before the manifest is read to the end of the sweep; another driver is refused."""
+    try:
+        with writer_lock(results_dir, os.path.join(results_dir, LOCK), what="results directory"):
+            yield
+    except FileLockedError as exc:
+        raise SweepError(f"{exc} (another sweep driver)") from None
+    except WriteError as exc:
+        raise SweepError(str(exc)) from None
+
+
+def _run_locked(tasks, results_dir, settings, jobs, client, retries, log):
+    names = [t.name for t in tasks]
+    _open_results(results_dir, settings, tasks)
+    finished = {t.name for t in _check_finished(results_dir, tasks, settings)}
+    todo = [t for t in tasks if t.name not in finished]
+    done_count = [len(tasks) - len(todo)]
+
+    def on_done(task, arrays, seconds):
+        _save(results_dir, task, arrays, seconds, settings)
+        done_count[0] += 1
+        if log is not None:
+            log(f"[{done_count[0]}/{len(tasks)}] {task.name} done in {seconds:.1f} s")
+
+    if log is not None and len(todo) < len(tasks):
+        log(f"{len(tasks) - len(todo)} of {len(tasks)} tasks already done in {results_dir}")
+    if not todo:
+        failures = {}
+    elif client is not None:
+        failures = _dask(todo, client, retries, on_done)
+    elif jobs == 0:
+        failures = _serial(todo, retries, on_done, log)
+    else:
+        failures = _local(todo, min(jobs, len(todo)), retries, on_done, log)
     if failures:
         lines = "\n".join(f"  {name}: {err.splitlines()[-1] if err else ''}" for name, err in sorted(failures.items()))
         raise SweepError(f"{len(failures)} of {len(tasks)} tasks failed "
                          f"(the other results are saved in {results_dir}):\n{lines}", failures)
-    return load_results(results_dir, names)
+    results = load_results(results_dir, names)
+    missing = [n for n in names if n not in results]
+    if missing:  # never fewer results than tasks without saying so
+        raise SweepError(f"{len(missing)} of {len(tasks)} tasks have no result in {results_dir} although no "
+                         f"failure was reported: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+                         {n: "no result" for n in missing})
+    return results
 
 
 def _serial(todo, retries, on_done, log):
