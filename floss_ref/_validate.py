@@ -21,13 +21,16 @@ def renamed_keywords(**renamed):
     """Decorator: refuse a keyword argument given under another name, with a TypeError that
     names the argument to use.  ``@renamed_keywords(other="name")`` makes
     ``f(..., other=25)`` raise
-    ``TypeError: f() has no argument 'other': it is called 'name' (e.g. name=25)``."""
+    ``TypeError: f() has no argument 'other': it is called 'name' (e.g. name=25)``.
+    On a class's ``__init__`` the message names the class: ``C() has no argument ...``."""
     def decorate(fn):
+        caller = fn.__qualname__.removesuffix(".__init__")
+
         @functools.wraps(fn)
         def refusing_old_names(*args, **kwargs):
             for old, new in renamed.items():
                 if old in kwargs:
-                    raise TypeError(f"{fn.__name__}() has no argument {old!r}: it is called {new!r} "
+                    raise TypeError(f"{caller}() has no argument {old!r}: it is called {new!r} "
                                     f"(e.g. {new}={kwargs[old]!r})")
             return fn(*args, **kwargs)
         return refusing_old_names

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from floss_ref import LSTM
-from floss_ref.experiments.config import ADDED_FIELDS, TrainConfig
+from floss_ref.experiments.config import ADDED_FIELDS, TrainConfig, stored_fields
 from floss_ref.experiments.tasks import Task
 from floss_ref.runs import run as run_module
-from floss_ref.runs.checkpoint import current_fields
 from floss_ref.runs.run import AUTHORS_SETTINGS, Run, sweep_tasks
 from floss_ref.runs.sweep import _canonical
 
@@ -103,7 +102,7 @@ def test_configurations_stored_before_a_field_was_renamed_or_added_read_as_they_
         old = {**new, "params": {k: v for k, v in new["params"].items() if k not in ADDED_FIELDS}}
         old["params"]["clip"] = old["params"].pop("clip_norm")
         assert (_canonical(old) == _canonical(new)) is same
-        assert current_fields(old["params"])["floss_inputs"] == "bernoulli"
+        assert stored_fields(old["params"])["floss_inputs"] == "bernoulli"
 
 
 # ---- schedules and refusals -----------------------------------------------------------------
@@ -155,3 +154,26 @@ def test_authors_settings_train_and_defaults_are_the_paper_text():
     assert np.isfinite(run.summary()["test_loss"])
     with pytest.raises(ValueError, match="input_scale"):
         TrainConfig(input_scale="third")
+
+
+def test_a_checkpoint_stored_before_a_field_was_renamed_or_added_resumes(tmp_path):
+    """Run.load reads a stored configuration as it ran (stored_fields); the generic checkpoint
+    reader compares configurations as they are."""
+    import json
+
+    from floss_ref.runs import io as _io
+    from floss_ref.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    config = TrainConfig(task="binary_xor", delay=4, protocol="prefloss", **dict(TINY, epochs=4))
+    Run(config).train(until=2, checkpoint=tmp_path / "new.npz")
+    arrays = _io.read_npz(tmp_path / "new.npz")
+    header = json.loads(str(arrays.pop("__header__")))
+    old = {("clip" if k == "clip_norm" else k): v for k, v in header["config"].items() if k not in ADDED_FIELDS}
+    save_checkpoint(tmp_path / "old.npz", old, arrays, header["meta"])
+    resumed = Run.load(tmp_path / "old.npz", config)
+    assert resumed.epoch == 2
+    for name, p in Run.load(tmp_path / "new.npz", config).model.params.items():
+        assert np.array_equal(resumed.model.params[name], p)
+    expected = {name: (a.shape, a.dtype) for name, a in arrays.items()}
+    with pytest.raises(CheckpointError, match="different configuration"):
+        load_checkpoint(tmp_path / "old.npz", config.to_dict(), expected)

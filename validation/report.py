@@ -27,7 +27,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
+sys.path[:0] = [HERE, os.path.join(HERE, "paper")]  # _common, and the scripts whose criteria the rows apply
 
+from floss_ref.runs.io import read_json  # noqa: E402
 from floss_ref.runs.sweep import MANIFEST, load_result  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
@@ -49,8 +51,6 @@ class NotRun(Exception):
 def sweep_results(folder, prefix=""):
     """The verified results of a committed sweep directory ``results/<folder>`` whose task
     names start with ``prefix``: dict name -> (params, arrays)."""
-    import json
-
     directory = os.path.join(RESULTS, folder)
     if not os.path.exists(directory):
         raise NotRun(folder)
@@ -58,8 +58,7 @@ def sweep_results(folder, prefix=""):
     if not os.path.isfile(path):
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is missing")
     try:
-        with open(path, encoding="utf-8") as f:
-            tasks = json.load(f)["tasks"]
+        tasks = read_json(path, what="sweep manifest")["tasks"]
     except (ValueError, KeyError, TypeError) as exc:
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is not a sweep manifest ({exc})") from None
     out = {}
@@ -195,18 +194,10 @@ def _fig3_copy(label, variance):
 
 
 def _fig13():
+    import fig13_trained_exponents as fig13   # the fit and its criterion, as the script applies them
+
     folder = "fig13_trained_exponents/authors_lags-half"
-
-    def fit(d):
-        return -0.2 * math.exp(-0.03 * d)
-
-    def holds(rows, key):
-        if len(rows) < 3:
-            return None
-        lam = np.array([r[key] for r in rows])
-        dev = float(np.median(np.abs(lam - np.array([fit(r["delay"]) for r in rows]))))
-        spread = float(np.median(np.abs(lam - np.median(lam))))
-        return dev, spread, dev < 0.05 and dev <= spread
+    holds = fig13.follows_fit
 
     def measure():
         results, planned = sweep_results(folder)
@@ -216,7 +207,7 @@ def _fig13():
             rows.append(dict(protocol=params["protocol"], delay=params["delay"],
                              acc=float(arrays["summary/test_accuracy"]), lambda_1=float(lam[0]),
                              lambda_10=float(lam[9])))
-        solved = [r for r in rows if r["acc"] >= 0.9]
+        solved = [r for r in rows if r["acc"] >= fig13.SOLVED]
         l1, l10 = holds(solved, "lambda_1"), holds(solved, "lambda_10")
         during = holds([r for r in solved if r["protocol"] == "during"], "lambda_1")
         text = f"{len(solved)} of {len(rows)} networks with test accuracy >= 0.9"
@@ -237,8 +228,6 @@ def _fig13():
 
 
 def _table1():
-    import json
-
     def measure():
         directory = os.path.join(RESULTS, "bench")
         path, log = os.path.join(directory, "table1.json"), os.path.join(directory, "bench_table1.txt")
@@ -247,8 +236,7 @@ def _table1():
         if not os.path.isfile(log) or not open(log, encoding="utf-8").readline().startswith("floss_ref "):
             raise EvidenceError(f"{os.path.relpath(log, HERE)} is missing or has no provenance line")
         try:
-            with open(path, encoding="utf-8") as f:
-                lines = json.load(f)["lines"]
+            lines = read_json(path, what="Table 1 timings")["lines"]
             slopes = {name: (float(lines[name]["slope"]), float(lines[name]["table1"])) for name in ("T", "k", "N")}
         except (ValueError, KeyError, TypeError) as exc:
             raise EvidenceError(f"{os.path.relpath(path, HERE)} is damaged ({exc})") from None

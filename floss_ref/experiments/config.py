@@ -10,6 +10,7 @@ import dataclasses
 
 from floss_ref import _validate
 from floss_ref.core.cells import CELLS, check_cell_options, get_cell
+from floss_ref.core.cells.lstm import GAINS
 from floss_ref.core.cells.vanilla import INITS, NONLINEARITIES
 from floss_ref.experiments.tasks import FLOSSING_INPUTS, TASK_INPUTS, TASKS, Task
 
@@ -42,7 +43,7 @@ _CELL_OPTION_FIELDS = {"nonlinearity": "nonlinearity", "init": "init", "mean_sca
                        "forget_gain": "forget_gain", "gains": "lstm_gains"}
 _CELL_OPTION_DEFAULTS = {"nonlinearity": "tanh", "init": "gaussian", "w_mean_scale": "entry", "forget_gain": None,
                          "lstm_gains": "shared"}
-LSTM_GAINS = ("shared", "app_b")
+LSTM_GAINS = GAINS
 # the authors' public code (GradientFlossing_XOR.jl) where the paper's text is silent;
 # xor_lags is left out: which lags the figures' "d" means is an open question
 AUTHORS_SETTINGS = {"input_scale": "streams", "readout_init": "authors", "clip_mode": "per_array",
@@ -269,15 +270,16 @@ class TrainConfig:
         return tuple(sorted(set(range(0, self.epochs, self.diag_every)) | {self.epochs - 1}))
 
 
-def _refuse_old_names(init):
-    """TrainConfig's __init__, refusing a field's old name with a message naming the new one."""
-    def __init__(self, *args, **fields):
-        for old, new in RENAMED_FIELDS.items():
-            if old in fields:
-                raise TypeError(f"TrainConfig has no field {old!r}: it is called {new!r} (e.g. {new}={fields[old]!r})")
-        init(self, *args, **fields)
-    __init__.__doc__ = init.__doc__
-    return __init__
+def stored_fields(fields):
+    """A stored TrainConfig (its ``to_dict``, from a checkpoint or a sweep result) as it reads
+    today: renamed fields under their new names (:data:`RENAMED_FIELDS`), and fields added
+    since with the value they had in effect (:data:`ADDED_FIELDS`).  The stored file is not
+    changed, so its hash stays valid."""
+    out = {RENAMED_FIELDS.get(key, key): value for key, value in fields.items()}
+    for key, value in ADDED_FIELDS.items():
+        out.setdefault(key, value)
+    return out
 
 
-TrainConfig.__init__ = _refuse_old_names(TrainConfig.__init__)
+# the old name of a field is refused with a TypeError naming the new one
+TrainConfig.__init__ = _validate.renamed_keywords(**RENAMED_FIELDS)(TrainConfig.__init__)

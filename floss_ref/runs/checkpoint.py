@@ -33,7 +33,6 @@ import zipfile
 
 import numpy as np
 
-from floss_ref.experiments.config import ADDED_FIELDS, RENAMED_FIELDS
 from floss_ref.runs.io import (FileFormatError, atomic_savez, atomic_write, json_field, open_regular, parse_json,
                                read_npz)
 
@@ -64,7 +63,7 @@ def save_checkpoint(path, config, arrays, meta):
     atomic_savez(path, {_HEADER: np.array(header), **arrays})
 
 
-def load_checkpoint(path, config, expected):
+def load_checkpoint(path, config, expected, read_as=None):
     """Read and validate a checkpoint written by :func:`save_checkpoint`.
 
     The archive's directory and every array header are checked against ``expected``
@@ -78,6 +77,10 @@ def load_checkpoint(path, config, expected):
         The configuration of the run being resumed; must equal the stored one.
     expected : dict
         name -> (shape, dtype) of every array the run needs.
+    read_as : callable dict -> dict, optional
+        How a stored configuration reads today, applied before the comparison (a
+        TrainConfig passes :func:`floss_ref.experiments.config.stored_fields`, so that a
+        checkpoint written before a field was renamed or added still resumes).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def load_checkpoint(path, config, expected):
         text = str(exc)
         raise CheckpointError(text if text.endswith("left as it is") else text + "; the file was left as it is") \
             from None
-    _check_config(path, stored, config)
+    _check_config(path, stored, config, read_as)
     return arrays, meta
 
 
@@ -129,24 +132,11 @@ def _limit(expected):
     return sum(math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in expected.values()) + (64 << 20)
 
 
-def current_fields(fields):
-    """A stored training configuration (dict) as it reads today: renamed fields under
-    their new names, and fields added since with the value they had in effect
-    (:data:`floss_ref.experiments.config.RENAMED_FIELDS`, ``ADDED_FIELDS``).  A checkpoint
-    or a sweep result written before a rename is read this way; its file is not changed,
-    and its hash stays valid."""
-    out = {RENAMED_FIELDS.get(key, key): value for key, value in fields.items()}
-    if "task" in out and "protocol" in out:   # a TrainConfig
-        for key, value in ADDED_FIELDS.items():
-            out.setdefault(key, value)
-    return out
-
-
-def _check_config(path, stored, config):
+def _check_config(path, stored, config, read_as=None):
     """Refuse a checkpoint of another configuration, naming the fields that differ."""
     wanted = json.loads(json.dumps(config))  # compare in the same JSON form as stored
-    if isinstance(stored, dict):
-        stored = current_fields(stored)
+    if isinstance(stored, dict) and read_as is not None:
+        stored = read_as(stored)
     if stored == wanted:
         return
     if not isinstance(stored, dict):

@@ -1,13 +1,15 @@
-"""Training runs on the delayed tasks: configuration, the flossing protocols,
-diagnostics and resumable runs (the paper's Sections 6-7, App. C-D, H).
+"""Training runs on the delayed tasks: a :class:`~floss_ref.experiments.config.TrainConfig`
+carried out with its flossing protocol and diagnostics, checkpointed and resumable (the
+paper's Sections 6-7, App. C-D, H), and as a sweep task.
 
 Training (:class:`Run`): Adam (lr 1e-3) with the gradient norm clipped at 0.03, batch
 16, T = 300, fresh task data every epoch, as in the authors' code; trained are the cell
 parameters, ``w_out``, ``offset`` and ``h0``, by the hand-written BPTT of
 :mod:`floss_ref.experiments.bptt`.  By default the clip acts on the global norm, h0 is shared by the
 batch and the readout starts at N(0, 1/N); the authors' code clips each array, trains
-one h0 per batch slot and starts the readout at N(0, 1) (``TrainConfig`` has both).  Flossing episodes (:func:`floss_ref.floss`, the exact gradient
-of sum_i lambda_i^2) run before chosen training epochs according to the protocol.
+one h0 per batch slot and starts the readout at N(0, 1) (``TrainConfig`` has both).
+Flossing episodes (:func:`floss_ref.floss`, the exact gradient of sum_i lambda_i^2) run
+before chosen training epochs according to the protocol.
 """
 
 import dataclasses
@@ -28,7 +30,7 @@ from floss_ref.core.lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum
 from floss_ref.experiments.optim import Adam
 from floss_ref.experiments.controls import OBJECTIVES, regularize
 from floss_ref.experiments.config import (AUTHORS_SETTINGS, DEFAULT_DIAG_K, DEFAULT_K, PROTOCOLS,  # noqa: F401
-                                          SETTING_CHOICES, TrainConfig)
+                                          SETTING_CHOICES, TrainConfig, stored_fields)
 
 # Independent random streams of a run, all derived from config.seed: the data stream is
 # the only one with state carried from epoch to epoch (and saved in checkpoints); the
@@ -260,7 +262,7 @@ class Run:
         """
         run = cls(config)
         expected = {name: (np.shape(v), np.asarray(v).dtype) for name, v in run.state_arrays().items()}
-        arrays, meta = load_checkpoint(path, config.to_dict(), expected)
+        arrays, meta = load_checkpoint(path, config.to_dict(), expected, read_as=stored_fields)
         epoch = _checked_state(os.fspath(path), run, arrays, meta)
         for name, p in run.model.params.items():
             p[...] = arrays["param/" + name]

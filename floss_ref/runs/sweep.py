@@ -49,7 +49,7 @@ import traceback
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.checkpoint import current_fields
+from floss_ref.experiments.config import stored_fields
 from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, FileLockedError, WriteError, atomic_savez, atomic_write,
                                content_hash, json_depth, json_field, parse_json, read_json, read_npz, writer_lock)
 from floss_ref._threads import limit_blas
@@ -144,11 +144,16 @@ def run_task(task):
 
 # ---- results directory ------------------------------------------------------------------
 
+# the task kinds whose parameters are a TrainConfig (plus extras such as curve_every)
+CONFIG_KINDS = ("train", "control")
+
+
 def _canonical(desc):
-    """A task description with renamed parameters under their present names (results
-    written before a rename describe their task with the old names)."""
-    if isinstance(desc, dict) and isinstance(desc.get("params"), dict):
-        return {**desc, "params": current_fields(desc["params"])}
+    """A task description as it reads today: a training task stored before a TrainConfig
+    field was renamed or added describes its configuration as it ran
+    (:func:`floss_ref.experiments.config.stored_fields`)."""
+    if isinstance(desc, dict) and desc.get("kind") in CONFIG_KINDS and isinstance(desc.get("params"), dict):
+        return {**desc, "params": stored_fields(desc["params"])}
     return desc
 
 

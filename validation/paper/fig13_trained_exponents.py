@@ -34,11 +34,25 @@ NAME = "fig13_trained_exponents"
 PROTOCOLS = ("none", "during")
 SCALE = {"quick": dict(delays=(10, 20, 30), seeds=2), "paper": dict(delays=(20, 40, 50, 60, 70, 80), seeds=3)}
 SOLVED = 0.9
+MAX_DEVIATION = 0.05   # median |lambda - fit| of the trained networks (CRITERIA.md)
 
 
 def fit(d):
     """The paper's empirical fit of lambda_1 (and lambda_10) of trained networks."""
     return -0.2 * np.exp(-0.03 * np.asarray(d, dtype=float))
+
+
+def follows_fit(rows, key):
+    """The criterion of validation/CRITERIA.md for ``key`` ("lambda_1" or "lambda_10") of
+    ``rows`` (dicts with ``delay`` and ``key``): (median |key - fit|, median |key - its
+    median|, whether the first is below MAX_DEVIATION and no larger than the second), or
+    None for fewer than 3 rows."""
+    if len(rows) < 3:
+        return None
+    lam = np.array([r[key] for r in rows])
+    dev = float(np.median(np.abs(lam - fit([r["delay"] for r in rows]))))
+    spread = float(np.median(np.abs(lam - np.median(lam))))
+    return dev, spread, dev < MAX_DEVIATION and dev <= spread
 
 
 def main(argv=None):
@@ -78,16 +92,15 @@ def main(argv=None):
     solved = [r for r in rows if r["acc"] >= SOLVED]
     v = _common.Verdicts()
     for key in ("lambda_1", "lambda_10"):
-        if len(solved) < 3:
+        result = follows_fit(solved, key)
+        if result is None:
             print(f"{key}: fewer than 3 networks reached test accuracy {SOLVED}: no verdict")
             continue
-        lam = np.array([r[key] for r in solved])
-        dev = np.median(np.abs(lam - fit([r["delay"] for r in solved])))
-        spread = np.median(np.abs(lam - np.median(lam)))
+        dev, spread, holds = result
         print(f"{key} of the {len(solved)} networks with test accuracy >= {SOLVED}: median |{key} - fit| = {dev:.4f}, "
               f"median |{key} - its median| = {spread:.4f}")
         v.check(f"{key} of successfully trained networks follows -0.2 exp(-0.03 d) (median deviation from the fit "
-                f"below 0.05 and below their own spread around the median)", dev < 0.05 and dev <= spread,
+                f"below {MAX_DEVIATION} and below their own spread around the median)", holds,
                 f"{dev:.4f} vs spread {spread:.4f}")
     return v.exit_code()
 

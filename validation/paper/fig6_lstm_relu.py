@@ -51,6 +51,7 @@ import _common  # noqa: E402
 
 from floss_ref import Adam, floss, lyapunov_spectrum  # noqa: E402
 from floss_ref.core.cells import LSTM, VanillaRNN  # noqa: E402
+from floss_ref.core.cells.lstm import GAINS as LSTM_GAINS  # noqa: E402
 from floss_ref.errors import NumericalBreakdownError  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
@@ -201,7 +202,7 @@ def main(argv=None):
     parser.add_argument("--g-max", type=float, default=1.0,
                         help="gains drawn g ~ U(0, g_max) (default 1, Fig. 6); larger values give ReLU networks "
                              "that start with lambda_1 > 0")
-    parser.add_argument("--lstm-gains", choices=("shared", "app_b"), default="shared",
+    parser.add_argument("--lstm-gains", choices=LSTM_GAINS, default="shared",
                         help="LSTM initialisation: one gain g for every gate (shared, the Fig. 6 caption; default) "
                              "or App. B's per-gate gains (app_b: g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1), "
                              "g_fh = 0)")

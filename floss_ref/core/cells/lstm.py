@@ -52,6 +52,7 @@ from floss_ref.core.cells._linear import matvec, outer_sum, rmatvec, sum_to
 from floss_ref.core.cells._params import check_keys, gated
 
 GATES = ("i", "f", "c", "o")          # order of the N-row blocks of W, V and rows of b
+GAINS = ("shared", "app_b")       # the initialisations of random(): one gain g, or App. B's per-gate gains
 
 # What step saves for the pullbacks and the tangent: the input state (h, c), the input x,
 # gates = (i, f, c~, o), their slopes, mult = (c~, c, i, u), K = slope * mult and nu
@@ -174,7 +175,7 @@ class LSTM:
         g = _validate.ensemble_gain(g, ensemble)
         _validate.memory(f"N = {N}", 8 * 3 * (4 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
         input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
-        _validate.choice("gains", gains, ("shared", "app_b"))
+        _validate.choice("gains", gains, GAINS)
         if gains == "app_b" and forget_gain is not None:
             raise ValueError("forget_gain cannot be combined with gains='app_b', which sets g_fh = 0 (App. B); "
                              "leave forget_gain at None")
