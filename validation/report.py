@@ -1,19 +1,23 @@
-"""The graded claims of the reproduction report, regenerated from the committed results.
+"""The claims tables of the reproduction report, regenerated from the committed results.
 
-Every number in the table "Claims graded by criteria fixed in advance" of
-``validation/REPRODUCTION.md`` is computed here from files under ``validation/results/``,
-and nothing else: sweep results are read through :func:`floss_ref.runs.sweep.load_result`
-(their content hash verified), the outputs of one-core scripts from their CSV files, whose
-provenance line (the ``.txt`` beside them) must be there. Each row applies the criterion of
-``validation/CRITERIA.md``, written and committed before its runs.
+Every number in the three claims tables of ``validation/REPRODUCTION.md`` ("Claims graded by
+criteria fixed in advance", "Claims of the main text" and "Claims of the appendices and of
+Sec. 7") is computed here from files under ``validation/results/``, and nothing else: sweep
+results are read through :func:`floss_ref.runs.sweep.load_result` (their content hash
+verified), the outputs of one-core scripts from their CSV files or printed output, whose
+provenance line (the first line of the output) must be there; the few rows that read an
+output committed without one say so. Each row applies the criterion of
+``validation/CRITERIA.md``; a row whose criterion was written after its results were known
+says so in its verdict.
 
-    python validation/report.py            # print the table
-    python validation/report.py --write    # write it into REPRODUCTION.md between its markers
-    python validation/report.py --check    # exit 1 if REPRODUCTION.md's table differs
+    python validation/report.py            # print the tables
+    python validation/report.py --write    # write them into REPRODUCTION.md between their markers
+    python validation/report.py --check    # exit 1 if a table of REPRODUCTION.md differs
 
-A row whose results folder does not exist is "not run". A row whose evidence is missing or
-damaged names the file and the row, prints no number for it, and the command ends with
-exit 1 after the other rows.
+A row whose results folder does not exist is "not run"; a row whose evidence is not
+committed at all is "not run (evidence not committed)" and names the command that makes it.
+A row whose evidence is missing or damaged names the file and the row, prints no number for
+it, and the command ends with exit 1 after the other rows.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import csv
 import dataclasses
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -34,8 +39,6 @@ from floss_ref.runs.sweep import MANIFEST, load_result  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 REPORT = os.path.join(HERE, "REPRODUCTION.md")
-BEGIN = "<!-- report.py: graded claims begin -->"
-END = "<!-- report.py: graded claims end -->"
 
 
 class EvidenceError(Exception):
@@ -44,6 +47,16 @@ class EvidenceError(Exception):
 
 class NotRun(Exception):
     """The results folder of a row does not exist: its runs have not started."""
+
+
+class NotCommitted(NotRun):
+    """The runs of a row were made, but their output is not under ``validation/results/``:
+    the row shows no number until it is committed and the row's measure is written."""
+
+
+def not_committed():
+    """The measure of a row whose evidence is not committed."""
+    raise NotCommitted()
 
 
 # ---- reading the evidence ---------------------------------------------------------------
@@ -73,23 +86,57 @@ def sweep_results(folder, prefix=""):
     return out, len([n for n in tasks if n.startswith(prefix)])
 
 
-def csv_rows(folder, name):
+def csv_rows(folder, name, log=None, provenance=True):
     """The rows of ``results/<folder>/<name>`` (a script's CSV), after checking that the
-    script's output with its provenance line lies beside it."""
+    script's output with its provenance line lies beside it: ``log``, by default the CSV's
+    name without ``_summary`` and with ``.txt``. ``provenance=False`` reads a CSV committed
+    without that output; the row using it says so."""
     directory = os.path.join(RESULTS, folder)
     if not os.path.exists(directory):
         raise NotRun(folder)
-    stem = name.split("_summary")[0]
-    stem = stem[:-len(".csv")] if stem.endswith(".csv") else stem
-    path, log = os.path.join(directory, name), os.path.join(directory, stem + ".txt")
-    for p in (path, log):
-        if not os.path.isfile(p):
-            raise EvidenceError(f"{os.path.relpath(p, HERE)} is missing")
-    with open(log, encoding="utf-8") as f:
-        if not f.readline().startswith("floss_ref "):
-            raise EvidenceError(f"{os.path.relpath(log, HERE)} has no provenance line")
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} is missing")
+    if provenance:
+        if log is None:
+            stem = name.split("_summary")[0]
+            log = (stem[:-len(".csv")] if stem.endswith(".csv") else stem) + ".txt"
+        script_output(folder, log)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} is unreadable ({exc})") from None
+
+
+def script_output(folder, name, provenance=True):
+    """The lines of ``results/<folder>/<name>``, a script's printed output, after checking
+    that it starts with its provenance line (``provenance=False``: an output committed
+    without one; the row using it says so)."""
+    directory = os.path.join(RESULTS, folder)
+    if not os.path.exists(directory):
+        raise NotRun(folder)
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} is missing")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} is unreadable ({exc})") from None
+    if provenance and not (lines and lines[0].startswith("floss_ref ")):
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} has no provenance line")
+    return lines
+
+
+def matches(lines, pattern, where, count=None):
+    """The groups of every line of ``lines`` that ``pattern`` matches in full; an
+    EvidenceError naming ``where`` if none does (or not ``count`` of them)."""
+    found = [m.groups() for m in map(re.compile(pattern).fullmatch, lines) if m]
+    if not found or (count is not None and len(found) != count):
+        raise EvidenceError(f"results/{where}: {len(found)} lines of the expected form "
+                            f"{pattern!r}{'' if count is None else f', expected {count}'}")
+    return found
 
 
 def core_hours(results):
@@ -103,33 +150,52 @@ class Row:
     claim: str          # the claim, with figure or section
     networks: str       # networks per point, ours (the paper's)
     settings: str
-    evidence: str       # the results folder(s)
+    evidence: str       # the results folder(s) or file(s), under results/ ("" if not committed)
     measure: object     # () -> (our numbers, verdict)
     posthoc: bool = False   # the criterion was written after the results were known
+    figure: str = ""    # the figure drawn from the same files, relative to validation/
+    caption: str = ""   # what its lines are (median or mean, over how many networks)
+    details: str = ""   # the anchor of the claim's subsection in REPRODUCTION.md
+    command: str = ""   # the command that makes the evidence of a row not committed
 
 
-def _lstm_rows(target):
+NO_PROVENANCE = "; committed without a provenance line"
+
+
+def _lstm_rows(target, stem=None, provenance=True):
+    """Fig. 6A/B, 6C/D and App. B.1: lambda_1 of 10 networks after 100 flossing epochs
+    towards ``target``, at the paper's lr 1e-3 and the tuned lr 0.01
+    (``results/fig6_lstm_relu/<stem>_lr<lr>/``; App. B's LSTMs by default)."""
+    stem = stem or f"lstm_app-b{'' if target == 0 else '_target-1'}"
+
     def measure():
-        counts, medians = {}, {}
+        counts, medians, broken = {}, {}, {}
         for lr in ("0.001", "0.01"):
-            folder = f"fig6_lstm_relu/lstm_app-b{'' if target == 0 else '_target-1'}_lr{lr}"
-            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv")
-            after = np.array([float(r["lambda1_after"]) for r in rows])
+            folder = f"fig6_lstm_relu/{stem}_lr{lr}"
+            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv", provenance=provenance)
+            try:
+                after = np.array([float(r["lambda1_after"]) for r in rows])
+                broken[lr] = sum(r["status"] != "ok" for r in rows)
+            except (KeyError, ValueError) as exc:
+                raise EvidenceError(f"results/{folder}/fig6_lstm_relu_summary.csv is damaged ({exc})") from None
             if after.size != 10:
                 raise EvidenceError(f"results/{folder}: {after.size} networks, the criterion needs 10")
             counts[lr] = int(np.sum(np.abs(after - target) <= 0.05))
-            medians[lr] = float(np.median(np.abs(after - target)))
+            medians[lr] = float(np.median(np.abs(after - target)))   # a breakdown (-inf) counts as not reached
+
+        def down(lr):
+            return f", {broken[lr]} break down (lambda_1 = -inf)" if broken[lr] else ""
         if target == 0:
             ok = {lr: medians[lr] <= 0.05 for lr in medians}
             verdict = "reproduced" if ok["0.001"] else "partly (tuned lr only)" if ok["0.01"] else "not reproduced"
-            text = (f"median abs(lambda_1): {medians['0.001']:.3f} at lr 1e-3 ({counts['0.001']} of 10 within 0.05), "
-                    f"{medians['0.01']:.3f} at lr 0.01 (tuned; {counts['0.01']} of 10)")
+            text = (f"median abs(lambda_1): {medians['0.001']:.3f} at lr 1e-3 ({counts['0.001']} of 10 within 0.05"
+                    f"{down('0.001')}), {medians['0.01']:.3f} at lr 0.01 (tuned; {counts['0.01']} of 10{down('0.01')})")
         else:
             ok = {lr: 1 <= counts[lr] <= 9 for lr in counts}
             verdict = "reproduced" if ok["0.001"] else "partly (tuned lr only)" if ok["0.01"] else "not reproduced"
             text = (f"{counts['0.001']} of 10 within 0.05 of -1 at lr 1e-3; {counts['0.01']} of 10 at lr 0.01 "
                     f"(tuned)")
-        return text, verdict
+        return text + ("" if provenance else NO_PROVENANCE), verdict
     return measure
 
 
@@ -324,6 +390,457 @@ def _fig5():
     return measure
 
 
+# ---- the rows of the main text and the appendices (criteria written after the results) ---
+
+CHANCE = 0.55     # a test or block-mean accuracy at or below this is at chance (fig9's margin)
+SOLVED = 0.9      # a network with test accuracy at or above this solves the task
+PROTOCOLS = ("none", "prefloss", "during")
+
+
+def _accuracies(results, task, delay, seeds=None):
+    """protocol -> test accuracies of ``task`` at ``delay``, in the order of the seeds
+    (``seeds``: only seeds below it)."""
+    acc = {}
+    for params, arrays in sorted(results.values(), key=lambda r: r[0]["seed"]):
+        if params["task"] == task and params["delay"] == delay and (seeds is None or params["seed"] < seeds):
+            acc.setdefault(params["protocol"], []).append(float(arrays["summary/test_accuracy"]))
+    return acc
+
+
+def _need(acc, protocols, where):
+    missing = [p for p in protocols if p not in acc]
+    if missing:
+        raise EvidenceError(f"results/{where}: no finished runs of {', '.join(missing)}")
+
+
+def _sci(x):
+    """1.6e-4 rather than 1.6e-04."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _fig1b():
+    folder = "fig1b_targets"
+    pattern = r"\s*(-?\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(-?\d+\.\d+)\s+(\d+\.\d+)"
+
+    def errors(name):
+        lines = script_output(folder, name, provenance=False)     # committed without its provenance line
+        return {float(t): (float(med), float(mx)) for t, med, mx, _, _ in matches(lines, pattern, f"{folder}/{name}")}
+
+    def measure():
+        paper, tuned = errors("lr0.001_clip-none.txt"), errors("lr0.005_clip-1.txt")
+        targets = (-1.0, -0.5, 0.0)
+        for got, name in ((paper, "lr0.001_clip-none.txt"), (tuned, "lr0.005_clip-1.txt")):
+            if sorted(got) != list(targets):
+                raise EvidenceError(f"results/{folder}/{name}: targets {sorted(got)}, the criterion needs -1, -0.5, 0")
+        reached = [t for t in targets if paper[t][0] <= 0.05]
+        tuned_reached = [t for t in targets if tuned[t][0] <= 0.05]
+        text = ("median abs(lambda_1 - target) for -1 / -0.5 / 0: Adam lr 1e-3 without clipping "
+                + " / ".join(f"{paper[t][0]:.3f}" for t in targets) + " (max "
+                + " / ".join(f"{paper[t][1]:.2f}" for t in targets) + "); tuned (lr 0.005, clip 1) "
+                + " / ".join(f"{tuned[t][0]:.3f}" for t in targets) + " (max "
+                + " / ".join(f"{tuned[t][1]:.3f}" for t in targets) + ")")
+        if len(reached) == len(targets):
+            verdict = "reproduced"
+        elif reached or len(tuned_reached) == len(targets):
+            verdict = (f"partly ({len(reached)} of {len(targets)} targets at lr 1e-3, {len(tuned_reached)} of "
+                       f"{len(targets)} tuned)")
+        else:
+            verdict = "not reproduced"
+        return text + NO_PROVENANCE, verdict
+    return measure
+
+
+def _fig1b_positive():
+    folder = "fig1b_targets"
+    pattern = (r"target \+(\d+(?:\.\d+)?): lambda_1 after flossing ([-+]\d+\.\d+) \.\. ([-+]\d+\.\d+) "
+               r"\(median ([-+]\d+\.\d+)\); positive in (\d+) of (\d+) networks .*")
+
+    def measure():
+        runs = {}
+        for setting, name in (("lr 1e-3", "positive_lr0.001_clip-none.txt"),
+                              ("tuned", "positive_lr0.005_clip-1.txt")):
+            found = matches(script_output(folder, name), pattern, f"{folder}/{name}")
+            runs[setting] = {float(t): (float(hi), int(pos), int(n)) for t, _, hi, _, pos, n in found}
+        parts = []
+        for setting, run in runs.items():
+            cells = " / ".join(f"{run[t][1]}" for t in sorted(run, reverse=True))
+            targets = " / ".join(f"+{t:g}" for t in sorted(run, reverse=True))
+            n = {v[2] for v in run.values()}
+            parts.append(f"{setting}{' (lr 0.005, clip 1)' if setting == 'tuned' else ' without clipping'}: "
+                         f"{cells} of {'/'.join(map(str, sorted(n)))} positive for targets {targets} "
+                         f"(largest lambda_1 {max(v[0] for v in run.values()):+.4f})")
+        paper = runs["lr 1e-3"].values()
+        if all(pos == 0 for _, pos, _ in paper):
+            verdict = "reproduced"
+        elif all(pos <= n / 2 for _, pos, n in paper) or all(pos == 0 for _, pos, _ in runs["tuned"].values()):
+            verdict = "partly"
+        else:
+            verdict = "not reproduced"
+        return "networks ending with lambda_1 > 0 after 100 epochs: " + "; ".join(parts), verdict
+    return measure
+
+
+def _fig4a(folder, convention_check=False):
+    """Fig. 4A (and App. G's Fig. 14A): binary XOR at d = 70, the three protocols."""
+    def measure():
+        results, _ = sweep_results(folder, "binary_xor_d70_")
+        acc = _accuracies(results, "binary_xor", 70)
+        _need(acc, PROTOCOLS, folder)
+        med = {p: float(np.median(acc[p])) for p in PROTOCOLS}
+        above = {p: sum(a > CHANCE for a in acc[p]) for p in PROTOCOLS}
+        n = {p: len(acc[p]) for p in PROTOCOLS}
+        seeds = "/".join(sorted({str(v) for v in n.values()}))
+        text = (f"d = 70, {seeds} seeds, median test accuracy: none {med['none']:.3f} ({above['none']} of "
+                f"{n['none']} above chance), prefloss {med['prefloss']:.3f} ({above['prefloss']} of {n['prefloss']}), "
+                f"during {med['during']:.3f} ({sum(a > 0.8 for a in acc['during'])} of {n['during']} above 0.8)")
+        if convention_check:
+            at_chance = sum(n.values()) - sum(above.values())
+            half, _ = sweep_results("fig4_xor_protocols/authors_lags-half", "binary_xor_d90_")
+            d90 = [a for v in _accuracies(half, "binary_xor", 90).values() for a in v]
+            verdict = (f"convention check: {at_chance} of {sum(n.values())} networks at chance, as are "
+                       f"{sum(a <= CHANCE for a in d90)} of {len(d90)} at d = 90 with lags (d/2, d)")
+            return text, verdict
+        if med["during"] <= 0.8:
+            verdict = "not reproduced"
+        elif med["none"] <= CHANCE and med["prefloss"] <= CHANCE:
+            verdict = "reproduced"
+        else:
+            verdict = "partly"
+        return text, verdict
+    return measure
+
+
+def _fig4c():
+    folder = "fig4_xor_protocols/authors_lags-half"
+    delays, seeds = (30, 50, 70, 90), 3
+
+    def measure():
+        results, _ = sweep_results(folder, "binary_xor_")
+        acc = {d: _accuracies(results, "binary_xor", d, seeds) for d in delays}
+        for d in delays:
+            _need(acc[d], PROTOCOLS, f"{folder} (binary XOR, d = {d})")
+        med = {d: {p: float(np.median(acc[d][p])) for p in PROTOCOLS} for d in delays}
+        text = ("median test accuracy none / prefloss / during: "
+                + "; ".join(f"d = {d}: " + " / ".join(f"{med[d][p]:.3f}" for p in PROTOCOLS) for d in delays)
+                + "; networks >= 0.9: "
+                + "; ".join(f"d = {d}: " + " / ".join(f"{sum(a >= SOLVED for a in acc[d][p])}" for p in PROTOCOLS)
+                            for d in delays)
+                + f" ({seeds} seeds each; d = 70: seeds 0-2 of the 5 of Fig. 4A)")
+        none_at_chance = all(med[d]["none"] <= CHANCE for d in delays if d >= 40)
+        prefloss_helps = any(med[d]["prefloss"] >= med[d]["none"] + 0.1 for d in delays)
+        if med[70]["during"] <= 0.8:
+            verdict = "not reproduced"
+        elif none_at_chance and prefloss_helps and med[70]["prefloss"] <= CHANCE:
+            verdict = "reproduced"
+        else:
+            verdict = "partly"
+        return text, verdict
+    return measure
+
+
+def _fig4_spatial():
+    folder = "fig4_xor_protocols/authors_lags-half"
+    delays = (40, 50, 60, 70, 80)
+
+    def measure():
+        results, _ = sweep_results(folder, "spatial_xor_")
+        acc = {d: _accuracies(results, "spatial_xor", d) for d in delays}
+        for d in delays:
+            _need(acc[d], PROTOCOLS, f"{folder} (spatial XOR, d = {d})")
+        solved = {d: {p: sum(a >= SOLVED for a in acc[d][p]) for p in PROTOCOLS} for d in delays}
+        n = {d: {p: len(acc[d][p]) for p in PROTOCOLS} for d in delays}
+        seeds = "/".join(sorted({str(v) for d in delays for v in n[d].values()}))
+        text = (f"{seeds} seeds; networks >= 0.9, none / prefloss / during: "
+                + "; ".join(f"d = {d}: " + " / ".join(str(solved[d][p]) for p in PROTOCOLS) for d in delays)
+                + f"; during: every network >= {min(min(acc[d]['during']) for d in delays):.3f}; "
+                + "median prefloss " + " / ".join(f"{np.median(acc[d]['prefloss']):.3f}" for d in delays)
+                + f" at d = {', '.join(map(str, delays))}")
+        short, long = [d for d in delays if d <= 60], [d for d in delays if d > 60]
+        helps = all(solved[d]["prefloss"] > solved[d]["none"] and solved[d]["prefloss"] > n[d]["prefloss"] / 2
+                    for d in short)
+        fails = all(solved[d]["prefloss"] < n[d]["prefloss"] for d in long)
+        further = (all(solved[d]["during"] >= solved[d]["prefloss"] for d in delays)
+                   and all(solved[d]["during"] > solved[d]["prefloss"] for d in long))
+        if not further:
+            verdict = "not reproduced"
+        elif helps and fails:
+            verdict = "reproduced"
+        else:
+            verdict = "partly"
+        return text, verdict
+    return measure
+
+
+def _fig7d():
+    folder = "fig5_k_delay"
+
+    def measure():
+        rows = csv_rows(folder, "fig5_summary_quick_prefloss.csv", log="prefloss_quick.txt")
+        try:
+            acc = {(int(r["delay"]), int(r["k"])): (float(r["median"]), int(r["n"])) for r in rows}
+        except (KeyError, ValueError) as exc:
+            raise EvidenceError(f"results/{folder}/fig5_summary_quick_prefloss.csv is damaged ({exc})") from None
+        delays, ks = sorted({d for d, _ in acc}), sorted({k for _, k in acc})
+        text = "; ".join(f"d = {d}: median test accuracy " + " / ".join(f"{acc[(d, k)][0]:.3f}" for k in ks)
+                         + f" for k = {' / '.join(map(str, ks))} ({acc[(d, ks[0])][1]} seeds)" for d in delays)
+        helps = [d for d in delays if acc[(d, ks[-1])][0] >= acc[(d, ks[0])][0] + 0.1]
+
+        def k_star(d):
+            return next((k for k in ks if acc[(d, k)][0] >= 0.95), math.inf)
+        if len(delays) >= 2 and all(k_star(a) <= k_star(b) for a, b in zip(delays, delays[1:])) \
+                and k_star(delays[0]) < k_star(delays[-1]) == math.inf:
+            verdict = "reproduced"
+        elif helps:
+            verdict = "partly" + (" (one delay)" if len(delays) == 1 else "")
+        else:
+            verdict = "not reproduced"
+        return text, verdict
+    return measure
+
+
+def _fig9():
+    import fig9_gradient_precedes as fig9   # the events and their definitions, as the script applies them
+
+    root, level, tuned = "fig4_xor_protocols", -3.0, -4.0
+
+    def count(results, lvl):
+        out = []
+        for label, params, arrays in results:
+            e_acc, _, e_grad = fig9.events(arrays["curve/accuracy"], arrays["curve/log10_h0_grad_norm"],
+                                           CHANCE, 2.0, lvl)
+            if e_acc is None:
+                kind = "chance, crossed" if e_grad is not None else "chance"
+            elif e_grad is None or e_grad > e_acc:
+                kind = "contradicts"
+            else:
+                kind = "earlier" if e_grad < e_acc else "same"
+            out.append((label, params, kind))
+        return out
+
+    def measure():
+        directory = os.path.join(RESULTS, root)
+        if not os.path.isdir(directory):
+            raise NotRun(root)
+        results = []
+        for label in sorted(os.listdir(directory)):
+            if label.startswith("quick") or not os.path.isdir(os.path.join(directory, label)):
+                continue
+            got, _ = sweep_results(f"{root}/{label}")
+            results += [(label, p, a) for p, a in got.values() if p["protocol"] in PROTOCOLS]
+        rows = count(results, level)
+        left = [r for r in rows if not r[2].startswith("chance")]
+        kinds = {k: sum(r[2] == k for r in left) for k in ("earlier", "same", "contradicts")}
+
+        def earlier(sel):
+            return f"{sum(r[2] == 'earlier' for r in sel)} of {len(sel)}"
+        binary = [r for r in left if r[1]["task"] == "binary_xor"]
+        spatial = [r for r in left if r[1]["task"] == "spatial_xor"]
+        point = [r for r in binary if r[0] == "authors_lags-half" and r[1]["delay"] == 70
+                 and r[1]["protocol"] == "during"]
+        stay = [r for r in rows if r[2].startswith("chance")]
+        tuned_rows = [r for r in count(results, tuned) if not r[2].startswith("chance")]
+        text = (f"at the paper's level 1e-3, of the {len(left)} networks that leave chance (first 100-epoch block "
+                f"with mean accuracy > {CHANCE}): {kinds['earlier']} cross it in an earlier block, {kinds['same']} in "
+                f"the same block, {kinds['contradicts']} later or never; binary XOR {earlier(binary)} earlier "
+                f"(d = 70, flossing during training: {earlier(point)}), spatial XOR {earlier(spatial)}; of the "
+                f"{len(stay)} that stay at chance {sum(r[2] == 'chance, crossed' for r in stay)} cross it. At 1e-4 "
+                f"(chosen after seeing the curves; flossing episodes themselves cross it): "
+                f"{sum(r[2] == 'earlier' for r in tuned_rows)} of {len(tuned_rows)} earlier, "
+                f"{sum(r[2] == 'contradicts' for r in tuned_rows)} later or never")
+        if kinds["contradicts"] > 0.1 * len(left):
+            verdict = "not reproduced"
+        elif kinds["contradicts"] == 0 and kinds["earlier"] > len(left) / 2:
+            verdict = "reproduced"
+        else:
+            verdict = "partly"
+        return text, verdict
+    return measure
+
+
+def _fig12():
+    folder = "fig4_xor_protocols/authors_lags-half"
+
+    def measure():
+        results, _ = sweep_results(folder, "binary_xor_d70_")
+        throughout = {name: r for name, r in results.items() if r[0]["protocol"] == "throughout"}
+        seeds = len(throughout)
+        acc = _accuracies(results, "binary_xor", 70, seeds=seeds)    # the throughout runs' seeds 0 .. seeds - 1
+        _need(acc, ("none", "during", "throughout"), folder)
+        med = {p: float(np.median(acc[p])) for p in ("none", "during", "throughout")}
+        curves = [a["curve/accuracy"] for _, a in sorted(throughout.values(), key=lambda r: r[0]["seed"])]
+        low = [int(np.sum(c <= CHANCE)) for c in curves]         # 100-epoch blocks at chance, per network
+        text = (f"{seeds} seeds, median test accuracy: throughout {med['throughout']:.3f} "
+                f"({min(acc['throughout']):.3f}-{max(acc['throughout']):.3f}), during epochs 0-400 only "
+                f"{med['during']:.3f}, none {med['none']:.3f} (the same seeds); throughout's 100-epoch mean accuracy "
+                f"<= {CHANCE} in {', '.join(map(str, low))} of {curves[0].size} blocks (highest block means "
+                + ", ".join(f"{c.max():.2f}" for c in curves) + ")")
+        if med["throughout"] <= CHANCE:
+            text += ": it ends at chance"
+            if all(n > c.size / 2 for n, c in zip(low, curves)):
+                text += " and does not learn between episodes"
+        text += (f"; 100-epoch means cannot show a drop and recovery within a period; "
+                 f"{core_hours(throughout):.2f} core-hours")
+        # reproduced needs per-epoch curves that show the drop after each episode and the recovery
+        verdict = "partly" if med["throughout"] <= med["during"] - 0.1 else "not reproduced"
+        return text, verdict
+    return measure
+
+
+def _fig13_quick():
+    import fig13_trained_exponents as fig13
+
+    folder, name = "fig13_trained_exponents", "fig13_quick.txt"
+    pattern = r"\s*(none|during)\s+(\d+)\s+(\d+)\s+(\d\.\d+)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)"
+
+    def measure():
+        found = matches(script_output(folder, name), pattern, f"{folder}/{name}")
+        rows = [dict(protocol=p, delay=int(d), acc=float(a), lambda_1=float(l1), lambda_10=float(l10))
+                for p, d, _, a, l1, l10, _ in found]
+        solved = [r for r in rows if r["acc"] >= fig13.SOLVED]
+        l1, l10 = fig13.follows_fit(solved, "lambda_1"), fig13.follows_fit(solved, "lambda_10")
+        during = fig13.follows_fit([r for r in solved if r["protocol"] == "during"], "lambda_1")
+        delays = ", ".join(map(str, sorted({r["delay"] for r in rows})))
+        text = f"N = 32, d = {delays}: {len(solved)} of {len(rows)} networks with test accuracy >= {fig13.SOLVED}"
+        for key, h in (("lambda_1", l1), ("lambda_10", l10), ("lambda_1, during only", during)):
+            if h is not None:
+                text += f"; {key}: median deviation from the fit {h[0]:.3f} (spread {h[1]:.3f})"
+        if l1 is not None and l1[2]:
+            verdict = "reproduced"
+        elif (during is not None and during[2]) or (l10 is not None and l10[2]):
+            verdict = "partly"
+        else:
+            verdict = "not reproduced"
+        return text, verdict + " (at N = 32)"
+    return measure
+
+
+def _appE():
+    folder = "fig3_copy_xor"
+
+    def measure():
+        rows = csv_rows(folder, "fig3_summary_quick_linear.csv", log="linear_quick.txt")
+        try:
+            mse = {(r["task"], int(r["delay"]), r["protocol"]): float(r["mean"]) for r in rows}
+        except (KeyError, ValueError) as exc:
+            raise EvidenceError(f"results/{folder}/fig3_summary_quick_linear.csv is damaged ({exc})") from None
+        parts, helps_copy, no_help_xor = [], False, True
+        for task in ("copy", "xor"):
+            delays = sorted(d for t, d, p in mse if t == task and p == "none")
+            if not delays:
+                raise EvidenceError(f"results/{folder}/fig3_summary_quick_linear.csv has no {task} rows")
+            cells = [f"d = {d} {mse[(task, d, 'prefloss')]:.4f} vs {mse[(task, d, 'none')]:.4f}" for d in delays]
+            parts.append(f"{task} " + ", ".join(cells))
+            if task == "copy":
+                helps_copy = mse[("copy", delays[-1], "prefloss")] <= 0.5 * mse[("copy", delays[-1], "none")]
+            else:
+                no_help_xor = all(mse[("xor", d, "prefloss")] >= 0.9 * mse[("xor", d, "none")] for d in delays)
+        text = "mean test MSE, prefloss vs none: " + "; ".join(parts) + " (XOR chance 1/18 = 0.056)"
+        verdict = ("reproduced" if helps_copy and no_help_xor else "partly" if helps_copy or no_help_xor
+                   else "not reproduced")
+        return text, verdict + " (quick size)"
+    return measure
+
+
+def _sec7():
+    folder = "sec7_control/authors_lags-half"
+    arms = ("spectral_radius", "jacobian_norm", "during", "none")
+    names = {"spectral_radius": "spectral radius", "jacobian_norm": "one-step Jacobians", "during": "flossing",
+             "none": "none"}
+
+    def arm(params):
+        return params.get("objective") or params["protocol"]
+
+    def measure():
+        results, planned = sweep_results(folder)
+        by = {}
+        for params, arrays in sorted(results.values(), key=lambda r: r[0]["seed"]):
+            by.setdefault(arm(params), []).append(arrays)
+        missing = [a for a in arms if a not in by]
+        if missing:
+            raise EvidenceError(f"results/{folder}: no finished runs of {', '.join(missing)}")
+        med = {a: float(np.median([float(r["summary/test_accuracy"]) for r in by[a]])) for a in arms}
+        first = {a: [float(r["history/floss_loss"][0, 0]) for r in by[a]] for a in arms if a != "none"}
+        blocks = (slice(0, 5), slice(5, None))    # the first 5 100-epoch blocks (the episodes) and the rest
+        h0 = {a: [np.median(r["curve/log10_h0_grad_norm"][part]) for r in by[a] for part in blocks] for a in arms}
+        spectral_gap = max(abs(x - y) for x, y in zip(h0["spectral_radius"], h0["none"]))
+        floss_gap = [x - y for x, y in zip(h0["during"], h0["none"])]
+        quick = matches(script_output("sec7_control", "sec7_quick.txt"),
+                        r"\s+(none|during|spectral_radius|jacobian_norm)\s+(\d\.\d+) \[.*\]\s+n = (\d+)",
+                        "sec7_control/sec7_quick.txt", count=4)
+        quick = {a: float(v) for a, v, _ in quick}
+        n = "/".join(sorted({str(len(v)) for v in by.values()}))
+        rho = first["spectral_radius"]
+        text = (f"binary XOR d = 70, {n} seeds, median test accuracy: "
+                + ", ".join(f"{names[a]} {med[a]:.3f}" for a in arms)
+                + f" ({len(results)} of {planned} tasks, {core_hours(results):.2f} core-hours); at g = 1 the "
+                f"spectral-radius loss (rho(W) - 1)^2 starts the first episode at only {_sci(min(rho))} to "
+                f"{_sci(max(rho))} (one-step Jacobians {min(first['jacobian_norm']):.2f}-"
+                f"{max(first['jacobian_norm']):.2f}, flossing {min(first['during']):.0f}-{max(first['during']):.0f}), "
+                f"and its median log10 abs(dL/dh_0) (first 5 and other 100-epoch blocks) stays within "
+                f"{spectral_gap:.1f} decades of that without flossing, flossing's {min(floss_gap):.0f}-"
+                f"{max(floss_gap):.0f} decades above it")
+        if spectral_gap < min(floss_gap) / 2:
+            text += ": the spectral-radius control hardly acts"
+        text += ". Quick (N = 32, d = 30): " + ", ".join(f"{names[a]} {quick[a]:.3f}" for a in arms)
+        below = [a for a in ("spectral_radius", "jacobian_norm") if med[a] <= med["during"] - 0.1]
+        verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[len(below)]
+        return text, verdict
+    return measure
+
+
+def _paper_run():
+    """The committed timing of one paper-scale run: (preflossing s, training s, total s) wall."""
+    folder, name = "bench", "bench_vs_jax_paper_run.txt"
+    found = matches(script_output(folder, name),
+                    r"paper-scale run .*: preflossing \(with training epoch 0\) (\d+\.\d) s wall, [\d.]+ s CPU; "
+                    r"training epochs 1-9999 (\d+\.\d) s wall, [\d.]+ s CPU; total (\d+\.\d) s wall; .*",
+                    f"{folder}/{name}", count=1)
+    return tuple(float(x) for x in found[0])
+
+
+PAPER_FLOSS_S, PAPER_TRAIN_S = 37, 1680   # App. F: "~37 seconds", "~1680 seconds"
+
+
+def _appF_timings():
+    def measure():
+        floss_s, train_s, total = _paper_run()
+        text = (f"one paper-scale run, one core: {floss_s:.1f} s for 500 preflossing epochs (with training epoch 0) "
+                f"+ {train_s:.1f} s for the other 9999 training epochs = {total:.1f} s wall; the paper: "
+                f"~{PAPER_FLOSS_S} s + ~{PAPER_TRAIN_S} s")
+        verdict = (f"measured: faster than the paper's times, {PAPER_FLOSS_S / floss_s:.1f}x for preflossing, "
+                   f"{PAPER_TRAIN_S / train_s:.1f}x for training")
+        return text, verdict
+    return measure
+
+
+def _appF_share():
+    paper = 2.2   # App. F: "only approximately 2.2% of the total training time"
+
+    def measure():
+        floss_s, _, total = _paper_run()
+        share = 100 * floss_s / total
+        text = (f"{share:.1f} % of a preflossing run ({floss_s:.1f} s of {total:.1f} s, one core, wall), against "
+                f"the paper's {paper:.1f} % ({PAPER_FLOSS_S} s of {PAPER_FLOSS_S + PAPER_TRAIN_S} s)")
+        verdict = ("reproduced" if share <= 2 * paper else "partly" if share <= 4 * paper else "not reproduced")
+        return text, verdict
+    return measure
+
+
+def _demo():
+    folder, name = "demo_seeds", "demo_seeds.txt"
+
+    def measure():
+        # "holds": the demo's own criterion, floss_ref.cli.train.demo_verdict (during >= 0.9, none <= 0.6)
+        found = matches(script_output(folder, name), r"\s*(\d+)\s+(\d\.\d+)\s+(\d\.\d+)\s+(yes|NO)\s+\d+s",
+                        f"{folder}/{name}")
+        seeds = [int(s) for s, _, _, _ in found]
+        held = sum(h == "yes" for _, _, _, h in found)
+        text = (f"seeds {seeds[0]}-{seeds[-1]}: during " + " / ".join(b for _, _, b, _ in found)
+                + ", none " + " / ".join(a for _, a, _, _ in found))
+        return text, f"holds for {held} of {len(seeds)} seeds"
+    return measure
+
 AUTHORS = "authors' settings (Adam lr 1e-3, per-array clipping 0.03, input / n_in, their readout, h_0 per slot)"
 ROWS = [
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median), App. B initialisation",
@@ -364,67 +881,274 @@ ROWS = [
         + "; spectrum after the last epoch", "fig13_trained_exponents/authors_lags-half", _fig13()),
 ]
 
+FIG6 = ("100 flossing epochs of T = 100, k = 1, Adam without clipping, lr 1e-3 (the paper's 'standard' Adam) and "
+        "0.01 (tuned)")
+MAIN_ROWS = [
+    Row("Fig. 1B (Sec. 4): lambda_1 of 10 networks reaches the targets -1, -0.5, 0 within 100 Adam epochs",
+        "10 (10)", "N = 32, g ~ U(0, 1), Gaussian input, k = 1, B = 1, 100 epochs of T = 500 steps (100 transient); "
+        "lambda_1 on 1000 fresh steps; Adam lr 1e-3 without clipping, tuned: lr 0.005 with each network's gradient "
+        "clipped to norm 1", "fig1b_targets/lr*.txt", _fig1b(), posthoc=True, details="fig-1b"),
+    Row("Fig. 1B remark (Sec. 4): a positive target does not give a positive lambda_1", "10 (10)",
+        "as Fig. 1B, targets +0.5 and +0.2, at lr 1e-3 without clipping and tuned", "fig1b_targets/positive_*.txt",
+        _fig1b_positive(), posthoc=True, figure="results/fig1b_targets/positive_lr0.005_clip-1.png",
+        caption="the tuned run: solid lines are the median of lambda_1 over the 10 networks per target, faint "
+        "lines single networks", details="fig-1b-positive-targets"),
+    Row("Fig. 1C/D: flossing k = 1, 16, 32 exponents drives them to ~0; the others stay spread", "- (10)",
+        "N = 32, g ~ U(0, 1), 2000 flossing epochs (lr 1e-3, T = 55)", "", not_committed,
+        command="python validation/paper/fig1_flossing.py --paper", details="fig-1cd"),
+    Row("Fig. 2A-C: 256-bit kappa_2 follows Eq. 10; flossing lowers kappa_2 by a factor growing exponentially "
+        "with the horizon", "- (not stated)",
+        "N = 80, g = 1, 15 exponents flossed for 500 epochs, products at 256 bits", "", not_committed,
+        command="python validation/paper/fig2_condition_number.py --panel all --late-windows", details="fig-2"),
+    Row("Fig. 3 (Sec. 6), quick size: preflossing helps the copy task and the temporal XOR task (the copy task "
+        "at N = 80 is graded in the first table)", "- (5)", "N = 32, T = 100, 4000 epochs, preflossing on k = 32, "
+        "our settings", "", not_committed, command="python validation/paper/fig3_copy_xor.py --quick",
+        details="fig-3"),
+    Row("Fig. 4A (Sec. 7): binary XOR, d = 70: none and prefloss at chance, flossing during training > 80 %; "
+        "authors' settings, lags (d/2, d)", "5 (20)", "N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, "
+        "flossing before epochs 0-400; " + AUTHORS, "fig4_xor_protocols/authors_lags-half",
+        _fig4a("fig4_xor_protocols/authors_lags-half"), posthoc=True,
+        figure="figures/fig4_binary_paper_authors_lags-half.png",
+        caption="left: mean accuracy curve of the 5 networks per protocol (100-epoch means), 25-75 % band, faint "
+        "single networks; right: mean test accuracy, dots single networks", details="fig-4-binary-xor"),
+    Row("Fig. 4A, authors' settings, lags (d, 2d) of their code: 70 and 140 steps back, d = 140 in Eq. 20's terms",
+        "5 (20)", "as the row above, `--xor-lags double`", "fig4_xor_protocols/authors_lags-double",
+        _fig4a("fig4_xor_protocols/authors_lags-double", convention_check=True), posthoc=True,
+        figure="figures/fig4_binary_paper_authors_lags-double.png",
+        caption="as the row above: means of 5 networks per protocol", details="fig-4-binary-xor"),
+    Row("Fig. 4A, our settings", "- (20)", "N = 80, 10^4 epochs, Adam lr 1e-3 with global-norm clipping at 0.03, "
+        "input unscaled", "", not_committed,
+        command="python validation/paper/fig4_xor_protocols.py --paper --tasks binary_xor --delays 70 --seeds 5",
+        details="fig-4-binary-xor"),
+    Row("Fig. 4C (Sec. 7): binary XOR accuracy against d: none at chance for d >= 40, prefloss improves but is "
+        "at chance at d = 70, during > 80 % at d = 70", "3 (20)", "lags (d/2, d), d = 30, 50, 70, 90, as Fig. 4A; "
+        + AUTHORS, "fig4_xor_protocols/authors_lags-half", _fig4c(), posthoc=True,
+        figure="figures/fig4c_binary_paper_authors_lags-half.png",
+        caption="left: mean accuracy curve of 3 networks per protocol at d = 70; right: mean test accuracy of 3 "
+        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4c"),
+    Row("Fig. 4B/D (Sec. 7): spatial XOR: preflossing improves on no flossing \"but starts failing for long delays "
+        "d > 60\"; flossing during training solves more difficult tasks", "5 (20)",
+        "d = 40-80, N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; " + AUTHORS
+        + " (input / 3: our inference)", "fig4_xor_protocols/authors_lags-half", _fig4_spatial(), posthoc=True,
+        figure="figures/fig4_spatial_paper_authors.png",
+        caption="left: mean accuracy curve of 5 networks per protocol at d = 70; right: mean test accuracy of 5 "
+        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4-spatial-xor"),
+    Row("Fig. 4B/D, spatial XOR, our settings", "- (20)", "d = 40-70, N = 80, 10^4 epochs, Adam lr 1e-3 with "
+        "global-norm clipping at 0.03, input unscaled", "", not_committed,
+        command="python validation/paper/fig4_xor_protocols.py --paper --tasks spatial_xor --delays 40 50 60 70 "
+        "--seeds 3", details="fig-4-spatial-xor"),
+    Row("Fig. 5, quick size (the paper scale is graded in the first table)", "- (not stated)",
+        "binary XOR, N = 32, T = 100, 6000 epochs, flossing during training, k in {1, 32}, our settings", "",
+        not_committed, command="python validation/paper/fig5_k_delay.py --quick", details="fig-5"),
+    Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median); one gain g for all gates, "
+        "as the caption (App. B's initialisation is graded in the first table)", "10 (10)",
+        "N = 32, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm", provenance=False),
+        posthoc=True, figure="results/fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu.png",
+        caption="lr 1e-3 (lr 0.01: lstm_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median of "
+        "lambda_1^2 over the 10 with its 25-75 % band", details="fig-6"),
+    Row("Fig. 6C/D: the same for ReLU networks (\"Same as A for recurrent ReLU network\"), the caption's "
+        "g ~ U(0, 1)", "10 (10)", "N = 32, W mean -0.1/N (authors' code), g ~ U(0, 1), " + FIG6,
+        "fig6_lstm_relu/relu_meanN_lr*", _lstm_rows(0.0, "relu_meanN"), posthoc=True,
+        figure="results/fig6_lstm_relu/relu_meanN_lr0.001/fig6_lstm_relu.png",
+        caption="lr 1e-3 (lr 0.01: relu_meanN_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median "
+        "of lambda_1^2 over the networks that have not broken down, with its 25-75 % band", details="fig-6"),
+    Row("Fig. 6C/D, ReLU networks with W mean -0.1 per entry (App. B read literally)", "- (10)",
+        "N = 32, g ~ U(0, 1), " + FIG6, "", not_committed,
+        command="python validation/paper/fig6_lstm_relu.py --cells relu --lr 1e-3 (and --lr 0.01)", details="fig-6"),
+]
 
-# ---- the table ------------------------------------------------------------------------------
+APPENDIX_ROWS = [
+    Row("App. B.1: target lambda_1 = -1 reached by only a subset of LSTMs; one gain g for all gates (App. B's "
+        "initialisation is graded in the first table)", "10 (not stated)", "N = 32, g ~ U(0, 1), target -1, " + FIG6,
+        "fig6_lstm_relu/lstm_target-1_lr*", _lstm_rows(-1.0, "lstm_target-1", provenance=False), posthoc=True,
+        figure="results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png",
+        caption="lr 1e-3 (lr 0.01: lstm_target-1_lr0.01/): top lambda_1 of each of the 10 networks, bottom the "
+        "median of (lambda_1 + 1)^2 over the 10 with its 25-75 % band", details="app-b"),
+    Row("Fig. 7D (App. B.2): with preflossing only, harder tasks need more k, and even k = N does not solve the "
+        "hardest", "2 (not stated)", "quick size: binary XOR, lags (d/2, d), N = 32, T = 100, 6000 epochs, "
+        "preflossing E_f = 300, our settings (Adam lr 1e-3, global-norm clipping at 0.03)", "fig5_k_delay/",
+        _fig7d(), posthoc=True, figure="results/fig5_k_delay/fig5_quick_prefloss.png",
+        caption="mean test accuracy of 2 networks per k and delay, 25-75 % band, dots single networks; right: "
+        "medians on the (k, d) plane", details="fig-7d"),
+    Row("App. D (Figs. 8, 10): flossing boosts abs(dL/dh_0); subordinate singular values of dL/dW rise", "- (1)",
+        "quick size: binary XOR d = 30, N = 32, 3000 epochs, our settings", "", not_committed,
+        command="python validation/paper/appD_diagnostics.py --quick", details="app-d-gradient-diagnostics"),
+    Row("Figs. 8C/D, 9, 11 (App. D): the rise of abs(dL/dh_0) precedes the rise of accuracy, network by network",
+        "3-5 (20)", "binary XOR (lags (d/2, d) and (d, 2d); Gaussian and orthogonal "
+        "init) and spatial XOR at the authors' settings, N = 80, 10^4 epochs; curves stored as 100-epoch means; "
+        "threshold the paper's abs(dL/dh_0) = 1e-3 (Fig. 9B)", "fig4_xor_protocols/", _fig9(), posthoc=True,
+        figure="figures/fig9_authors_lags-half.png",
+        caption="authors_lags-half only: one line per network (100-epoch means, no median or mean), dotted lines "
+        "at the level 1e-4, not the paper's 1e-3", details="figs-8cd-9-11"),
+    Row("Fig. 12 (App. D.2): flossing every 100 epochs throughout training is detrimental: accuracy drops to "
+        "chance after each episode and recovers in between", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), "
+        "E_f = 500 on k = 75 before every 100th epoch (100 episodes), N = 80, 10^4 epochs; " + AUTHORS,
+        "fig4_xor_protocols/authors_lags-half", _fig12(), posthoc=True,
+        figure="figures/fig12_binary_paper_authors.png",
+        caption="left: mean accuracy curve of 3 networks per protocol (100-epoch means), throughout against "
+        "during, none and prefloss, 25-75 % band, faint single networks", details="fig-12"),
+    Row("Fig. 13 (App. D.3), quick size: exponents of trained networks follow -0.2 exp(-0.03 d) (the paper scale "
+        "is graded in the first table)", "2 (not stated)", "spatial XOR d = 10, 20, 30, none and during, N = 32, "
+        "6000 epochs, our settings; spectrum after the last epoch", "fig13_trained_exponents/fig13_quick.txt",
+        _fig13_quick(), posthoc=True, figure="figures/fig13_quick.png",
+        caption="one dot per network, coloured by its test accuracy; dashed line the paper's fit", details="fig-13"),
+    Row("Fig. 14A (App. G): orthogonal init, binary XOR d = 70: none at chance, prefloss close to it, during "
+        "> 80 %", "3 (not stated)", "W = g Q (Haar), g = 1, lags (d/2, d), N = 80, 10^4 epochs, E_f = 500 on k = 75; "
+        + AUTHORS + "; the spatial XOR panels B/D are not run", "fig4_xor_protocols/authors_lags-half_init-orthogonal",
+        _fig4a("fig4_xor_protocols/authors_lags-half_init-orthogonal"), posthoc=True,
+        figure="figures/fig14_binary_paper_authors_orthogonal.png",
+        caption="left: mean accuracy curve of 3 networks per protocol, 25-75 % band, faint single networks",
+        details="fig-14"),
+    Row("App. E: for linear networks flossing helps the copy task, not XOR", "2 (not stated)",
+        "quick size: linear networks, N = 32, T = 100, 4000 epochs, preflossing on k = 32, our settings",
+        "fig3_copy_xor/fig3_summary_quick_linear.csv", _appE(), posthoc=True,
+        figure="results/fig3_copy_xor/fig3_quick_linear.png",
+        caption="left: median loss curve of 2 networks per protocol, 25-75 % band; right: mean final test MSE, "
+        "20-80 % band, dots single networks", details="app-e"),
+    Row("Sec. 7 control: regularising the spectral radius of W or the one-step Jacobians gives no such training "
+        "improvement", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), N = 80, 10^4 epochs; episodes of "
+        "E_f = 500 epochs of flossing (k = 75) or of (rho(W) - 1)^2 or mean (log sigma_1(D_s))^2, before epochs "
+        "0-400; " + AUTHORS, "sec7_control/authors_lags-half", _sec7(), posthoc=True,
+        figure="figures/sec7_paper_authors.png",
+        caption="mean accuracy curve of 3 networks per arm (100-epoch means), 25-75 % band, faint single networks",
+        details="sec-7-control"),
+    Row("App. D: angle between dL/dh_0 and the first covariant Lyapunov vector", "- (not stated)",
+        "quick size: N = 32, binary XOR d = 30, 3000 epochs", "", not_committed,
+        command="python validation/paper/clv_flossing.py --quick", details="app-d-covariant-vectors"),
+    Row("App. F: 500 preflossing epochs ~37 s, 10^4 training epochs ~1680 s (the authors' Julia code)", "1 (1)",
+        "binary XOR d = 70, N = 80, B = 16, T = 300, k = 75, T_f = 55, our settings, one core, BLAS on one thread "
+        "(`bench_vs_jax.py --paper-run`)", "bench/bench_vs_jax_paper_run.txt", _appF_timings(), posthoc=True,
+        details="app-f-timings"),
+    Row("App. F: \"only approximately 2.2% of the total training time was spent on gradient flossing\"", "1 (1)",
+        "the run of the row above: 500 preflossing epochs against the whole run", "bench/bench_vs_jax_paper_run.txt",
+        _appF_share(), posthoc=True, details="app-f-share-of-flossing"),
+    Row("App. K (Fig. 16): exponents converge to the same values from different initial conditions", "- (10)",
+        "N = 80, g = 1, 10 initial conditions, 2 10^4 steps", "", not_committed,
+        command="python validation/paper/appK_convergence.py --paper", details="app-k"),
+    Row("the demo: binary XOR d = 30, N = 32, flossing during training against none", "5 (-)",
+        "T = 100, B = 16, 6000 epochs, E_f = 300 on k = 32 before epochs 0-400, our settings; holds if during "
+        ">= 0.9 and none <= 0.6", "demo_seeds/demo_seeds.txt", _demo(), posthoc=True, details="the-demo"),
+]
 
-def table():
-    """(markdown lines of the table, list of evidence problems)."""
+
+# ---- the tables ---------------------------------------------------------------------------
+
+TABLES = (
+    ("graded claims", ROWS),
+    ("main-text claims", MAIN_ROWS),
+    ("appendix claims", APPENDIX_ROWS),
+)
+GRADES = ("reproduced", "partly", "not reproduced")
+
+
+def markers(name):
+    """The two lines between which REPRODUCTION.md holds the table ``name``."""
+    return f"<!-- report.py: {name} begin -->", f"<!-- report.py: {name} end -->"
+
+
+BEGIN, END = markers("graded claims")
+
+
+def _evidence_cell(row):
+    """Links to the row's results, its figure and its subsection (or the command of a row
+    whose evidence is not committed); a problem if the figure is missing."""
+    parts, problem = [], None
+    if row.evidence:
+        link = os.path.dirname(row.evidence) + "/" if "*" in row.evidence else row.evidence
+        link += "" if link.endswith("/") or "." in os.path.basename(link) else "/"
+        parts.append(f"[results/{row.evidence}](results/{link})")
+    if row.figure:
+        path = (os.path.join(RESULTS, row.figure[len("results/"):]) if row.figure.startswith("results/")
+                else os.path.join(HERE, row.figure))
+        if os.path.isfile(path):
+            parts.append(f"figure: [{os.path.basename(row.figure)}]({row.figure}) ({row.caption})")
+        else:
+            problem = f"{row.claim}: {row.figure} is missing"
+    if row.details:
+        parts.append(f"[details](#{row.details})")
+    return "; ".join(parts), problem
+
+
+def table(rows=ROWS):
+    """(markdown lines of the table of ``rows``, list of evidence problems)."""
     lines = ["| claim | networks per point, ours (paper's) | settings | our numbers | verdict | evidence |",
              "| --- | --- | --- | --- | --- | --- |"]
     problems = []
-    for row in ROWS:
+    for row in rows:
         try:
             numbers, verdict = row.measure()
+        except NotCommitted:
+            numbers, verdict = "-", "not run (evidence not committed)"
         except NotRun:
             numbers, verdict = "-", "not run"
         except EvidenceError as exc:
             problems.append(f"{row.claim}: {exc}")
             numbers, verdict = "evidence missing or damaged (see report.py's output)", "not graded"
-        link = os.path.dirname(row.evidence) + "/" if "*" in row.evidence else row.evidence
-        link += "" if link.endswith("/") or "." in os.path.basename(link) else "/"
+        evidence, problem = _evidence_cell(row)
+        if problem:
+            problems.append(problem)
+        if row.command and numbers == "-":
+            evidence = "not committed; command: `" + row.command + "`" + ("; " + evidence if evidence else "")
+        graded = verdict.startswith(GRADES)
         verdict = f"**{verdict}**"
-        if row.posthoc and "not run" not in verdict and "not graded" not in verdict:
+        if row.posthoc and graded:
             verdict += " (criterion written after the results were known)"
-        lines.append(f"| {row.claim} | {row.networks} | {row.settings} | {numbers} | {verdict} | "
-                     f"[results/{row.evidence}](results/{link}) |")
+        lines.append(f"| {row.claim} | {row.networks} | {row.settings} | {numbers} | {verdict} | {evidence} |")
     return lines, problems
 
 
-def splice(text, lines):
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{REPORT}: the markers {BEGIN!r} and {END!r} are missing")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + BEGIN + "\n" + "\n".join(lines) + "\n" + END + tail
+def tables():
+    """[(name, markdown lines)] of every table, and the list of evidence problems."""
+    out, problems = [], []
+    for name, rows in TABLES:
+        lines, found = table(rows)
+        out.append((name, lines))
+        problems += found
+    return out, problems
+
+
+def splice(text, lines, name="graded claims"):
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{REPORT}: the markers {begin!r} and {end!r} are missing")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + "\n".join(lines) + "\n" + end + tail
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the table into REPRODUCTION.md")
-    mode.add_argument("--check", action="store_true", help="exit 1 if REPRODUCTION.md's table differs")
+    mode.add_argument("--write", action="store_true", help="write the tables into REPRODUCTION.md")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a table of REPRODUCTION.md differs")
     args = p.parse_args(argv)
-    lines, problems = table()
+    generated, problems = tables()
     for problem in problems:
         print(f"report.py: {problem}", file=sys.stderr)
+    rows = sum(len(lines) - 2 for _, lines in generated)
     if args.write or args.check:
         with open(REPORT, encoding="utf-8") as f:
             text = f.read()
-        new = splice(text, lines)
+        new = text
+        for name, lines in generated:
+            new = splice(new, lines, name)
     if args.write:
         if new != text:
             with open(REPORT, "w", encoding="utf-8") as f:
                 f.write(new)
-        print(f"wrote {len(lines) - 2} rows into {os.path.relpath(REPORT)}")
+        print(f"wrote {len(generated)} tables, {rows} rows, into {os.path.relpath(REPORT)}")
     elif args.check:
-        if new != text:
-            print(f"{os.path.relpath(REPORT)}: the graded claims table differs from what the committed results give; "
-                  "run python validation/report.py --write", file=sys.stderr)
+        differ = [name for name, lines in generated if splice(text, lines, name) != text]
+        if differ:
+            print(f"{os.path.relpath(REPORT)}: what the committed results give differs from the "
+                  f"{', '.join(differ)} table{'s' if len(differ) > 1 else ''}; run python validation/report.py --write",
+                  file=sys.stderr)
             return 1
-        print(f"{os.path.relpath(REPORT)}: the graded claims table matches the committed results "
-              f"({len(lines) - 2} rows)")
+        print(f"{os.path.relpath(REPORT)}: the {len(generated)} claims tables match the committed results "
+              f"({rows} rows)")
     else:
-        print("\n".join(lines))
+        for name, lines in generated:
+            print(f"{name}:\n" + "\n".join(lines) + "\n")
     return 1 if problems else 0
 
 

@@ -9,6 +9,8 @@ with flossing during training; spatial XOR with preflossing fails for d > 60.
     python validation/paper/fig4_xor_protocols.py --paper --scheduler tcp://host:8786
     python validation/paper/fig4_xor_protocols.py --paper --tasks binary_xor --delays 70 --seeds 3   # one point
     python validation/paper/fig4_xor_protocols.py --paper --timing    # App. F: one run on one core, timed
+    python validation/paper/fig4_xor_protocols.py --paper --settings authors --init orthogonal \
+        --tasks spatial_xor --delays 60 70 --seeds 3 --epochs 5000   # Fig. 14B/D (App. G: 5000 epochs)
 
 ``--timing`` runs one preflossing run (d = 70, seed 0) of the chosen scale in this process
 with BLAS on one thread and prints the seconds of the 500 preflossing epochs and of the
@@ -72,6 +74,10 @@ def setting_fields(args):
     if args.init != "gaussian":
         fields["init"] = args.init
         label += f"_init-{args.init}"
+    epochs = getattr(args, "epochs", None)   # only this script has --epochs
+    if epochs is not None:
+        fields["epochs"] = epochs
+        label += f"_epochs{epochs}"
     return fields, label
 
 
@@ -87,6 +93,8 @@ def sweep_settings(args):
     settings = {} if label == "ours_lags-half" else {"settings": args.settings, "xor_lags": args.xor_lags}
     if args.init != "gaussian":
         settings["init"] = args.init
+    if getattr(args, "epochs", None) is not None:
+        settings["epochs"] = args.epochs
     return settings, (None if args.scale == "quick" and not settings else label)
 
 
@@ -127,6 +135,9 @@ def main(argv=None):
                    help="default: none prefloss during; 'throughout' floss every 100 epochs (Fig. 12)")
     p.add_argument("--init", choices=("gaussian", "orthogonal"), default="gaussian",
                    help="initial W: Gaussian (default) or orthogonal (App. G, Fig. 14)")
+    p.add_argument("--epochs", type=_common.int_at_least(1), default=None,
+                   help="training epochs instead of the scale's (Fig. 14B/D: 5000 at paper scale); the "
+                        "results directory's name says so")
     p.add_argument("--settings", choices=("ours", "authors", "input-scale"), default="ours",
                    help="'ours' (TrainConfig defaults); 'authors': where the paper is silent, the "
                         "authors' code's input scaling 1/n_in, readout init, per-array clipping and one h0 "
