@@ -315,6 +315,7 @@ def _table1():
 
 def _convergence():
     folder = "fig4_xor_protocols/authors_lags-half"
+    delays = {"binary_xor": (30, 50, 70, 90), "spatial_xor": (40, 50, 60, 70, 80)}   # the row's, as graded
 
     def epoch(arrays):
         acc = arrays["curve/accuracy"]
@@ -325,7 +326,8 @@ def _convergence():
         results, _ = sweep_results(folder)
         by = {}
         for params, arrays in results.values():
-            if params["protocol"] in ("none", "prefloss") and params.get("curve_every", 100) == 100:
+            if (params["protocol"] in ("none", "prefloss") and params.get("curve_every", 100) == 100
+                    and params["delay"] in delays[params["task"]]):
                 by[(params["task"], params["delay"], params["seed"], params["protocol"])] = epoch(arrays)
         pairs = sorted({k[:3] for k in by if (*k[:3], "none") in by and (*k[:3], "prefloss") in by})
         wins = sum(by[(*p, "prefloss")] < by[(*p, "none")] for p in pairs)
@@ -391,6 +393,104 @@ def _fig5():
 
 
 # ---- the rows of the main text and the appendices (criteria written after the results) ---
+
+def _fig3_xor(label):
+    folder = f"fig3_copy_xor/{label}"
+    delays, threshold = (10, 20, 30, 40, 50), 0.12 / 18   # var(abs(x1 - x2)) = 1/18 for x ~ U(0, 1)
+
+    def measure():
+        results, planned = sweep_results(folder, "xor_")
+        trained = {}
+        for params, arrays in results.values():
+            trained.setdefault((params["delay"], params["protocol"]), []).append(
+                float(arrays["summary/test_loss"]) < threshold)
+        parts = []
+        for d in delays:
+            cells = [f"{sum(trained[(d, p)])}/{len(trained[(d, p)])}" if (d, p) in trained else "-"
+                     for p in ("none", "prefloss")]
+            parts.append(f"d = {d}: {cells[0]} vs {cells[1]}")
+        text = "trained none vs prefloss, " + "; ".join(parts) + f" ({len(results)} of {planned} tasks)"
+        if len(results) < planned:
+            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+
+        def d_max(protocol):
+            return max([d for d in delays if sum(trained[(d, protocol)]) >= 2], default=0)
+        none, pre = d_max("none"), d_max("prefloss")
+        text += f"; d_max: {none} without, {pre} with preflossing; {core_hours(results):.2f} core-hours"
+        verdict = ("reproduced" if pre >= none + 20 else "partly" if pre == none + 10 else "not reproduced")
+        return text, verdict
+    return measure
+
+
+def _fig14_spatial():
+    folder = "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000"
+    delays = (60, 70)
+
+    def measure():
+        results, planned = sweep_results(folder, "spatial_xor_")
+        acc = {d: _accuracies(results, "spatial_xor", d) for d in delays}
+        solved = {d: {p: sum(a >= SOLVED for a in acc[d].get(p, ())) for p in PROTOCOLS} for d in delays}
+        n = {d: {p: len(acc[d].get(p, ())) for p in PROTOCOLS} for d in delays}
+        text = ("networks >= 0.9, none / prefloss / during: "
+                + "; ".join(f"d = {d}: " + " / ".join(f"{solved[d][p]}/{n[d][p]}" for p in PROTOCOLS)
+                            for d in delays) + f" ({len(results)} of {planned} tasks)")
+        if len(results) < planned:
+            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+        further = solved[70]["during"] > solved[70]["prefloss"]
+        helps = solved[60]["prefloss"] > solved[60]["none"]
+        fails = solved[70]["prefloss"] < n[70]["prefloss"]
+        verdict = ("not reproduced" if not further else "reproduced" if helps and fails else "partly")
+        return text + f"; {core_hours(results):.2f} core-hours", verdict
+    return measure
+
+
+def _fig4_short():
+    folder = "fig4_xor_protocols/authors_lags-half"
+    points, seeds = (("binary_xor", 10), ("binary_xor", 20), ("spatial_xor", 20), ("spatial_xor", 30)), 3
+
+    def measure():
+        results, _ = sweep_results(folder)
+        acc = {pt: _accuracies(results, *pt, seeds) for pt in points}
+        done = sum(len(v) for a in acc.values() for v in a.values())
+        if done == 0:
+            raise NotRun(folder + " (short delays)")
+        total = len(points) * len(PROTOCOLS) * seeds
+        med = {pt: {p: float(np.median(acc[pt][p])) for p in acc[pt]} for pt in points}
+        text = ("median test accuracy none / prefloss / during: "
+                + "; ".join(f"{task.split('_')[0]} d = {d}: "
+                            + " / ".join(f"{med[(task, d)][p]:.3f}" if len(acc[(task, d)].get(p, ())) == seeds
+                                         else "-" for p in PROTOCOLS) for task, d in points)
+                + f" ({done} of {total} tasks)")
+        if done < total:
+            return text, f"not graded yet ({done} of {total} tasks)"
+        trains = [med[("binary_xor", d)]["none"] >= SOLVED for d in (10, 20)]
+        verdict = "reproduced" if all(trains) else "partly" if trains[0] else "not reproduced"
+        return text, verdict
+    return measure
+
+
+def _appE_paper():
+    folder = "fig3_copy_xor/linear_authors_inputs-text"
+
+    def measure():
+        results, planned = sweep_results(folder)
+        loss = {}
+        for params, arrays in results.values():
+            loss.setdefault((params["task"], params["delay"], params["protocol"]), []).append(
+                float(arrays["summary/test_loss"]))
+        mean = {key: float(np.mean(v)) for key, v in loss.items()}
+        text = "mean test MSE none vs prefloss: " + "; ".join(
+            f"{task} d = {d}: " + " vs ".join(f"{mean[(task, d, p)]:.4f}" if (task, d, p) in mean else "-"
+                                              for p in ("none", "prefloss"))
+            for task in ("copy", "xor") for d in (20, 40)) + f" ({len(results)} of {planned} tasks)"
+        if len(results) < planned:
+            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+        copy_helps = mean[("copy", 40, "prefloss")] <= 0.5 * mean[("copy", 40, "none")]
+        xor_not = all(mean[("xor", d, "prefloss")] >= 0.9 * mean[("xor", d, "none")] for d in (20, 40))
+        verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[copy_helps + xor_not]
+        return text + f"; {core_hours(results):.2f} core-hours", verdict
+    return measure
+
 
 CHANCE = 0.55     # a test or block-mean accuracy at or below this is at chance (fig9's margin)
 SOLVED = 0.9      # a network with test accuracy at or above this solves the task
@@ -863,11 +963,28 @@ ROWS = [
         "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 40, U(0, 1) task inputs, Bernoulli flossing inputs; "
         "authors' settings; core-hours include about 1 h of paused workers",
         "fig3_copy_xor/authors_k40", _fig3_copy("authors_k40", 1 / 12), posthoc=True),
+    Row("Fig. 3A/C: copy task with the caption's k = 75, U(0, 1) inputs in training and flossing",
+        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75; U(0, 1) inputs; " + AUTHORS,
+        "fig3_copy_xor/authors_k75_inputs-text", _fig3_copy("authors_k75_inputs-text", 1 / 12)),
+    Row("Fig. 3B/D: preflossing trains continuous XOR, abs(x_(t-d/2) - x_(t-d)), at a substantially longer delay",
+        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 10-50; " + AUTHORS
+        + "; trained: test MSE < 0.12 var(y)", "fig3_copy_xor/authors_k75_inputs-text",
+        _fig3_xor("authors_k75_inputs-text")),
     Row("Fig. 5, Figs. 7A-C: harder tasks need more flossed exponents k to reach 100 % accuracy",
         "3 (not stated)", "binary XOR, lags (d/2, d), N = 80, T = 300, 10^4 epochs, flossing before and during "
         "training (E_f = 500 before epochs 0-400), k in {1, 4, 16, 40, 75}, d in {30, 50, 70}; " + AUTHORS
         + "; k*(d): smallest k with median accuracy >= 0.95",
         "fig5_k_delay/authors_lags-half", _fig5()),
+    Row("Fig. 14B/D: spatial XOR, orthogonal initialisation: preflossing starts failing beyond d = 60, flossing "
+        "during training goes further", "3 (not stated)", "orthogonal W, N = 80, T = 300, 5000 epochs (App. G), "
+        "E_f = 500 on k = 75, d = 60 and 70; " + AUTHORS + "; solved: test accuracy >= 0.9",
+        "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial()),
+    Row("Fig. 4C/D at short delays: plain BPTT learns binary XOR below d = 40", "3 (20)",
+        "binary XOR d = 10, 20 (lags (d/2, d)), spatial XOR d = 20, 30 (measured, not graded); N = 80, T = 300, "
+        "10^4 epochs, E_f = 500 on k = 75; " + AUTHORS, "fig4_xor_protocols/authors_lags-half", _fig4_short()),
+    Row("App. E at N = 80: flossing helps linear networks on the copy task, not on XOR", "3 (not stated)",
+        "linear networks, N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 20 and 40; "
+        + AUTHORS, "fig3_copy_xor/linear_authors_inputs-text", _appE_paper()),
     Row("Table 1 (App. F): a flossing epoch costs O(N^2 T_f (1 + k/t_ONS + k))", "-",
         "CPU time of one gradient (median of 3, load average 5 on 2 cores), vanilla tanh, t_ONS = 1, one BLAS "
         "thread; T = 50-400, k = 8-64, N = 128-512; fixed per-step costs flatten the slopes at the small end",
