@@ -7,8 +7,12 @@ slower than one thread.  The loops therefore run under ``limit_blas(1)`` by defa
 """
 
 import contextlib
+import numbers
+
+import numpy as np
 
 _controller = None
+MAX_THREADS = 2 ** 31 - 1  # BLAS libraries take the count as a C int
 
 
 def limit_blas(threads):
@@ -16,8 +20,10 @@ def limit_blas(threads):
     global _controller
     if threads is None:
         return contextlib.nullcontext()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"blas_threads must be a positive integer or None, got {threads!r}")
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, numbers.Integral) or \
+            not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"blas_threads must be a positive integer (at most {MAX_THREADS}) or None, got {threads!r}")
+    threads = int(threads)
     if _controller is None:
         from threadpoolctl import ThreadpoolController
         _controller = ThreadpoolController()

@@ -51,6 +51,12 @@ def memory_budget():
     return int(MEMORY_FRACTION * total)
 
 
+def network_size(N, n_in, ensemble):
+    """The request of a network's memory check, in the words of its arguments:
+    "N = 1000 with n_in = 3", plus "and ensemble = (10,)" for an ensemble."""
+    return f"N = {N} with n_in = {n_in}" + (f" and ensemble = {tuple(ensemble)}" if ensemble else "")
+
+
 def memory(what, nbytes, hint):
     """Refuse (ValueError) a request whose arrays would need more than :func:`memory_budget`.
 
@@ -85,7 +91,7 @@ def float_array(name, value, *, min_ndim=0, tail=None, finite=True, copy=False):
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real array of numbers, got {type(value).__name__}")
-    arr = np.asarray(value)
+    arr = _as_array(name, value)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating)
                                    or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{name} must be a real floating-point array, got dtype {arr.dtype}")
@@ -116,13 +122,26 @@ def returned_array(who, value, shape, *, what=None, shape_name=None, refuse=(str
     returns = f"{what} as " if what else ""
     if value is None or isinstance(value, refuse):
         raise TypeError(f"{who} must return {returns}a real array of shape {expected}, got {type(value).__name__}")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{who} must return {returns}an array of shape {expected}; got a ragged nested sequence "
+                         "(rows of different lengths)") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{who} must return {returns}a real floating-point array of shape {expected}, got "
                         f"dtype {arr.dtype}")
     if arr.shape != tuple(shape):
         raise ValueError(f"{who} returned {what + ' of ' if what else ''}shape {arr.shape}, expected {expected}")
     return arr
+
+
+def _as_array(name, value):
+    """np.asarray(value), refusing a ragged nested sequence (rows of different lengths) by name."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an array of numbers of one shape; got a ragged nested sequence "
+                         "(rows of different lengths)") from None
 
 
 def _fmt_tail(tail):
@@ -158,8 +177,32 @@ def real(name, value, *, minimum=None, maximum=None, strict_min=False):
     return value
 
 
+def flag(name, value):
+    """Return ``value`` as a bool after checking it is one (Python's or NumPy's): a string, a
+    number or an array is refused, not read as true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def shape(name, value, *, minimum=0):
+    """Return ``value`` as a tuple of ints after checking it is a tuple or list of integers
+    >= ``minimum`` (NumPy integers included)."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of integers (e.g. () or (16,)), got {type(value).__name__} "
+                        f"{value!r}")
+    for entry in value:
+        if isinstance(entry, (bool, np.bool_)) or not isinstance(entry, numbers.Integral) or entry < minimum:
+            raise ValueError(f"{name} must be a tuple of integers >= {minimum} (e.g. () or (16,)), got {value!r}")
+    return tuple(int(entry) for entry in value)
+
+
 def choice(name, value, options):
-    """Return ``value`` after checking it is one of ``options`` (strings)."""
+    """Return ``value`` after checking it is one of ``options`` (strings).  Anything but a string
+    is refused with a TypeError (an array holding a name would otherwise compare element-wise)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(repr(o) for o in options)} (a string); "
+                        f"got {type(value).__name__} {value!r}")
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
     return value
@@ -173,14 +216,22 @@ def rng(seed_or_rng):
         if seed_or_rng is not None and seed_or_rng < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed_or_rng}")
         return np.random.default_rng(seed_or_rng)
-    raise TypeError(f"rng must be an integer seed, a numpy.random.Generator or None, got {type(seed_or_rng).__name__}")
+    raise TypeError(f"seed must be an integer, a numpy.random.Generator or None, got {type(seed_or_rng).__name__} "
+                    f"{seed_or_rng!r:.40}")
+
+
+def ensemble_axes(value):
+    """Return the ensemble axes ``*nets`` as a tuple of Python ints after checking ``value`` is a
+    tuple of positive integers (NumPy integers included)."""
+    if not isinstance(value, tuple) or not all(isinstance(e, numbers.Integral) and not isinstance(e, (bool, np.bool_))
+                                               and e >= 1 for e in value):
+        raise ValueError(f"ensemble must be a tuple of positive ints (e.g. () or (16,)), got {value!r}")
+    return tuple(int(e) for e in value)
 
 
 def ensemble_gain(g, ensemble):
-    """Check ``ensemble`` (a tuple of positive ints) and broadcast the gain ``g`` (a
-    scalar or one value per ensemble member, >= 0) to ``ensemble + (1, 1)``."""
-    if not isinstance(ensemble, tuple) or not all(isinstance(e, int) and e >= 1 for e in ensemble):
-        raise ValueError(f"ensemble must be a tuple of positive ints (e.g. () or (16,)), got {ensemble!r}")
+    """Broadcast the gain ``g`` (a scalar or one value per ensemble member, >= 0) to
+    ``ensemble + (1, 1)``; ``ensemble`` as returned by :func:`ensemble_axes`."""
     g = float_array("g", g)
     if np.any(g < 0):
         raise ValueError("g must be >= 0")

@@ -1,5 +1,19 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based tests (tests/test_properties.py).  "ci", the default, draws the same examples on every
+# run (derandomize), writes no example database and has no deadline or timing health check, so that a
+# loaded machine changes the run time but never the verdict.  "thorough" draws many more examples, for
+# the twin tests marked slow (deselected in CI with -m "not slow"); HYPOTHESIS_PROFILE=thorough makes
+# every property test use it.
+settings.register_profile("ci", max_examples=40, derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("thorough", max_examples=300, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -458,3 +458,32 @@ def test_F3_a_symlinked_checkpoint_is_written_through_and_stays_a_link(tmp_path)
     assert os.path.islink(link) and resumed.epoch == F_CONFIG.epochs
     assert Run.load(target, F_CONFIG).epoch == F_CONFIG.epochs
     assert sorted(os.listdir(tmp_path)) == ["run.npz", "store"]
+
+
+# ---- regression tests of the hostile-file families (validation/reliability/fuzz_files.py --families) ----
+
+@pytest.mark.parametrize("make_header, match", [
+    (lambda h: json.dumps(h).replace('"meta": {', '"meta": {"epoch": 0, ', 1), r"field 'meta.epoch' appears twice"),
+    (lambda h: json.dumps(h).replace(f'"epoch": {h["meta"]["epoch"]}', '"epoch": NaN'), r"field 'meta.epoch' is NaN"),
+    (lambda h: json.dumps(h).replace('"lr": 0.001', '"lr": Infinity', 1), r"field 'config.lr' is Infinity"),
+    (lambda h: json.dumps({**h, "config": {**h["config"], "task": "x" * 10_000_000}}),
+     r"different configuration \(task: 'xxx.*\.\.\..*xxx' in the checkpoint, 'binary_xor' now\)"),
+    (lambda h: json.dumps({**h, "meta": {**h["meta"], "epoch": "x" * 10_000_000}}), r"epoch 'xxx.*\.\.\..*xxx' is not"),
+], ids=["duplicate", "nan", "infinity", "10MB_config_field", "10MB_epoch"])
+def test_a_header_with_duplicate_keys_nan_or_a_huge_field_is_refused_in_one_brief_message(
+        tmp_path, checkpoint_file, make_header, match):
+    """Duplicate keys and NaN were read silently (the last key kept); a 10 MB field was quoted
+    whole in the message (10 MB on one line of the command line's stderr)."""
+    header = json.loads(str(_io.read_npz(checkpoint_file)["__header__"]))
+    bad = tmp_path / "run.npz"
+    _rewrite_header(checkpoint_file, bad, make_header(header))
+    with pytest.raises(CheckpointError, match=match) as info:
+        Run.load(bad, F_CONFIG)
+    assert "run.npz" in str(info.value) and len(str(info.value)) < 1000
+
+
+def test_a_header_with_nan_is_refused_when_written(tmp_path):
+    """The reader refuses NaN tokens: the writer must not produce them."""
+    with pytest.raises(ValueError, match="must be JSON without NaN or infinities"):
+        save_checkpoint(tmp_path / "run.npz", {"lr": float("nan")}, {"x": np.zeros(2)}, {"epoch": 0})
+    assert os.listdir(tmp_path) == []

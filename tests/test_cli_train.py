@@ -198,3 +198,24 @@ def test_F16_a_second_train_on_the_same_checkpoint_is_one_line_and_exit_1(tmp_pa
         assert not target.exists()
     code, _, err = run_main([*TRAIN_TINY, "--checkpoint", str(target)])  # the holder was killed: free again
     assert code == 0 and target.exists(), err
+
+
+# ---- regression tests of the hostile-file families (validation/reliability/fuzz_files.py --families) ----
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--out"])
+def test_an_output_on_a_read_only_file_system_is_one_line_and_exit_1(tmp_path, monkeypatch, option):
+    """Found before training, it was a ValueError and exit 2; found at the end, a WriteError
+    and exit 1: one error for one cause."""
+    from floss_ref.runs import io as _io
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    target = tmp_path / ("run.npz" if option == "--checkpoint" else "hist.json")
+    monkeypatch.setattr(_io.tempfile, "TemporaryFile", read_only)
+    code, out, err = run_main([*TRAIN_TINY, option, str(target)])
+    monkeypatch.undo()
+    assert code == 1, err
+    assert err.strip().splitlines() == [f"python -m floss_ref train: error: cannot write {str(target)!r}: "
+                                        "Read-only file system; the previous file, if any, is unchanged"], err
+    assert out == "" and os.listdir(tmp_path) == []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import henon
-from floss_ref import LinearMap, VanillaRNN
+from floss_ref import FunctionMap, LinearMap, VanillaRNN
 from floss_ref.core.clv import covariant_vectors
 
 
@@ -93,3 +93,30 @@ def test_strong_contraction_or_expansion_per_step_gives_finite_vectors(A):
 def test_stored_factors_beyond_memory_are_refused_by_name():
     with pytest.raises(ValueError, match="covariant vectors from times\\[0\\] = 0 to T = 1000000000000.*GiB"):
         covariant_vectors(LinearMap(np.eye(2)), np.zeros(2), T=10 ** 12, k=2, times=[0], seed=0)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("times", [np.array(2.0), np.array(4), 4, "4"])
+def test_times_that_is_no_sequence_is_refused_by_name(times):
+    with pytest.raises(TypeError, match="times must be a sequence of time steps"):
+        covariant_vectors(LinearMap(np.eye(2)), np.ones(2), T=8, k=1, times=times)
+
+
+def test_an_unknown_qr_method_is_refused_before_any_work():
+    calls = []
+
+    def step(h, x):
+        calls.append(1)
+        return h
+
+    with pytest.raises(ValueError, match="qr_method must be one of"):
+        covariant_vectors(FunctionMap(step, lambda h, x, Q: Q, 2), np.ones(2), T=8, k=1, times=[4], qr_method="qr")
+    assert not calls
+
+
+def test_an_empty_window_names_the_transient_that_set_it():
+    """transient_backward defaults to transient: the refusal says so, naming the argument given."""
+    with pytest.raises(ValueError, match=r"T - transient_backward \(= transient\) = 4: that window is empty"):
+        covariant_vectors(LinearMap(np.eye(2)), np.ones(2), T=8, k=1, times=[4], transient=4)

@@ -176,3 +176,42 @@ def test_negative_horizon_is_refused():
 def test_jacobians_beyond_memory_are_refused_before_allocating():
     with pytest.raises(ValueError, match="Jacobians of T = 1000000000000 steps.*GiB"):
         trajectory_jacobians(LinearMap(np.eye(4)), np.zeros(4), T=10 ** 12)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+def test_the_budget_of_a_huge_horizon_or_state_does_not_overflow():
+    """log2(h sqrt(n m)) was computed as the log of the product, inf for h = 1e308."""
+    assert guard_bits(1e308, 10 ** 12, 2) == pytest.approx(np.log2(1e308) + np.log2(2e12) / 2 + 16)
+    assert bits_needed([1.0], [1e308], 4, 2, 10)[0] > 1000
+
+
+def test_eq10_refuses_a_log_kappa_beyond_float64_and_an_empty_spectrum():
+    with pytest.raises(ValueError, match="exponents and horizons give log kappa_2"):
+        eq10_log_kappa([1e308, -1e308], 2, [10])
+    with pytest.raises(ValueError, match="exponents must hold at least one exponent"):
+        eq10_log_kappa([], 1, [10])
+
+
+def test_bits_needed_refuses_log_kappa_and_horizons_of_different_lengths():
+    with pytest.raises(ValueError, match="log_kappa and horizon must have one entry per horizon"):
+        bits_needed([1.0, 2.0], [10, 20, 30, 40], 4, 2, 10)
+
+
+def test_resolvable_horizon_of_a_tiny_or_huge_gap():
+    """A tiny delta_lambda with many bits gave an OverflowError (int too large for a float); a huge one was
+    refused naming log_kappa, an argument resolvable_horizon does not have."""
+    with pytest.raises(ValueError, match=r"delta_lambda = 4.94066e-324 is so small that prec = 1000000 bits"):
+        resolvable_horizon(5e-324, 2, 1, prec=10 ** 6)
+    assert resolvable_horizon(1e308, 4, 2) == 0
+    with pytest.raises(ValueError, match="digits must be <="):
+        resolvable_horizon(0.5, 4, 2, digits=1e308)
+
+
+def test_a_precision_refusal_names_the_digits_asked_for():
+    net = VanillaRNN.random(3, g=1.5, seed=0)
+    with pytest.raises(ValueError, match=r"for digits = 12 .*fewer digits"):
+        long_term_jacobian_svd(net, np.array([0.3, -0.2, 0.5]), T=6, m=2, horizons=[3], seed=0, prec=64, digits=12)
+    with pytest.raises(ValueError, match="horizons must be a non-empty sequence of integers"):
+        long_term_jacobian_svd(net, np.zeros(3), T=6, m=2, horizons=[[1], [2, 3]], seed=0)

@@ -177,3 +177,28 @@ def test_a_checkpoint_stored_before_a_field_was_renamed_or_added_resumes(tmp_pat
     expected = {name: (a.shape, a.dtype) for name, a in arrays.items()}
     with pytest.raises(CheckpointError, match="different configuration"):
         load_checkpoint(tmp_path / "old.npz", config.to_dict(), expected)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["test_batch", "floss_T", "floss_epochs", "epochs", "T", "batch", "N"])
+def test_a_run_beyond_memory_is_refused_naming_the_field_that_makes_it_large(field):
+    fields = dict(TINY, protocol="during", floss_at=(0,))
+    if field == "T":
+        fields["delay"] = 2
+    fields[field] = 10 ** 12
+    with pytest.raises(ValueError, match=rf"{field} = 1000000000000.*GiB"):
+        TrainConfig(**fields)
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("floss_at", np.array(0), TypeError), ("g", 1e101, ValueError), ("forget_gain", 1e308, ValueError),
+    ("task", np.array(["copy"]), TypeError), ("protocol", None, TypeError),
+])
+def test_a_bad_field_is_refused_by_name(field, value, error):
+    fields = dict(TINY, **{field: value})
+    if field == "forget_gain":
+        fields["cell"] = "lstm"
+    with pytest.raises(error, match=field):
+        TrainConfig(**fields)

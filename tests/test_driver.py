@@ -110,3 +110,28 @@ def test_optimizer_that_is_not_an_adam_on_these_params_is_refused():
     other = VanillaRNN.random(4, seed=1)
     with pytest.raises(ValueError, match="optimizer updates other arrays than system.params"):
         floss(net, epochs=1, k=1, T=10, optimizer=Adam(other.params))
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (dict(epochs=10 ** 12, T=5), r"the history of epochs = 1000000000000 epochs .* GiB"),   # ran forever
+    (dict(epochs=1, T=10 ** 12), r"the inputs of one epoch \(T = 1000000000000 steps.* GiB"),  # MemoryError
+])
+def test_sizes_beyond_memory_are_refused_by_name_before_any_epoch(arguments, words):
+    net = VanillaRNN.random(3, seed=0)
+    W = net.params["W"].copy()
+    with pytest.raises(ValueError, match=words):
+        floss(net, k=1, **arguments)
+    np.testing.assert_array_equal(net.params["W"], W)
+
+
+def test_a_bad_target_is_refused_even_without_epochs():
+    with pytest.raises(ValueError, match="target must be a scalar or broadcast"):
+        floss(VanillaRNN.random(3, seed=0), epochs=0, k=1, T=5, target=[0.0, 1.0])
+
+
+def test_progress_must_be_a_bool():
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        floss(VanillaRNN.random(3, seed=0), epochs=1, k=1, T=5, progress="yes")

@@ -243,3 +243,24 @@ def test_params_dot_of_the_wrong_kind_is_refused_by_name(params_dot, error, matc
     net = VanillaRNN.random(4, seed=0)
     with pytest.raises(error, match=match):
         flossing_loss_jvp(net, np.zeros(4), np.zeros((10, 1)), np.zeros(4), params_dot, k=2, seed=0)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [flossing_loss, flossing_grad, flossing_loss_jvp])
+@pytest.mark.parametrize("method", ["bogus", np.array(["lapack"])])
+def test_an_unknown_qr_method_is_refused_before_any_work(fn, method):
+    """The method was checked after the random Q0 was drawn; now before anything else of the loop."""
+    net = VanillaRNN.random(3, seed=0)
+    extra = (np.zeros(3), {}) if fn is flossing_loss_jvp else ()
+    before = np.random.default_rng(5)
+    state = before.bit_generator.state
+    with pytest.raises((ValueError, TypeError), match="qr_method"):
+        fn(net, np.zeros(3), np.zeros((6, 1)), *extra, k=1, qr_method=method, seed=before)
+    assert before.bit_generator.state == state     # no Q0 drawn
+
+
+def test_a_target_that_does_not_broadcast_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"target must be a scalar or broadcast to \(\*batch, k\)"):
+        flossing_loss(VanillaRNN.random(3, seed=0), np.zeros(3), np.zeros((6, 1)), k=1, target=[0.0, 1.0])

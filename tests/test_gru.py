@@ -186,3 +186,12 @@ def test_cli_spectrum_with_gru(capsys):
 
 def test_docstring_examples():
     assert doctest.testmod(floss_ref.core.cells.gru, raise_on_error=True).attempted > 0
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+def test_an_input_scale_that_overflows_the_weights_is_refused_by_name():
+    """1e308 overflowed V, and the refusal named V instead of the argument."""
+    with pytest.raises(ValueError, match="input_scale must be <= 1e"):
+        GRU.random(3, seed=0, input_scale=1e308)

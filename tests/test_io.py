@@ -5,6 +5,7 @@ the issue "Reliability", rows F3 and F5)."""
 import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -189,3 +190,97 @@ def test_F3_json_results_hold_null_where_a_number_is_not_finite(tmp_path):
         raise AssertionError(f"bare {token} in the JSON output")
 
     assert json.loads(path.read_text(), parse_constant=bare) == {"a": [1.5, None], "b": None, "c": None, "n": 3}
+
+
+# ---- regression tests of the hostile-file families (validation/reliability/fuzz_files.py --families) ----
+
+@pytest.mark.parametrize("text, field, what", [
+    ('{"format": "x", "format": "y"}', "'format'", "appears twice in one object"),
+    ('{"settings": {"a": 1, "b": 2, "a": 3}}', "'settings.a'", "appears twice in one object"),
+    ('{"tasks": {"s0": {"params": {"lr": NaN}}}}', "'tasks.s0.params.lr'", "is NaN"),
+    ('{"digits": [1.0, Infinity]}', "'digits[1]'", "is Infinity"),
+    ('{"x": -Infinity}', "'x'", "is -Infinity"),
+    ('{"x": [1e400]}', "'x[0]'", "is 1e400, a number beyond the range of float64"),  # read as inf
+])
+def test_json_with_duplicate_keys_or_non_finite_numbers_is_refused_naming_the_field(tmp_path, text, field, what):
+    """Python's parser keeps the last of two equal keys and reads NaN / Infinity (and 1e400 as
+    infinity); strict JSON has neither, and floss_ref never writes them: they were accepted
+    silently."""
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    with pytest.raises(_io.FileFormatError) as info:
+        _io.read_json(path, what="manifest")
+    message = str(info.value)
+    assert "m.json" in message and f"field {field} {what}" in message, message
+
+
+def test_json_text_beyond_the_size_bound_is_refused_before_parsing():
+    """A JSON member of an archive (a checkpoint header, a result's metadata) had only its
+    depth bounded, not its size."""
+    text = json.dumps({"pad": "x" * 200})
+    with pytest.raises(_io.FileFormatError, match=r"its member 'meta/task' holds \d+ bytes of JSON or more, more "
+                                                  r"than the 100 allowed"):
+        _io.parse_json(text, source="its member 'meta/task'", max_bytes=100)
+    assert _io.parse_json(text, source="x", max_bytes=len(text)) == {"pad": "x" * 200}
+
+
+def test_a_field_of_a_hostile_file_is_quoted_in_brief():
+    doc = {"k" * 10_000_000: 1}
+    with pytest.raises(_io.FileFormatError) as info:
+        _io.json_field(doc, "k" * 10_000_000, str, "'m.json'", where="tasks.")
+    assert len(str(info.value)) < 300 and "'m.json': field 'tasks.kkk" in str(info.value)
+    assert _io.brief("x" * 10_000_000).count("x") <= 100 and _io.brief("abc") == "'abc'"
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_and_left_as_it_is(tmp_path, kind):
+    """A FIFO or a device in place of a writer's lock file was opened, locked, and removed
+    when the writer ended."""
+    lock = make_special(tmp_path / "run.npz.lock", kind)
+    holder = _io.writer_lock(tmp_path / "run.npz", lock, what="checkpoint")
+    exc = refused_within(holder.__enter__)
+    assert isinstance(exc, _io.WriteError), repr(exc)
+    assert str(exc).startswith(f"cannot write {str(lock)!r}: it is a ") and "not a regular file" in str(exc), str(exc)
+    assert os.path.lexists(lock) and not os.path.isfile(lock)
+
+
+def test_a_lock_file_that_is_a_device_node_is_refused_and_left_as_it_is(tmp_path):
+    lock = tmp_path / "run.npz.lock"
+    try:
+        os.mknod(lock, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a node of /dev/null
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    with pytest.raises(_io.WriteError, match="it is a character device, not a regular file"):
+        with _io.writer_lock(tmp_path / "run.npz", lock, what="checkpoint"):
+            pass
+    assert os.path.exists(lock)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_an_output_the_system_refuses_is_a_WriteError_up_front(tmp_path, monkeypatch, code):
+    """Detected before a run, a read-only file system was a ValueError (exit 2 on the command
+    line), but a WriteError (exit 1) when found at the end of the run."""
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(_io.tempfile, "TemporaryFile", refuse)
+    with pytest.raises(_io.WriteError) as info:
+        _io.check_writable(tmp_path / "out.json")
+    assert info.value.errno == code
+    assert str(info.value).startswith(f"cannot write {str(tmp_path / 'out.json')!r}: {os.strerror(code)}")
+    with pytest.raises(ValueError, match="is a directory"):  # not a file to write: still a bad argument
+        _io.check_writable(tmp_path)
+
+
+def test_the_depth_of_json_holding_a_long_string_is_found_in_little_memory():
+    """The bound check itself matched a string character by character in one alternation:
+    1.3 GB and 14 s for a 10 MB string (a MemoryError under this limit)."""
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (600 << 20, 600 << 20)); "
+            "from floss_ref.runs.io import json_depth; "
+            "sys.exit(json_depth('[' + chr(34) + 'x' * 10_000_000 + chr(34) + ']') != 1)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=root, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, r.stderr
+    # escapes inside strings, brackets inside strings
+    assert _io.json_depth(json.dumps(["x\\", {"a": "]]\"[[", "b": [[]]}, "\\\"{"])) == 4

@@ -360,3 +360,13 @@ def test_lstm_forget_gain():
 def test_gated_network_without_units_or_inputs_is_refused(cls, G, N, n_in, match):
     with pytest.raises(ValueError, match=match):
         cls({"W": np.zeros((G * N, N)), "V": np.zeros((G * N, n_in)), "b": np.zeros((G, 1))})
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("arg", ["input_scale", "forget_gain"])
+def test_a_scale_that_overflows_the_weights_is_refused_by_name(arg):
+    """1e308 overflowed V or W, and the refusal named the weights instead of the argument."""
+    with pytest.raises(ValueError, match=f"{arg} must be <= 1e"):
+        LSTM.random(3, seed=0, **{arg: 1e308})

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import henon
-from floss_ref import (ConditioningWarning, FunctionMap, LinearMap, NumericalBreakdownError, RoundoffWarning,
-                       VanillaRNN, flossing_grad, lyapunov_spectrum, random_orthonormal)
+from floss_ref import (ConditioningWarning, ConvergenceWarning, FunctionMap, LinearMap, NumericalBreakdownError,
+                       RoundoffWarning, VanillaRNN, finite_time_exponents, flossing_grad, lyapunov_spectrum,
+                       random_orthonormal)
 from floss_ref.core.lyapunov import qr_schedule
 
 
@@ -230,3 +231,113 @@ def test_F14_roundoff_exponents_are_flagged():
         res = lyapunov_spectrum(net, np.ones(16), np.zeros((300, 1)), k=12, seed=0, stderr=False)
     assert res.roundoff[-1] and not res.roundoff[0]
     assert np.all(res.exponents[res.roundoff] < -30)
+
+
+# ---- bad input and breakdowns found by tests/test_properties.py -------------------------------------
+
+
+def _counting_map():
+    """The identity map on R^2, counting its steps: a refusal before any work leaves the count at 0."""
+    calls = []
+
+    def step(h, x):
+        calls.append(1)
+        return h
+
+    return FunctionMap(step, lambda h, x, Q: Q, 2), calls
+
+
+@pytest.mark.parametrize("method", ["bogus", np.array(["householder"]), None])
+@pytest.mark.parametrize("fn", [lyapunov_spectrum, finite_time_exponents])
+def test_an_unknown_qr_method_is_refused_before_any_work(fn, method):
+    system, calls = _counting_map()
+    with pytest.raises((ValueError, TypeError), match="qr_method"):
+        fn(system, np.ones(2), T=10, k=1, window=5, qr_method=method) if fn is finite_time_exponents else \
+            fn(system, np.ones(2), T=10, k=1, qr_method=method)
+    assert not calls
+
+
+@pytest.mark.parametrize("flag", ["history", "stderr", "progress"])
+@pytest.mark.parametrize("value", ["no", np.array([1, 2]), 1, None])
+def test_a_flag_that_is_not_a_bool_is_refused_by_name(flag, value):
+    with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+        lyapunov_spectrum(LinearMap(np.eye(2)), np.ones(2), T=4, k=1, **{flag: value})
+
+
+@pytest.mark.parametrize("n, k, shape, names", [
+    (10 ** 12, 2, (), r"n = 1000000000000 by k = 2"),
+    (3, 2, (10 ** 6, 10 ** 6), r"shape = \(1000000, 1000000\)"),
+])
+def test_random_orthonormal_refuses_a_block_beyond_memory_by_name(n, k, shape, names):
+    with pytest.raises(ValueError, match=names + ".*GiB"):
+        random_orthonormal(n, k, shape)
+
+
+@pytest.mark.parametrize("shape, error", [("ab", TypeError), (3, TypeError), ((-1,), ValueError),
+                                          ((2.0,), ValueError), ((True,), ValueError)])
+def test_random_orthonormal_refuses_a_bad_shape_by_name(shape, error):
+    with pytest.raises(error, match="shape must be a tuple of integers"):
+        random_orthonormal(3, 2, shape)
+
+
+def test_numpy_integers_are_accepted_as_sizes_and_thread_counts():
+    res = lyapunov_spectrum(LinearMap(np.diag([2.0, 0.5])), np.ones(2), T=np.int32(6), k=np.uint8(2),
+                            t_ons=np.int64(2), Q0=np.eye(2), blas_threads=np.int64(1))
+    np.testing.assert_allclose(res.exponents, np.log([2.0, 0.5]))
+    assert lyapunov_spectrum(LinearMap(np.eye(2)), np.ones(2), T=4, k=1, seed=np.int16(0)).exponents.shape == (1,)
+    assert random_orthonormal(np.int64(3), np.int8(2), (np.int32(4),), seed=0).shape == (4, 3, 2)
+    with pytest.raises(ValueError, match="blas_threads"):
+        lyapunov_spectrum(LinearMap(np.eye(2)), np.ones(2), T=4, k=1, blas_threads=2 ** 63)
+
+
+@pytest.mark.parametrize("Q0, error, words", [
+    ([[1.0, 0.0], [0.0]], ValueError, "Q0 must be an array of numbers of one shape"),         # ragged
+    (np.eye(2)[None].repeat(3, axis=0), ValueError, r"Q0 must have shape \(\*batch, n, k\)"),   # batch (3,) vs (2,)
+])
+def test_a_bad_Q0_is_refused_by_name(Q0, error, words):
+    with pytest.raises(error, match=words):
+        lyapunov_spectrum(LinearMap(np.eye(2)), np.ones((2, 2)), T=4, k=2, Q0=Q0)
+
+
+def test_one_Q0_is_shared_by_a_batch_of_trajectories():
+    A = np.diag([2.0, 0.5])
+    one = lyapunov_spectrum(LinearMap(A), np.ones((3, 2)), T=4, k=2, Q0=np.eye(2)[None])
+    assert one.exponents.shape == (3, 2)
+    np.testing.assert_allclose(one.exponents, np.log([[2.0, 0.5]] * 3))
+
+
+def test_an_empty_batch_is_refused_by_name():
+    with pytest.raises(ValueError, match="h0, xs and the ensemble hold no trajectory"):
+        lyapunov_spectrum(LinearMap(np.eye(2)), np.ones((0, 2)), T=4, k=1)
+
+
+def test_inputs_no_longer_than_the_transient_are_refused_naming_xs():
+    with pytest.raises(ValueError, match=r"T = 2 steps \(the length of xs\) is not longer than the transient"):
+        lyapunov_spectrum(VanillaRNN.random(3, seed=0), np.zeros(3), np.zeros((2, 1)), k=1, transient=2)
+
+
+@pytest.mark.parametrize("qr_method", ["lapack", "householder", "cholqr2"])
+def test_a_tangent_whose_norm_overflows_is_a_breakdown_naming_the_step(qr_method):
+    """Finite tangent vectors of entries 1.5e308 have norms beyond float64: the QR gave R_11 = inf or a Q
+    holding inf and NaN, which came back as the exponent inf and as res.Q."""
+    overflowing = FunctionMap(lambda h, x: h, lambda h, x, Q: np.full(np.shape(Q), 1.5e308), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(NumericalBreakdownError, match=r"at step 0|after step 0"):
+            lyapunov_spectrum(overflowing, np.ones(2), T=3, k=1, seed=0, qr_method=qr_method)
+
+
+def test_a_finite_R_with_a_Q_that_is_not_is_a_breakdown_naming_the_step():
+    """LAPACK's reflectors overflow for a column of norm 1.4e308: R_11 is finite, Q holds inf and NaN."""
+    system = FunctionMap(lambda h, x: h, lambda h, x, Q: np.full(np.shape(Q), -1e308), 2)
+    with pytest.raises(NumericalBreakdownError, match="the QR after step 4 returned a Q that is not finite"):
+        lyapunov_spectrum(system, np.ones(2), T=5, k=1, seed=0)
+
+
+def test_tol_with_too_few_blocks_warns_without_a_numpy_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = lyapunov_spectrum(VanillaRNN.random(3, seed=0), np.zeros(3), np.zeros((8, 1)), k=1, tol=1e-3)
+    assert res.converged is False
+    assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+    assert "none yet: 16 blocks are needed" in str(caught[0].message)

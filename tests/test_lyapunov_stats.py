@@ -215,5 +215,17 @@ def test_empty_spectrum_is_refused_by_name(f, exponents):
 
 
 def test_windows_beyond_memory_are_refused_by_name():
-    with pytest.raises(ValueError, match="windows of 1 steps.*GiB"):
+    with pytest.raises(ValueError, match=r"windows of window = 1 steps in T - transient = 10{15} steps.*GiB"):
         finite_time_exponents(LinearMap(np.eye(2)), np.zeros(2), T=10 ** 15, k=2, window=1)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn, exponents", [
+    (entropy_bound, [1e308, 1e308]),                       # returned inf
+    (kaplan_yorke_dimension, [1e308, 1e308, -1e308]),      # refused as "non-negative" after an inf sum
+])
+def test_exponents_whose_sums_overflow_are_refused_by_name(fn, exponents):
+    with pytest.raises(ValueError, match="exponents sum beyond the float64 range"):
+        fn(exponents)

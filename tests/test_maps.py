@@ -35,3 +35,12 @@ def test_linear_map_without_states_is_refused():
     from floss_ref import LinearMap
     with pytest.raises(ValueError, match="n >= 1"):
         LinearMap(np.zeros((0, 0)))
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+def test_a_ragged_return_value_is_refused_naming_the_function():
+    system = FunctionMap(lambda h, x: h, lambda h, x, Q: [[1.0], [2.0, 3.0]], 2)
+    with pytest.raises(ValueError, match=r"FunctionMap: tangent\(h, x, Q\) must return an array .* ragged"):
+        lyapunov_spectrum(system, np.ones(2), T=3, k=1, seed=0)

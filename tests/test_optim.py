@@ -125,3 +125,43 @@ def test_gradient_norms_of_gated_ensembles(cell):
     norms = gradient_norms(net, grads)
     per_net = sum(p[0].size for p in net.params.values())
     np.testing.assert_allclose(norms, np.sqrt([per_net, per_net - net.params["b"][1].size]), rtol=1e-15)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("grads, error, words", [
+    (3, TypeError, "grads must be a dict"),
+    ({"W": np.array(["a", "b"])}, TypeError, r"grads\['W'\] must be a real floating-point array"),
+    ({"W": np.ones(2) + 1j}, TypeError, r"grads\['W'\] must be a real floating-point array"),
+    ({"W": [[1.0], [2.0, 3.0]]}, ValueError, r"grads\['W'\] must be an array of numbers of one shape"),
+    ({"W": np.ones(1)}, ValueError, r"grads\['W'\] must have the shape of params\['W'\]"),   # broadcast silently
+    ({"W": np.ones(3)}, ValueError, r"grads\['W'\] must have the shape of params\['W'\]"),
+    ({"V": np.ones(2)}, ValueError, "grads must have keys"),
+])
+def test_a_bad_gradient_is_refused_naming_grads(grads, error, words):
+    params = {"W": np.ones(2)}
+    opt = Adam(params)
+    with pytest.raises(error, match=words):
+        opt.step(grads)
+    np.testing.assert_array_equal(params["W"], np.ones(2))
+    assert opt.t == 0
+
+
+@pytest.mark.parametrize("params, error, words", [
+    ({"W": [1.0, 2.0]}, TypeError, r"params\['W'\] must be a floating-point numpy array"),  # was never updated
+    ({"W": np.arange(3)}, TypeError, r"params\['W'\] must be a floating-point numpy array"),
+    ({"W": np.array([1.0, np.nan])}, ValueError, r"params\['W'\] contains NaN"),
+    ([np.ones(2)], TypeError, "params must be a non-empty dict"),
+])
+def test_parameters_adam_cannot_update_in_place_are_refused_by_name(params, error, words):
+    with pytest.raises(error, match=words):
+        Adam(params)
+
+
+def test_an_update_beyond_float64_is_a_breakdown_not_inf():
+    params = {"W": np.ones(2)}
+    opt = Adam(params, lr=1.7e308)
+    opt.step({"W": np.ones(2)})                        # W = 1 - 1.7e308: finite
+    with pytest.raises(NumericalBreakdownError, match="Adam step 2 took W beyond the float64 range"):
+        opt.step({"W": np.ones(2)})

@@ -7,6 +7,7 @@ exact), and central finite differences of the forward map.
 """
 
 import doctest
+import math
 import importlib
 
 import numpy as np
@@ -280,10 +281,35 @@ def test_forward_rejects_bad_input(method, A, error, words):
         householder_qr(A)
 
 
-@pytest.mark.parametrize("method", ["svd", "LAPACK", None])
+@pytest.mark.parametrize("method", ["svd", "LAPACK"])
 def test_unknown_method(method):
     with pytest.raises(ValueError, match="method"):
         qr(np.eye(3), method=method)
+
+
+@pytest.mark.parametrize("method", [None, np.array(["householder"]), ["lapack"], b"lapack"])
+def test_a_method_that_is_no_string_is_refused_by_name(method):
+    """An array holding a method's name compared equal to it, element-wise: it was taken as that method."""
+    with pytest.raises(TypeError, match="method must be one of .*a string"):
+        qr(np.eye(3), method=method)
+
+
+@pytest.mark.parametrize("qr_fn", [qr, householder_qr])
+def test_a_column_whose_norm_overflows_is_a_breakdown_not_inf(qr_fn):
+    """Finite entries of 1.5e308 have a column norm beyond float64: R_11 = inf and Q = NaN came back."""
+    with pytest.raises(NumericalBreakdownError, match="QR of A overflowed"):
+        qr_fn(np.full((2, 1), 1.5e308))
+    Q, R = qr_fn(np.full((2, 1), 1e150))    # the Householder loop squares the entries: 1e300 is fine
+    np.testing.assert_allclose(R, [[math.sqrt(2) * 1e150]])
+
+
+def test_qr_jvp_refuses_a_missing_tangent_and_an_overflow():
+    A = np.random.default_rng(3).standard_normal((4, 2))
+    Q, R = qr(A)
+    with pytest.raises(TypeError, match="A_dot"):
+        qr_jvp(Q, R, None)
+    with pytest.raises(NumericalBreakdownError, match="qr_jvp overflowed"):
+        qr_jvp(Q, R, np.full((4, 2), 1e308))
 
 
 def _singular_column(kind):

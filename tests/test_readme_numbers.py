@@ -260,6 +260,10 @@ def test_safety_figures_are_the_committed_measurements():
     assert readme(r"gave (\d+) damaged copies: (\d+) refused, (\d+) identical to the original \(bytes the reader "
                   r"does not use\), (\d+) altered and (\d+) tracebacks", "docs/safety.md") == (
         trials, refused, identical, altered, tracebacks)
+    tried, passed, failed = evidence("fuzz_files/fuzz_families.txt",
+                                     r"families: (\d+) cases tried, (\d+) passed, (\d+) failed")
+    assert readme(r"gave (\d+) cases: (\d+) refused or handled as documented, each within 20 s, and (\d+) failed",
+                  "docs/safety.md") == (tried, passed, failed)
     text = (RESULTS / "reliability" / "reliability_checks.txt").read_text()
     assert text.startswith("floss_ref ")
     gone = {signal: max(float(t) for t in re.findall(rf"^{signal} of a 2-worker sweep's driver: workers .*? gone "

@@ -608,3 +608,68 @@ def test_F18_result_names_that_reach_outside_the_directory_are_refused(finished,
         load_result(d, name)
     with pytest.raises(ValueError, match="result name"):
         load_results(d, [name])
+
+
+# ---- regression tests of the hostile-file families (validation/reliability/fuzz_files.py --families) ----
+
+def test_a_manifest_that_is_a_dangling_symlink_is_a_SweepError_naming_it(finished):
+    """A FileNotFoundError escaped run_sweep (a traceback in the validation scripts)."""
+    d, _ = finished
+    os.remove(d / MANIFEST)
+    os.symlink(d / "gone.json", d / MANIFEST)
+    with pytest.raises(SweepError, match=r"manifest.json' cannot be read as a sweep manifest: it does not exist"):
+        _resume(finished)
+    assert os.path.islink(d / MANIFEST)
+
+
+@pytest.mark.parametrize("text, match", [
+    ('{"format": "floss_ref.sweep/1", "settings": {"script": "x"}, "settings": SETTINGS, "tasks": {}}',
+     "field 'settings' appears twice in one object"),
+    ('{"format": "floss_ref.sweep/1", "settings": SETTINGS, "tasks": {"s0": {"kind": "test_sweep:ones_task", '
+     '"params": {"n": NaN}}}}', "field 'tasks.s0.params.n' is NaN"),
+], ids=["duplicate", "nan"])
+def test_a_manifest_with_duplicate_keys_or_nan_is_refused_naming_the_field(finished, text, match):
+    d, _ = finished
+    (d / MANIFEST).write_text(text.replace("SETTINGS", json.dumps(F_SETTINGS)))
+    with pytest.raises(SweepError, match=f"manifest.json' \\(sweep manifest\\): {match}"):
+        _resume(finished)
+
+
+def test_result_metadata_beyond_the_size_bound_is_refused_even_with_a_matching_hash(finished):
+    """A 17 MiB member was parsed (the bound of 16 MiB held for files, not for members)."""
+    d, _ = finished
+    arrays = _io.read_npz(d / "s0.npz")
+    arrays["meta/settings"] = np.array(json.dumps({**F_SETTINGS, "pad": "0" * (17 << 20)}))
+    arrays["meta/sha256"] = np.array(_io.content_hash({k: v for k, v in arrays.items()
+                                                       if k not in ("meta/sha256", "meta/seconds")}))
+    _io.atomic_savez(d / "s0.npz", arrays)
+    with pytest.raises(SweepError, match=r"s0.npz.*meta/settings' holds \d+ bytes of JSON or more, more than the "
+                                         r"16777216 allowed"):
+        _resume(finished)
+
+
+def test_settings_that_differ_by_a_huge_key_are_named_in_brief(finished):
+    d, _ = finished
+    manifest = json.loads((d / MANIFEST).read_text())
+    manifest["settings"]["k" * 10_000_000] = 1
+    (d / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(SweepError, match="holds results of different settings") as info:
+        _resume(finished)
+    assert len(str(info.value)) < 500
+
+
+def test_nan_in_task_parameters_or_settings_is_refused_when_made(tmp_path):
+    """Written into the manifest as NaN, which its reader refuses."""
+    with pytest.raises(ValueError, match="params of task 'nan' must be JSON-able: it holds NaN or an infinity"):
+        SweepTask("nan", "test_sweep:ones_task", {"n": float("nan")})
+    with pytest.raises(ValueError, match="settings must be JSON-able: it holds NaN or an infinity"):
+        run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path / "r",
+                  settings={"x": float("inf")}, jobs=0)
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_a_lock_that_is_not_a_regular_file_is_a_SweepError_and_left(tmp_path):
+    os.mkfifo(tmp_path / ".lock")
+    with pytest.raises(SweepError, match=r"\.lock': it is a FIFO, not a regular file"):
+        run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path, settings=F_SETTINGS, jobs=0)
+    assert os.listdir(tmp_path) == [".lock"]

@@ -120,3 +120,19 @@ def test_double_lags_are_d_and_2d_scored_from_2d():
         Task("copy", 3, lags="double")
     with pytest.raises(ValueError, match="first scored step"):
         Task("binary_xor", 10, lags="double").check_length(20)
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("T, B", [(10 ** 12, 3), (10, 10 ** 12)])
+def test_a_batch_beyond_memory_is_refused_naming_T_and_B(T, B):
+    with pytest.raises(ValueError, match=rf"a batch of T = {T} steps of B = {B} sequences would need .* GiB"):
+        Task("copy", 2).sample(T, B)
+
+
+@pytest.mark.parametrize("arg", ["lags", "input_scale", "inputs"])
+def test_a_setting_given_as_an_array_is_refused_by_name(arg):
+    value = {"lags": "half", "input_scale": "none", "inputs": "text"}[arg]
+    with pytest.raises(TypeError, match=f"{arg} must be one of .*a string"):
+        Task("binary_xor", 2, **{arg: np.array([value])})

@@ -206,3 +206,16 @@ def test_F12_huge_gain_is_refused_with_its_name():
 def test_network_without_units_or_inputs_is_refused(W, V, b, match):
     with pytest.raises(ValueError, match=match):
         VanillaRNN({"W": W, "V": V, "b": b})
+
+
+# ---- bad input found by tests/test_properties.py ---------------------------------------------------------
+
+
+def test_numpy_integers_are_accepted_as_ensemble_axes():
+    net = VanillaRNN.random(3, ensemble=(np.int64(2), np.uint8(3)), seed=0)
+    assert net.ensemble_shape == (2, 3) and all(type(e) is int for e in net.ensemble_shape)
+
+
+def test_a_network_beyond_memory_is_refused_naming_the_ensemble():
+    with pytest.raises(ValueError, match=r"N = 3 with n_in = 1 and ensemble = \(1000000, 1000000\)"):
+        VanillaRNN.random(3, ensemble=(10 ** 6, 10 ** 6))

@@ -174,3 +174,22 @@ def test_F3_a_directory_that_cannot_be_written_is_a_WriteError_before_any_case_i
     monkeypatch.setattr(os, "makedirs", read_only)
     with pytest.raises(WriteError, match="Read-only file system"):
         vectors.write(tmp_path / "v", ["gru_T20_tons1_tr0"])
+
+
+# ---- regression tests of the hostile-file families (validation/reliability/fuzz_files.py --families) ----
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda i, e: e.update(file="x" * 10_000_000 + ".npz"), r"file 'xxx.*\.\.\..*xxx.npz' is missing \(listed in "
+                                                            r"'.*cases.json'\)"),
+    (lambda i, e: e["digits"].update(loss=float("nan")), "field 'cases.gru_T20_tons3_tr0.digits.loss' is NaN"),
+    (lambda i, e: e["digits"].update(gradient=float("inf")), "field 'cases.gru_T20_tons3_tr0.digits.gradient' is "
+                                                             "Infinity"),
+], ids=["10MB_file_name", "nan", "infinity"])
+def test_an_index_with_nan_or_a_huge_file_name_is_refused_in_a_brief_message(written, tmp_path, edit, match):
+    """NaN and Infinity digits were accepted; a 10 MB file name was quoted whole, and the
+    message did not name the index."""
+    d = _copy(written, tmp_path)
+    _edit_index(d, edit)
+    with pytest.raises(ValueError, match=match) as info:
+        vectors.load(d)
+    assert "cases.json" in str(info.value) and len(str(info.value)) < 1000

@@ -24,7 +24,7 @@ from scipy.linalg import solve_triangular
 from floss_ref import _validate
 from floss_ref._threads import limit_blas
 from floss_ref.errors import NumericalBreakdownError
-from floss_ref.core.lyapunov import benettin, check_run_arguments, qr_schedule
+from floss_ref.core.lyapunov import QR_METHODS, benettin, check_run_arguments, qr_schedule
 
 # Columns of C shorter than this (or not finite) are rescaled by a power of 2 before their
 # length is taken (:func:`_unit_columns`): the squares of entries of a column of length
@@ -109,18 +109,20 @@ def covariant_vectors(system, h0, xs=None, *, k, times, T=None, transient=0, tra
     >>> bool(np.allclose(np.abs(v[:, 1]), np.abs(np.linalg.eig(A)[1][:, 1])))
     True
     """
+    _validate.choice("qr_method", qr_method, QR_METHODS)
     h, xs, T, k, _, transient, Q = check_run_arguments(system, h0, xs, k, T, 1, transient, Q0, seed)
+    backward = "transient_backward" if transient_backward is not None else "transient_backward (= transient)"
     transient_backward = transient if transient_backward is None else \
         _validate.integer("transient_backward", transient_backward, minimum=0)
     times = np.unique(np.asarray([_validate.integer("times entry", t, minimum=0) for t in _iterable(times)]))
     if times.size == 0:
         raise ValueError("times must hold at least one time step")
     if times[0] < transient or times[-1] > T - transient_backward:
-        raise ValueError(f"times must lie in [transient, T - transient_backward] = [{transient}, "
+        raise ValueError(f"times must lie in [transient, T - {backward}] = [{transient}, "
                          f"{T - transient_backward}] (T = {T}); got {times[0]} .. {times[-1]}")
     start, end = int(times[0]), T - transient_backward
     if start == end:
-        raise ValueError(f"the rates are averaged from the first time, times[0] = {start}, to T - transient_backward "
+        raise ValueError(f"the rates are averaged from the first time, times[0] = {start}, to T - {backward} "
                          f"= {end}: that window is empty; give a first time before {end} or a shorter "
                          "transient_backward")
     batch = math.prod(h.shape[:-1])
@@ -147,8 +149,8 @@ def covariant_vectors(system, h0, xs=None, *, k, times, T=None, transient=0, tra
 
 
 def _iterable(times):
-    if isinstance(times, (str, bytes)) or not hasattr(times, "__iter__"):
-        raise TypeError(f"times must be a sequence of time steps, got {times!r}")
+    if isinstance(times, (str, bytes)) or not hasattr(times, "__iter__") or getattr(times, "ndim", 1) == 0:
+        raise TypeError(f"times must be a sequence of time steps (e.g. [100]), got {type(times).__name__} {times!r}")
     return list(times)
 
 

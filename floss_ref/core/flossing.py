@@ -57,7 +57,8 @@ class FlossingGrad:
     h0_bar: np.ndarray
 
 
-def _targets(target, k, batch_shape):
+def check_target(target, k, batch_shape):
+    """The target of the flossing loss, a finite scalar or array, broadcast to ``(*batch, k)``."""
     target = _validate.float_array("target", target)
     try:
         return np.broadcast_to(target, batch_shape + (k,))
@@ -68,11 +69,11 @@ def _targets(target, k, batch_shape):
 
 def _prepare(system, h0, xs, k, T, t_ons, transient, target, Q0, seed, qr_method, cond_warn=None):
     """Validated arguments of the loop, as keyword arguments for the lyapunov functions."""
-    h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     _validate.choice("qr_method", qr_method, QR_METHODS)
+    h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     if cond_warn is not None:
         cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
-    target = _targets(target, k, h.shape[:-1])
+    target = check_target(target, k, h.shape[:-1])
     loop = dict(transient=transient, schedule=qr_schedule(T, t_ons, transient), qr_method=qr_method,
                 cond_warn=cond_warn)
     return h, xs, T, Q, target, loop

@@ -35,8 +35,9 @@ from floss_ref import _validate
 from floss_ref._progress import progress_bar
 from floss_ref._threads import limit_blas
 from floss_ref.errors import NumericalBreakdownError
-from floss_ref.core.lyapunov_stats import BatchMeans, ensemble_mean
-from floss_ref.core.qr import METHODS as QR_METHODS, default_rtol, positive_diagonal, qr_jvp, qr_unchecked, qr_vjp_unchecked
+from floss_ref.core.lyapunov_stats import MIN_BLOCKS, BatchMeans, ensemble_mean
+from floss_ref.core.qr import (METHODS as QR_METHODS, default_rtol, positive_diagonal, qr_jvp_unchecked, qr_unchecked,
+                               qr_vjp_unchecked)
 
 
 # Q0^T Q0 may differ from I by this much (entrywise): a block orthonormalised in float64
@@ -132,8 +133,12 @@ def random_orthonormal(n, k, shape=(), seed=None):
     """
     n = _validate.integer("n", n, minimum=1)
     k = _validate.integer("k", k, minimum=1, maximum=n)
+    shape = _validate.shape("shape", shape)
     rng = _validate.rng(seed)
-    Q, _ = positive_diagonal(*np.linalg.qr(rng.standard_normal(tuple(shape) + (n, k))))
+    # the Gaussian draw and the two QR factors
+    _validate.memory(f"a block of n = {n} by k = {k} for each index of shape = {shape}",
+                     3 * 8 * math.prod(shape) * n * k, "use a smaller n, k or shape")
+    Q, _ = positive_diagonal(*np.linalg.qr(rng.standard_normal(shape + (n, k))))
     return Q
 
 
@@ -203,6 +208,9 @@ def check_trajectory(system, h0, xs, T):
         raise ValueError("the leading (batch / ensemble) axes do not broadcast: " + ", ".join(
             f"{name} {shape}" for name, shape in shapes.items()) + "; give h0 : (*batch, n) and xs : "
             "(T, *batch, n_in) whose *batch broadcast against the map's ensemble axes") from None
+    if math.prod(batch) == 0:
+        raise ValueError(f"the leading (batch / ensemble) axes {batch} of h0, xs and the ensemble hold no "
+                         "trajectory (an axis of length 0)")
     if h0.shape[:-1] != batch:
         h0 = np.array(np.broadcast_to(h0, batch + (n,)))
     return n, h0, xs, T
@@ -218,12 +226,19 @@ def check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed):
     t_ons = _validate.integer("t_ons", t_ons, minimum=1)
     transient = _validate.integer("transient", transient, minimum=0)
     if transient >= T:
-        raise ValueError(f"T = {T} steps is not longer than the transient ({transient} steps): "
-                         "nothing would be left to average; increase T or reduce transient")
+        raise ValueError(f"T = {T} steps{' (the length of xs)' if xs is not None else ''} is not longer than the "
+                         f"transient ({transient} steps): nothing would be left to average; increase T or reduce "
+                         "transient")
     if Q0 is None:
         Q0 = random_orthonormal(n, k, h0.shape[:-1], seed)
     else:
         Q0 = _validate.float_array("Q0", Q0, min_ndim=2, tail=(n, k))
+        if Q0.shape[:-2] != h0.shape[:-1]:   # one block for every trajectory: broadcast, as h0 is
+            try:
+                Q0 = np.array(np.broadcast_to(Q0, h0.shape[:-1] + (n, k)))
+            except ValueError:
+                raise ValueError(f"Q0 must have shape (*batch, n, k) with *batch = {h0.shape[:-1]} (the leading axes "
+                                 f"of h0, xs and the ensemble) or broadcasting to it, got shape {Q0.shape}") from None
         gram = np.swapaxes(Q0, -1, -2) @ Q0
         if not np.allclose(gram, np.eye(k), atol=ORTHONORMAL_ATOL):
             raise ValueError("Q0 must have orthonormal columns (Q0^T Q0 = I)")
@@ -247,13 +262,19 @@ def check_tangent(Q_tilde, s):
 
 
 def check_diagonal(r, s):
-    """Raise if a diagonal entry of R is zero: log R_jj = -inf (tangent vectors collapsed)."""
-    if not (r > 0.0).all():
-        j = int(np.argmin(np.min(r.reshape(-1, r.shape[-1]), axis=0)))
+    """Raise if a diagonal entry of R is zero, log R_jj = -inf (tangent vectors collapsed), or
+    not finite: the norm of a finite tangent vector overflowed in the QR."""
+    if r.min() > 0.0 and r.max() < np.inf:    # the common case: two reductions, no temporary array
+        return
+    if not np.isfinite(r).all():
         raise NumericalBreakdownError(
-            f"R_jj = 0 for j = {j + 1} at step {s}: the tangent vectors collapsed onto fewer "
-            "than k directions (a Jacobian of lower rank, e.g. dead ReLU units, or underflow "
-            "between QRs); use fewer exponents k or a smaller t_ons")
+            f"R_jj is not finite at step {s}: the norm of a tangent vector overflowed in the QR (its entries "
+            "are finite but near 1e308); use a smaller t_ons")
+    j = int(np.argmin(np.min(r.reshape(-1, r.shape[-1]), axis=0)))
+    raise NumericalBreakdownError(
+        f"R_jj = 0 for j = {j + 1} at step {s}: the tangent vectors collapsed onto fewer "
+        "than k directions (a Jacobian of lower rank, e.g. dead ReLU units, or underflow "
+        "between QRs); use fewer exponents k or a smaller t_ons")
 
 
 # ---- the loop ---------------------------------------------------------------------------
@@ -398,6 +419,13 @@ def benettin(system, h0, xs, T, Q0, *, transient, schedule, qr_method="lapack", 
             break
     if bar is not None:
         bar.close()
+    # a QR whose R is finite can still return a Q that is not (LAPACK's reflectors overflow for columns
+    # of norm near 1.8e308); the next tangent step would carry it into Q~, which is checked, so only the
+    # last Q needs a look
+    if not np.isfinite(Q).all():
+        raise NumericalBreakdownError(
+            f"the QR after step {steps - 1} returned a Q that is not finite: the norm of a tangent vector came "
+            "close to the float64 limit (1.8e308); use a smaller t_ons")
     return BenettinPass(gamma=gamma, h=h, Q=Q, max_cond=max_cond,
                         gamma_history=np.array(gamma_history) if history else None,
                         history_steps=np.array(history_steps) if history else None, tape=tape,
@@ -469,6 +497,7 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
         (with the step).
     """
     h, Q, h_dot = h0, Q0, h0_dot
+    rtol = default_rtol(None, system.state_size, Q0.shape[-1])
     Q_dot = np.zeros_like(Q0)
     gamma = np.zeros(h.shape[:-1] + (Q.shape[-1],))
     gamma_dot = np.zeros_like(gamma)
@@ -483,7 +512,7 @@ def benettin_jvp(system, h0, xs, T, Q0, h0_dot, params_dot, *, transient, schedu
             Q_next, R = qr_unchecked(Q_tilde, qr_method)
             r = R.diagonal(0, -2, -1)
             check_diagonal(r, s)
-            Q_next_dot, R_dot = qr_jvp(Q_next, R, Q_tilde_dot)
+            Q_next_dot, R_dot = qr_jvp_unchecked(Q_next, R, Q_tilde_dot, rtol)
             if s + 1 > transient:
                 gamma += np.log(r)
                 gamma_dot += np.diagonal(R_dot, axis1=-2, axis2=-1) / r
@@ -685,8 +714,10 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     >>> np.allclose(res.exponents, np.log([2.0, 0.5]), atol=1e-2)
     True
     """
-    h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     _validate.choice("qr_method", qr_method, QR_METHODS)
+    history, stderr = _validate.flag("history", history), _validate.flag("stderr", stderr)
+    progress = _validate.flag("progress", progress)
+    h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     if cond_warn is not None:
         cond_warn = _validate.real("cond_warn", cond_warn, minimum=1.0)
     if tol is not None:
@@ -721,8 +752,10 @@ def lyapunov_spectrum(system, h0, xs=None, *, k, T=None, t_ons=1, transient=0, Q
     if tol is not None:
         result.converged = bool(np.all(result.stderr < tol))
         if not result.converged:
+            largest = (f"largest {np.max(result.stderr):.3g}" if blocks.n_blocks >= MIN_BLOCKS else
+                       f"none yet: {MIN_BLOCKS} blocks are needed")
             warnings.warn(f"the standard errors did not fall below tol = {tol:g} within the step budget of "
-                          f"{T} steps (largest {np.nanmax(result.stderr):.3g}, {blocks.n_blocks} blocks); "
+                          f"{T} steps ({largest}, {blocks.n_blocks} blocks); "
                           "give a longer trajectory (T or xs)", ConvergenceWarning, stacklevel=2)
     return result
 
@@ -767,6 +800,7 @@ def finite_time_exponents(system, h0, xs=None, *, k, window, T=None, t_ons=1, tr
     -------
     (n_windows, *batch, k) ndarray
     """
+    _validate.choice("qr_method", qr_method, QR_METHODS)
     h, xs, T, k, t_ons, transient, Q = check_run_arguments(system, h0, xs, k, T, t_ons, transient, Q0, seed)
     window = _validate.integer("window", window, minimum=1)
     if window % t_ons or transient % t_ons:
@@ -776,7 +810,8 @@ def finite_time_exponents(system, h0, xs=None, *, k, window, T=None, t_ons=1, tr
     if n_windows < 1:
         raise ValueError(f"T - transient = {T - transient} steps hold no window of {window} steps; "
                          "increase T or reduce window")
-    _validate.memory(f"{n_windows} windows of {window} steps", 2 * n_windows * 8 * math.prod(h.shape[:-1]) * k,
+    _validate.memory(f"{n_windows} windows of window = {window} steps in T - transient = {T - transient} steps "
+                     f"(k = {k}, batch {h.shape[:-1]})", 2 * n_windows * 8 * math.prod(h.shape[:-1]) * k,
                      "use a longer window or a smaller T")
     windows, current, filled = [], np.zeros(h.shape[:-1] + (k,)), [0]
 

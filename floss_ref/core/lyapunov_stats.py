@@ -175,9 +175,12 @@ def kaplan_yorke_dimension(exponents):
     """
     lam = _validate.float_array("exponents", exponents, min_ndim=1)
     _nonempty(lam)
-    if np.any(np.diff(lam, axis=-1) > 0):
+    with np.errstate(over="ignore"):        # differences and sums beyond 1.8e308 are refused below
+        increasing = np.diff(lam, axis=-1) > 0
+        partial = np.cumsum(lam, axis=-1)
+    if np.any(increasing):
         raise ValueError("exponents must be sorted in decreasing order along the last axis")
-    partial = np.cumsum(lam, axis=-1)
+    _summable(partial)
     if np.any(partial[..., -1] >= 0):
         raise ValueError(f"the sum of all {lam.shape[-1]} exponents is non-negative, so D_KY >= "
                          f"{lam.shape[-1]}: compute more exponents (a larger k)")
@@ -196,8 +199,18 @@ def entropy_bound(exponents):
     bound only if lambda_k < 0."""
     lam = _validate.float_array("exponents", exponents, min_ndim=1)
     _nonempty(lam)
-    out = np.sum(np.maximum(lam, 0.0), axis=-1)
+    with np.errstate(over="ignore"):
+        out = np.sum(np.maximum(lam, 0.0), axis=-1)
+    _summable(out)
     return float(out) if out.ndim == 0 else out
+
+
+def _summable(sums):
+    """Refuse exponents whose sums overflow float64: no spectrum of a float64 computation has
+    them (each log R_ii lies between about -745 and 710)."""
+    if not np.all(np.isfinite(sums)):
+        raise ValueError("exponents sum beyond the float64 range (about 1.8e308 in magnitude); exponents are growth "
+                         "rates per step, of order 1")
 
 
 def _nonempty(lam):

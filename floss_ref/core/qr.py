@@ -98,10 +98,12 @@ def qr(A, method="lapack"):
     Raises
     ------
     TypeError
-        ``A`` is not a real numeric array.
+        ``A`` is not a real numeric array, or ``method`` is not a string.
     ValueError
         ``A`` has fewer than 2 dimensions, N < k, no columns, non-finite entries, or
         ``method`` is unknown.
+    NumericalBreakdownError
+        The norm of a column of A overflows (finite entries near 1e308): R is not finite.
 
     Examples
     --------
@@ -111,7 +113,9 @@ def qr(A, method="lapack"):
     (True, True, True)
     """
     _validate.choice("method", method, METHODS)
-    return qr_unchecked(_tall_matrix("A", A), method)
+    A = _tall_matrix("A", A)
+    with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused by _finite_factors
+        return _finite_factors(*qr_unchecked(A, method))
 
 
 def householder_qr(A):
@@ -146,7 +150,7 @@ def householder_qr(A):
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError, ValueError, NumericalBreakdownError
         As for :func:`qr`.
 
     Examples
@@ -156,7 +160,9 @@ def householder_qr(A):
     >>> Q.shape, R.shape, np.allclose(Q @ R, A)
     ((2, 6, 4), (2, 4, 4), True)
     """
-    return _householder_qr(_tall_matrix("A", A))
+    A = _tall_matrix("A", A)
+    with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused by _finite_factors
+        return _finite_factors(*_householder_qr(A))
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,21 +201,21 @@ def qr_jvp(Q, R, A_dot, rtol=None):
     ------
     SingularRError
         R is singular or nearly so (see :func:`qr_vjp`).
+    NumericalBreakdownError
+        The result overflowed (a huge A_dot with a barely invertible R).
     TypeError, ValueError
         Bad input (kind, shape, non-finite entries).
     """
     Q, R = _check_factors(Q, R)
+    if A_dot is None:
+        raise TypeError("A_dot must be a real array shaped like Q (the tangent of A), got None")
     A_dot = _cotangent("A_dot", A_dot, Q)
-    rtol = default_rtol(rtol, *Q.shape[-2:])
-    _check_invertible(R, rtol)
-
-    Y = _right_solve(A_dot, R, transpose=False)         # A_dot R^{-1}
-    Delta = np.swapaxes(Q, -1, -2) @ Y                  # (..., k, k)
-    Delta_low = np.tril(Delta, -1)                      # strictly lower triangular
-    Omega = Delta_low - np.swapaxes(Delta_low, -1, -2)  # Q^T Q_dot: skew-symmetric
-    upper = Delta - Omega                               # R_dot R^{-1}: upper triangular
-    R_dot = upper @ R                                   # upper @ upper: upper triangular
-    Q_dot = Y - Q @ upper                               # = (I - Q Q^T) Y + Q Omega
+    with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused below
+        Q_dot, R_dot = qr_jvp_unchecked(Q, R, A_dot, default_rtol(rtol, *Q.shape[-2:]))
+    if not (np.isfinite(Q_dot).all() and np.isfinite(R_dot).all()):
+        raise NumericalBreakdownError(
+            "qr_jvp overflowed: Q_dot or R_dot has non-finite entries although R passed the singularity check; "
+            "A_dot is too large for this R (scale it down)")
     return Q_dot, R_dot
 
 
@@ -274,7 +280,9 @@ def qr_vjp(Q, R, Q_bar, R_bar, rtol=None):
     Q, R = _check_factors(Q, R)
     Q_bar = _cotangent("Q_bar", Q_bar, Q)
     R_bar = _cotangent("R_bar", R_bar, R)
-    return qr_vjp_unchecked(Q, R, Q_bar, R_bar, default_rtol(rtol, *Q.shape[-2:]))
+    rtol = default_rtol(rtol, *Q.shape[-2:])
+    with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused by qr_vjp_unchecked
+        return qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol)
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,6 +299,22 @@ def qr_unchecked(A, method="lapack"):
     if A.ndim == 2:
         return lapack_qr(A)  # signs fixed inside
     return positive_diagonal(*np.linalg.qr(A, mode="reduced"))
+
+
+def qr_jvp_unchecked(Q, R, A_dot, rtol):
+    """:func:`qr_jvp` without validation of kinds and shapes and without the check of its
+    result, for loops that pass the factors of :func:`qr_unchecked` and tangents they
+    computed, and check what comes out themselves.  The singular-R check still runs."""
+    _check_invertible(R, rtol)
+
+    Y = _right_solve(A_dot, R, transpose=False)         # A_dot R^{-1}
+    Delta = np.swapaxes(Q, -1, -2) @ Y                  # (..., k, k)
+    Delta_low = np.tril(Delta, -1)                      # strictly lower triangular
+    Omega = Delta_low - np.swapaxes(Delta_low, -1, -2)  # Q^T Q_dot: skew-symmetric
+    upper = Delta - Omega                               # R_dot R^{-1}: upper triangular
+    R_dot = upper @ R                                   # upper @ upper: upper triangular
+    Q_dot = Y - Q @ upper                               # = (I - Q Q^T) Y + Q Omega
+    return Q_dot, R_dot
 
 
 def qr_vjp_unchecked(Q, R, Q_bar, R_bar, rtol, R_bar_diag=None):
@@ -368,6 +392,17 @@ def _householder_qr(A):
 # ---------------------------------------------------------------------------------------
 # Input checks and the triangular solves shared by the functions above
 # ---------------------------------------------------------------------------------------
+
+def _finite_factors(Q, R):
+    """The factors of a finite A, refused if they are not finite: the norm of a column of A
+    overflowed (entries near 1e308; for the Householder loop, which squares the entries, near 1e154)."""
+    if not (np.isfinite(R).all() and np.isfinite(Q).all()):
+        raise NumericalBreakdownError(
+            "the QR of A overflowed: Q or R has non-finite entries although A is finite (the norm of a column of "
+            "A, or the sum of its squares for the Householder loop, exceeds the float64 range, about 1.8e308); "
+            "scale A down")
+    return Q, R
+
 
 def _tall_matrix(name, A):
     """Check ``A : (..., N, k)`` is a finite real array with N >= k >= 1; return float64."""

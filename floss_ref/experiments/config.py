@@ -33,6 +33,8 @@ SETTING_CHOICES = {
     "w_mean_scale": ("entry", "1/N"),
     "task_inputs": TASK_INPUTS,
 }
+# the fields that enter TrainConfig.estimated_bytes: a run too large for memory is refused naming them
+SIZE_FIELDS = ("N", "T", "batch", "test_batch", "epochs", "k", "floss_epochs", "floss_T", "diag_every", "floss_every")
 # k flossed by default: the paper's k = 75 for N = 80 (Sections 6-7; Fig. 3's caption)
 DEFAULT_K = 75
 # exponents recorded by the diagnostics by default: Fig. 13 shows lambda_1 and lambda_10
@@ -188,7 +190,8 @@ class TrainConfig:
         for name, options in SETTING_CHOICES.items():
             _validate.choice(name, getattr(self, name), options)
         if self.forget_gain is not None:
-            keep("forget_gain", _validate.real("forget_gain", self.forget_gain, minimum=0.0))
+            keep("forget_gain", _validate.real("forget_gain", self.forget_gain, minimum=0.0,
+                                               maximum=_validate.MAX_GAIN))
         _validate.choice("lstm_gains", self.lstm_gains, LSTM_GAINS)
         check_cell_options(self.cell, self.cell_options(), labels=_CELL_OPTION_FIELDS)
         task = self.make_task()
@@ -204,21 +207,22 @@ class TrainConfig:
         for name in ("k", "diag_k"):
             if getattr(self, name) is not None:
                 keep(name, _validate.integer(name, getattr(self, name), minimum=1))
-        keep("g", _validate.real("g", self.g, minimum=0.0))
+        keep("g", _validate.real("g", self.g, minimum=0.0, maximum=_validate.MAX_GAIN))
         for name in ("lr", "floss_lr"):
             keep(name, _validate.real(name, getattr(self, name), minimum=0.0, strict_min=True))
         if self.clip_norm is not None:
             keep("clip_norm", _validate.real("clip_norm", self.clip_norm, minimum=0.0, strict_min=True))
         if self.floss_transient >= self.floss_T:
             raise ValueError(f"floss_transient ({self.floss_transient}) must be smaller than floss_T ({self.floss_T})")
-        if isinstance(self.floss_at, (str, bytes)) or not hasattr(self.floss_at, "__iter__"):
+        if isinstance(self.floss_at, (str, bytes)) or not hasattr(self.floss_at, "__iter__") or \
+                getattr(self.floss_at, "ndim", 1) == 0:
             raise TypeError(f"floss_at must be a sequence of epochs, got {self.floss_at!r}")
         keep("floss_at", tuple(_validate.integer("floss_at entry", e, minimum=0) for e in self.floss_at))
         if self.protocol == "during" and self.floss_at and max(self.floss_at) >= self.epochs:
             raise ValueError(f"floss_at holds epoch {max(self.floss_at)} but the run has only {self.epochs} "
                              f"epochs (0 .. {self.epochs - 1}); pass flossing epochs inside the run")
-        _validate.memory(f"this run (N = {self.N}, epochs = {self.epochs}, T = {self.T}, batch = {self.batch})",
-                         self.estimated_bytes(), "reduce epochs, N, T or batch")
+        sizes = ", ".join(f"{name} = {getattr(self, name)}" for name in SIZE_FIELDS)
+        _validate.memory(f"this run ({sizes})", self.estimated_bytes(), "reduce the largest of these sizes")
 
     def estimated_bytes(self):
         """A rough upper estimate of the memory a run of this configuration allocates:

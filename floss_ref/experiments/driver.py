@@ -4,6 +4,7 @@ per epoch, each on a fresh trajectory.
 """
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from floss_ref import _validate
 from floss_ref._progress import progress_bar
 from floss_ref._threads import limit_blas
-from floss_ref.core.flossing import flossing_grad
+from floss_ref.core.flossing import check_target, flossing_grad
 from floss_ref.core.cells import VanillaRNN
 from floss_ref.core.lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum, random_orthonormal
 from floss_ref.experiments.optim import Adam, clip_per_network, gradient_norms
@@ -81,6 +82,7 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     """
     epochs = _validate.integer("epochs", epochs, minimum=0)
     _validate.choice("inputs", inputs, FLOSSING_INPUTS)
+    progress = _validate.flag("progress", progress)
     input_scale = _validate.real("input_scale", input_scale, minimum=0.0, strict_min=True)
     T = _validate.integer("T", T, minimum=1)
     rng = _validate.rng(seed)
@@ -105,7 +107,16 @@ def floss(system, *, epochs, k, T, t_ons=1, transient=0, target=0.0, lr=1e-3, cl
     if transient >= T:
         raise ValueError(f"T = {T} steps is not longer than the transient ({transient} steps): "
                          "nothing would be left to average; increase T or reduce transient")
+    check_target(target, k, batch_shape)
+    # the history: per epoch a loss, k exponents and a norm per network, as small arrays in lists
+    # (about 100 bytes of overhead each) and then stacked
+    _validate.memory(f"the history of epochs = {epochs} epochs (k = {k}, {math.prod(batch_shape)} networks)",
+                     epochs * 2 * (8 * (k + 2) * math.prod(batch_shape) + 3 * 100),
+                     "use fewer epochs (or continue with optimizer=... in several calls)")
     n_in = getattr(system, "n_in", 1)
+    # one epoch's inputs (the tape of its reverse pass is checked by flossing_grad)
+    _validate.memory(f"the inputs of one epoch (T = {T} steps, {math.prod(batch_shape)} networks, n_in = {n_in})",
+                     2 * 8 * T * math.prod(batch_shape) * n_in, "use a shorter T")
     losses, exps, norms = [], [], []
     bar = progress_bar(epochs, progress, "flossing", "epoch")
     start = time.perf_counter()

@@ -41,7 +41,13 @@ class Adam:
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=None, clip_mode="global"):
         if not isinstance(params, dict) or not params:
-            raise TypeError("params must be a non-empty dict of arrays")
+            raise TypeError(f"params must be a non-empty dict of arrays, got {type(params).__name__} {params!r:.60}")
+        for name, p in params.items():   # updated in place: real floating-point arrays, finite
+            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(f"params[{name!r}] must be a floating-point numpy array (Adam updates it in place), "
+                                f"got {type(p).__name__}{f' of dtype {p.dtype}' if isinstance(p, np.ndarray) else ''}")
+            if not np.all(np.isfinite(p)):
+                raise ValueError(f"params[{name!r}] contains NaN or infinite values; all entries must be finite")
         self.params = params
         self.lr = _validate.real("lr", lr, minimum=0.0, strict_min=True)
         self.beta1 = _validate.real("beta1", beta1, minimum=0.0, maximum=1.0)
@@ -59,9 +65,25 @@ class Adam:
         """Apply one update.  grads : dict with the same keys and shapes as params.
 
         Returns the global gradient norm before clipping.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``grads`` is not a dict of real arrays shaped like the parameters.
+        NumericalBreakdownError
+            A gradient is not finite (the parameters are not updated), or the update took a
+            parameter beyond the float64 range (a learning rate near 1e308).
         """
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads must be a dict of arrays keyed like params ({sorted(self.params)}), got "
+                            f"{type(grads).__name__}")
         if set(grads) != set(self.params):
-            raise ValueError(f"grads must have keys {sorted(self.params)}, got {sorted(grads)}")
+            raise ValueError(f"grads must have keys {sorted(self.params)}, got {sorted(grads, key=str)}")
+        grads = {name: _validate.float_array(f"grads[{name!r}]", g, finite=False) for name, g in grads.items()}
+        for name, g in grads.items():
+            if g.shape != self.params[name].shape:
+                raise ValueError(f"grads[{name!r}] must have the shape of params[{name!r}], "
+                                 f"{self.params[name].shape}, got {g.shape}")
         norm = global_norm(grads)
         if not np.isfinite(norm):
             bad = sorted(name for name, g in grads.items() if not np.all(np.isfinite(g)))
@@ -78,14 +100,19 @@ class Adam:
         self.t += 1
         c1 = 1.0 - self.beta1 ** self.t
         c2 = 1.0 - self.beta2 ** self.t
-        for name, p in self.params.items():
-            g = grads[name] * scale[name] if scale[name] != 1.0 else grads[name]
-            m, v = self.m[name], self.v[name]
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * (g * g)
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        with np.errstate(over="ignore"):    # a parameter beyond float64 is refused below
+            for name, p in self.params.items():
+                g = grads[name] * scale[name] if scale[name] != 1.0 else grads[name]
+                m, v = self.m[name], self.v[name]
+                m *= self.beta1
+                m += (1.0 - self.beta1) * g
+                v *= self.beta2
+                v += (1.0 - self.beta2) * (g * g)
+                p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        bad = sorted(name for name, p in self.params.items() if not np.all(np.isfinite(p)))
+        if bad:
+            raise NumericalBreakdownError(f"Adam step {self.t} took {', '.join(bad)} beyond the float64 range "
+                                          f"(lr = {self.lr:g}); use a smaller learning rate")
         return norm
 
     def state_dict(self):

@@ -184,6 +184,9 @@ class Task:
         """
         T = self.check_length(T)
         B = _validate.integer("B", B, minimum=1)
+        # inputs as drawn and scaled, targets, the mask
+        _validate.memory(f"a batch of T = {T} steps of B = {B} sequences", 8 * T * B * (2 * self.channels + 1) + T,
+                         "use a shorter T or a smaller batch B")
         rng = _validate.rng(seed)
         if self.input_distribution == "bernoulli":
             xs = rng.integers(0, 2, size=(T, B, self.channels)).astype(np.float64)

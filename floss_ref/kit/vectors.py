@@ -36,8 +36,8 @@ import tempfile
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.io import (FileFormatError, WriteError, atomic_savez, atomic_write, content_hash, json_field,
-                               read_json, read_npz)
+from floss_ref.runs.io import (FileFormatError, WriteError, atomic_savez, atomic_write, brief, content_hash,
+                               json_field, read_json, read_npz)
 from floss_ref.core.cells import GRU, LSTM, VanillaRNN
 from floss_ref.errors import NumericalBreakdownError
 from floss_ref.core.flossing import flossing_grad
@@ -229,18 +229,18 @@ def load(directory):
         entry = _checked_entry(index["cases"], name, source)
         file = os.path.join(os.fspath(directory), entry["file"])
         if not os.path.lexists(file):
-            raise ValueError(f"case {name!r}: file {entry['file']!r} is missing")
+            raise ValueError(f"case {brief(name)}: file {brief(entry['file'])} is missing (listed in {path!r})")
         try:
             arrays = read_npz(file, what="reference case")
         except FileFormatError as exc:
-            raise ValueError(f"case {name!r}: {exc}") from None
+            raise ValueError(f"case {brief(name)}: {exc}") from None
         if set(arrays) != set(entry["sha256"]):
-            raise ValueError(f"case {name!r}: file {entry['file']!r} holds arrays {sorted(arrays)}, the index lists "
-                             f"{sorted(entry['sha256'])}")
+            raise ValueError(f"case {brief(name)}: file {entry['file']!r} holds arrays {brief(sorted(arrays))}, the "
+                             f"index lists {brief(sorted(entry['sha256']))}")
         for key, v in arrays.items():
             got = content_hash({key: v})
             if got != entry["sha256"][key]:
-                raise ValueError(f"case {name!r}: array {key!r} of {entry['file']!r} has SHA-256 {got[:16]}..., "
+                raise ValueError(f"case {brief(name)}: array {key!r} of {entry['file']!r} has SHA-256 {got[:16]}..., "
                                  f"the index says {entry['sha256'][key][:16]}... (altered)")
         cases.append(Case(name, entry["settings"], arrays, entry["digits"]))
     return cases

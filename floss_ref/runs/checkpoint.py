@@ -33,8 +33,8 @@ import zipfile
 
 import numpy as np
 
-from floss_ref.runs.io import (FileFormatError, atomic_savez, atomic_write, json_field, open_regular, parse_json,
-                               read_npz)
+from floss_ref.runs.io import (FileFormatError, atomic_savez, atomic_write, brief, json_field, open_regular,
+                               parse_json, read_npz)
 
 FORMAT = "floss_ref.checkpoint/1"  # a file format's name, fixed: it is not the module's path
 _HEADER = "__header__"
@@ -59,7 +59,11 @@ def save_checkpoint(path, config, arrays, meta):
     """
     if _HEADER in arrays:
         raise ValueError(f"array name {_HEADER!r} is reserved")
-    header = json.dumps({"format": FORMAT, "config": config, "meta": meta})
+    try:  # no NaN or Infinity tokens: the reader refuses them (floss_ref.runs.io.parse_json)
+        header = json.dumps({"format": FORMAT, "config": config, "meta": meta}, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"the configuration and run state of a checkpoint must be JSON without NaN or "
+                         f"infinities: {exc}") from None
     atomic_savez(path, {_HEADER: np.array(header), **arrays})
 
 
@@ -141,8 +145,12 @@ def _check_config(path, stored, config, read_as=None):
         return
     if not isinstance(stored, dict):
         raise CheckpointError(f"{path!r} holds no configuration")
-    diffs = [f"{key}: {stored.get(key, '<absent>')!r} in the checkpoint, {wanted.get(key, '<absent>')!r} now"
+    # brief: a field of a hostile file can hold megabytes, and the file any number of fields
+    diffs = [f"{key if key in wanted else brief(key)}: {brief(stored.get(key, '<absent>'))} in the checkpoint, "
+             f"{brief(wanted.get(key, '<absent>'))} now"
              for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
+    if len(diffs) > 20:
+        diffs[20:] = [f"and {len(diffs) - 20} more"]
     raise CheckpointError(f"{path!r} was written by a different configuration ({'; '.join(diffs)}); "
                           "it was left as it is: use the same settings to resume, or another "
                           "checkpoint path to start a new run")

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from floss_ref import _validate
-from floss_ref.runs.io import check_writable, writer_lock
+from floss_ref.runs.io import brief, check_writable, writer_lock
 from floss_ref._progress import progress_bar
 from floss_ref._threads import limit_blas
 from floss_ref.experiments.bptt import LOSSES, Model, Workspace, accuracy, forward, loss_and_grad
@@ -312,14 +312,14 @@ def _checked_state(path, run, arrays, meta):
 
     epoch = meta.get("epoch")
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= config.epochs:
-        refuse(f"epoch {epoch!r} is not an integer in [0, {config.epochs}]")
+        refuse(f"epoch {brief(epoch)} is not an integer in [0, {config.epochs}]")
     state = meta.get("rng")
     if not isinstance(state, dict) or state.get("bit_generator") != type(rng.bit_generator).__name__:
         refuse(f"the random generator state is not a {type(rng.bit_generator).__name__} state")
     try:
         rng.bit_generator.state = state
     except Exception as exc:  # noqa: BLE001  (NumPy raises ValueError, TypeError, OverflowError, KeyError)
-        refuse(f"the random generator state cannot be restored ({type(exc).__name__}: {exc})")
+        refuse(f"the random generator state cannot be restored ({type(exc).__name__}: {str(exc)[:200]})")
     for name, a in arrays.items():
         if name.startswith(("param/", "adam/", "floss_adam/")) and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             refuse(f"{name} contains NaN or infinite values")

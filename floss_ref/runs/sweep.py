@@ -51,7 +51,8 @@ import numpy as np
 from floss_ref import _validate
 from floss_ref.experiments.config import stored_fields
 from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, FileLockedError, WriteError, atomic_savez, atomic_write,
-                               content_hash, json_depth, json_field, parse_json, read_json, read_npz, writer_lock)
+                               brief, content_hash, json_depth, json_field, parse_json, read_json, read_npz,
+                               writer_lock)
 from floss_ref._threads import limit_blas
 
 MANIFEST = "manifest.json"
@@ -110,13 +111,19 @@ class SweepTask:
 
 
 def _json_copy(name, value):
-    """``value`` through JSON and back, refusing what is not JSON-able (TypeError) or nests
-    deeper than MAX_NESTING levels (ValueError): a file holding it could not be read back."""
+    """``value`` through JSON and back, refusing what is not JSON-able (TypeError), or holds
+    NaN or an infinity, or nests deeper than MAX_NESTING levels (ValueError): a file holding
+    it could not be read back (:func:`floss_ref.runs.io.parse_json` refuses NaN and Infinity)."""
     try:
-        text = json.dumps(value)
+        text = json.dumps(value, allow_nan=False)
     except RecursionError:
         text = None
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
+        if "Out of range float values" in str(exc):
+            raise ValueError(f"{name} must be JSON-able: it holds NaN or an infinity, which JSON does not have") \
+                from None
+        raise TypeError(f"{name} must be JSON-able: {exc}") from None
+    except TypeError as exc:
         raise TypeError(f"{name} must be JSON-able: {exc}") from None
     if text is None or json_depth(text) > MAX_NESTING:
         raise ValueError(f"{name} nest deeper than {MAX_NESTING} levels of lists and dicts; the sweep's files "
@@ -186,8 +193,9 @@ def _open_results(results_dir, settings, tasks):
         if manifest["settings"] != settings:
             changed = sorted(k for k in set(settings) | set(manifest["settings"])
                              if settings.get(k) != manifest["settings"].get(k))
+            named = ", ".join(k if len(k) <= 100 else brief(k) for k in changed[:20])  # keys of a hostile file
             raise SweepError(f"results directory {results_dir!r} holds results of different settings "
-                             f"(differing: {', '.join(changed)}); use another directory")
+                             f"(differing: {named}{' ...' if len(changed) > 20 else ''}); use another directory")
         clash = sorted(n for n, d in entries.items() if n in manifest["tasks"] and _canonical(manifest["tasks"][n]) != _canonical(d))
         if clash:
             raise SweepError(f"results directory {results_dir!r} holds tasks of the same name but other "
@@ -216,7 +224,11 @@ def _read_manifest(path):
     object whose entries have a ``kind`` string and a ``params`` object.  Raises
     FileFormatError naming the file and the field."""
     source = f"sweep manifest {path!r} is damaged"
-    manifest = read_json(path, what="sweep manifest")
+    try:
+        manifest = read_json(path, what="sweep manifest")
+    except FileNotFoundError:  # a dangling symbolic link (the caller saw a directory entry)
+        raise FileFormatError(f"{path!r} cannot be read as a sweep manifest: it does not exist (a symbolic link to "
+                              "a missing file?); the file was left as it is") from None
     if not isinstance(manifest, dict):
         raise FileFormatError(f"{source}: it is not a JSON object")
     json_field(manifest, "format", str, source)

@@ -115,7 +115,7 @@ class GRU:
         g : float or array of shape ensemble
             Recurrent weights of all three blocks W_ij ~ N(0, g^2/N).
         input_scale : float
-            Input weights V_ij ~ N(0, input_scale^2/N).
+            Input weights V_ij ~ N(0, input_scale^2/N); at most 1e100, as g.
         ensemble : tuple of int
             The ensemble axes *nets: leading axes of independent networks.
         seed : int, numpy.random.Generator or None
@@ -126,9 +126,12 @@ class GRU:
         """
         N = _validate.integer("N", N, minimum=1)
         n_in = _validate.integer("n_in", n_in, minimum=1)
+        ensemble = _validate.ensemble_axes(ensemble)
         g = _validate.ensemble_gain(g, ensemble)
-        _validate.memory(f"N = {N}", 8 * 3 * (3 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
-        input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
+        _validate.memory(_validate.network_size(N, n_in, ensemble),
+                         8 * 3 * (3 * N * N + N * n_in) * math.prod(ensemble),
+                         "use fewer units N, inputs n_in or networks (ensemble)")
+        input_scale = _validate.real("input_scale", input_scale, minimum=0.0, maximum=_validate.MAX_GAIN)
         rng = _validate.rng(seed)
         W = g * rng.standard_normal(ensemble + (3 * N, N)) / np.sqrt(N)
         V = input_scale * rng.standard_normal(ensemble + (3 * N, n_in)) / np.sqrt(N)

@@ -145,11 +145,11 @@ class LSTM:
             network its own scale (Fig. 6A draws g ~ U(0, 1)).
         input_scale : float
             Input weights V_ij ~ N(0, input_scale^2/N): App. B draws every weight matrix
-            of Eqs. 12-15 from N(0, g_x^2/N).
+            of Eqs. 12-15 from N(0, g_x^2/N).  At most 1e100, as g.
         forget_gain : float or None
             Gain g_fh of the forget gate's recurrent weights.  None: the same g as the
             other gates (the caption of Fig. 6); 0: App. B's text, which initialises
-            g_fh as zero.  The same random numbers are drawn either way.
+            g_fh as zero.  The same random numbers are drawn either way.  At most 1e100, as g.
         gains : {"shared", "app_b"}
             ``"shared"`` (default): one gain g scales the recurrent weights of every gate,
             as in the caption of Fig. 6 ("standard deviations of weight scaling drawn
@@ -172,9 +172,12 @@ class LSTM:
         """
         N = _validate.integer("N", N, minimum=1)
         n_in = _validate.integer("n_in", n_in, minimum=1)
+        ensemble = _validate.ensemble_axes(ensemble)
         g = _validate.ensemble_gain(g, ensemble)
-        _validate.memory(f"N = {N}", 8 * 3 * (4 * N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
-        input_scale = _validate.real("input_scale", input_scale, minimum=0.0)
+        _validate.memory(_validate.network_size(N, n_in, ensemble),
+                         8 * 3 * (4 * N * N + N * n_in) * math.prod(ensemble),
+                         "use fewer units N, inputs n_in or networks (ensemble)")
+        input_scale = _validate.real("input_scale", input_scale, minimum=0.0, maximum=_validate.MAX_GAIN)
         _validate.choice("gains", gains, GAINS)
         if gains == "app_b" and forget_gain is not None:
             raise ValueError("forget_gain cannot be combined with gains='app_b', which sets g_fh = 0 (App. B); "
@@ -183,7 +186,7 @@ class LSTM:
         Z = rng.standard_normal(ensemble + (4 * N, N))
         W = g * Z / np.sqrt(N)
         if forget_gain is not None:
-            forget_gain = _validate.real("forget_gain", forget_gain, minimum=0.0)
+            forget_gain = _validate.real("forget_gain", forget_gain, minimum=0.0, maximum=_validate.MAX_GAIN)
             f = GATES.index("f")
             W[..., f * N:(f + 1) * N, :] = forget_gain * Z[..., f * N:(f + 1) * N, :] / np.sqrt(N)
         V = input_scale * rng.standard_normal(ensemble + (4 * N, n_in)) / np.sqrt(N)

@@ -151,8 +151,11 @@ class VanillaRNN:
         n_in = _validate.integer("n_in", n_in, minimum=1)
         _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         _validate.choice("init", init, INITS)
+        ensemble = _validate.ensemble_axes(ensemble)
         g = _validate.ensemble_gain(g, ensemble)
-        _validate.memory(f"N = {N}", 8 * 3 * (N * N + N * n_in) * math.prod(ensemble), "use fewer units N")
+        _validate.memory(_validate.network_size(N, n_in, ensemble),
+                         8 * 3 * (N * N + N * n_in) * math.prod(ensemble),
+                         "use fewer units N, inputs n_in or networks (ensemble)")
         if mean is None:
             mean = -0.1 if nonlinearity == "relu" else 0.0
         mean = _validate.real("mean", mean)

@@ -73,6 +73,8 @@ BITS_PER_DIGIT = math.log2(10.0)
 # and the most bits it may come to (far beyond any mpmath run; int64 holds the answer)
 MAX_DIGITS = 1e6
 MAX_BITS = 2.0 ** 53
+# the longest horizon t - tau resolvable_horizon reports (float64, in which it is evaluated, ends at 2^1024)
+MAX_HORIZON = 2 ** 1000
 
 
 @dataclasses.dataclass
@@ -134,11 +136,18 @@ def eq10_log_kappa(exponents, m, horizons):
     returns : (..., H) ndarray
     """
     exponents = _validate.float_array("exponents", exponents, min_ndim=1)
+    if exponents.shape[-1] == 0:
+        raise ValueError(f"exponents must hold at least one exponent along the last axis, got shape {exponents.shape}")
     m = _validate.integer("m", m, minimum=1, maximum=exponents.shape[-1])
     horizons = _validate.float_array("horizons", horizons, min_ndim=1)
     if np.any(horizons < 0):
         raise ValueError(f"horizons (t - tau) must be >= 0 steps, got {np.min(horizons):g}")
-    return (exponents[..., 0] - exponents[..., m - 1])[..., None] * horizons
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_kappa = (exponents[..., 0] - exponents[..., m - 1])[..., None] * horizons
+    if not np.all(np.isfinite(log_kappa)):
+        raise ValueError("exponents and horizons give log kappa_2 = (lambda_1 - lambda_m)(t - tau) beyond the float64 "
+                         "range; exponents are rates per step of order 1, horizons numbers of steps")
+    return log_kappa
 
 
 def guard_bits(horizon, n, m):
@@ -148,7 +157,7 @@ def guard_bits(horizon, n, m):
     returns : same shape, float
     """
     horizon, n, m = _sizes(horizon, n, m)
-    return np.log2(horizon * math.sqrt(n * m)) + GROWTH_MARGIN_BITS
+    return np.log2(horizon) + math.log2(n * m) / 2 + GROWTH_MARGIN_BITS     # log2(h sqrt(n m)), without overflow
 
 
 def _sizes(horizon, n, m):
@@ -174,12 +183,24 @@ def bits_needed(log_kappa, horizon, n, m, digits):
     if np.any(log_kappa < 0):
         raise ValueError(f"log_kappa must be >= 0 (kappa_2 >= 1), got {np.min(log_kappa):g}")
     digits = _validate.real("digits", digits, minimum=0.0, maximum=MAX_DIGITS)
-    bits = log_kappa / math.log(2.0) + digits * BITS_PER_DIGIT + guard_bits(horizon, n, m)
+    horizon, n, m = _sizes(horizon, n, m)
+    try:
+        np.broadcast_shapes(log_kappa.shape, horizon.shape)
+    except ValueError:
+        raise ValueError(f"log_kappa and horizon must have one entry per horizon (or broadcast), got shapes "
+                         f"{log_kappa.shape} and {horizon.shape}") from None
+    bits = _bits(log_kappa, horizon, n, m, digits)
     if np.any(bits > MAX_BITS):  # would not even be an integer of int64 (and no mpmath run reaches it)
         raise ValueError(f"log_kappa up to {np.max(log_kappa):.3g} with digits = {digits:g} would need "
                          f"{np.max(bits):.3g} bits, more than the {MAX_BITS:.3g} this budget handles; "
                          "give a smaller log_kappa (shorter horizons) or fewer digits")
     return np.ceil(bits).astype(np.int64)
+
+
+def _bits(log_kappa, horizon, n, m, digits):
+    """The bits of :func:`bits_needed`, on checked arguments (float64; inf if beyond its range)."""
+    with np.errstate(over="ignore"):
+        return log_kappa / math.log(2.0) + digits * BITS_PER_DIGIT + guard_bits(horizon, n, m)
 
 
 def resolvable_horizon(delta_lambda, n, m, prec=256, digits=10):
@@ -190,13 +211,16 @@ def resolvable_horizon(delta_lambda, n, m, prec=256, digits=10):
     delta_lambda = _validate.real("delta_lambda", delta_lambda, minimum=0.0, strict_min=True)
     prec = _validate.integer("prec", prec, minimum=MIN_PREC)
     _, n, m = _sizes(1, n, m)
-    digits = _validate.real("digits", digits, minimum=0.0)
+    digits = _validate.real("digits", digits, minimum=0.0, maximum=MAX_DIGITS)
 
     def fits(h):  # h as a float: beyond int64 (tiny delta_lambda) it still converts to float64
-        return bits_needed(delta_lambda * h, float(h), n, m, digits) <= prec
+        return _bits(delta_lambda * h, float(h), n, m, digits) <= prec
 
     lo, hi = 0, 1
     while fits(hi):
+        if hi > MAX_HORIZON:
+            raise ValueError(f"delta_lambda = {delta_lambda:g} is so small that prec = {prec} bits resolve horizons "
+                             f"beyond {MAX_HORIZON:.3g} steps; give a larger delta_lambda or a smaller prec")
         lo, hi = hi, 2 * hi
     while hi - lo > 1:  # fits(lo), not fits(hi)
         mid = (lo + hi) // 2
@@ -308,7 +332,10 @@ def long_term_jacobian_svd(system, h0, xs=None, *, m, horizons, T=None, Q0=None,
 def _horizons(horizons, T):
     if isinstance(horizons, (int, np.integer)):
         horizons = [horizons]
-    h = np.asarray(horizons)
+    try:
+        h = np.asarray(horizons)
+    except ValueError:   # a ragged nested sequence
+        raise ValueError(f"horizons must be a non-empty sequence of integers t - tau, got {horizons!r}") from None
     if h.ndim != 1 or h.size == 0 or not np.issubdtype(h.dtype, np.integer):
         raise ValueError(f"horizons must be a non-empty sequence of integers t - tau, got {horizons!r}")
     h = np.unique(h)
@@ -383,7 +410,7 @@ def product_svd(Ds, Q0, horizons, *, prec=256, digits=10, auto_prec=False, check
     with limit_blas(blas_threads):
         log_r = _qr_pass(Ds, Q0, horizons)
         log_kappa_qr = np.ptp(log_r, axis=1)
-        prec = _afford(bits_needed(log_kappa_qr, horizons, n, m, digits), horizons, prec, auto_prec)
+        prec = _afford(bits_needed(log_kappa_qr, horizons, n, m, digits), horizons, prec, auto_prec, digits)
         sigma, exact = _singular_values(Ds, Q0, horizons, prec)
         log_sigma = _logs(sigma, prec)
         log_kappa = log_sigma[:, 0] - log_sigma[:, -1]
@@ -431,7 +458,7 @@ def _product_arguments(Ds, Q0, horizons):
     return Ds, Q0, _horizons(horizons, T)
 
 
-def _afford(needed, horizons, prec, auto_prec):
+def _afford(needed, horizons, prec, auto_prec, digits):
     """The precision to use: ``prec`` if it covers ``needed``, else raised or refused."""
     worst = int(np.max(needed))
     if worst <= prec:
@@ -443,8 +470,8 @@ def _afford(needed, horizons, prec, auto_prec):
         f"{prec} bits resolve none of the horizons"
     raise ValueError(
         f"kappa_2 predicted by Eq. 10 (float64 QR pass) needs {worst} bits of precision at horizon "
-        f"{int(horizons[np.argmax(needed)])} ({reach}); pass prec={worst}, auto_prec=True, shorter "
-        "horizons or fewer columns m")
+        f"{int(horizons[np.argmax(needed)])} for digits = {digits:g} ({reach}); pass prec={worst}, auto_prec=True, "
+        "fewer digits, shorter horizons or fewer columns m")
 
 
 class _StoredJacobians:
