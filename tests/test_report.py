@@ -24,10 +24,12 @@ def test_the_committed_table_is_what_the_committed_results_give(report, capsys):
 
 
 def test_every_table_stands_between_its_markers(report):
-    """The three tables, each between its own markers, are what report.py generates."""
+    """The three claims tables and the two tables on compute, each between its own markers,
+    are what report.py generates."""
     text = (VALIDATION / "REPRODUCTION.md").read_text()
     generated, _ = report.tables()
-    assert [name for name, _ in generated] == ["graded claims", "main-text claims", "appendix claims"]
+    assert [name for name, _ in generated] == ["graded claims", "main-text claims", "appendix claims",
+                                               "core hours", "runs to make"]
     for name, lines in generated:
         begin, end = report.markers(name)
         assert text.count(begin) == 1 and text.count(end) == 1, name
@@ -167,3 +169,124 @@ def test_every_link_of_a_generated_row_leads_somewhere(report):
                     assert target[1:] in anchors, (target, line[:60])
                 else:
                     assert (VALIDATION / target.split("#")[0]).exists(), (target, line[:60])
+
+
+def _line(lines, prefix):
+    return next(line for line in lines if line.startswith("| " + prefix))
+
+
+def test_a_caveat_of_what_was_known_is_printed_after_the_verdict(report):
+    """A graded row whose criterion was written with part of its evidence known says so after
+    its verdict; a row not run yet prints no caveat."""
+    lines, _ = report.table()
+    rows = {row.claim: row for row in report.ROWS}
+    assert sum(bool(row.known) for row in rows.values()) >= 4
+    for row, line in zip(report.ROWS, lines[2:]):
+        verdict = line.split(" | ")[4]
+        if row.known and "**not run**" not in verdict:
+            assert verdict.endswith(f"(caveat: {row.known})"), line[:80]
+        else:
+            assert "(caveat:" not in verdict, line[:80]
+    fig13 = _line(lines, "Fig. 13: exponents")
+    assert "**reproduced** (caveat: criterion written after 7 of 36 tasks were committed" in fig13
+
+
+def test_the_unstable_relu_row_grades_with_and_without_the_stand_in(report, tmp_path, monkeypatch):
+    """The epoch-0 stand-in for a before-measurement that broke down was added after the
+    results: the row states both counts, and a verdict that depends on it says so."""
+    lines, _ = report.table()
+    row = _line(lines, "App. B.1, Fig. 6C/D")
+    assert "Without the epoch-0 stand-in 5 start with lambda_1 > 0" in row
+    assert "**not reproduced (the same without the epoch-0 stand-in" in row
+    assert "those that reach 0 have g = 1.82-1.91, those that fail g = 2.19-2.81" in row
+    results = _copy_results(report, tmp_path, monkeypatch)
+    path = results / "fig6_lstm_relu" / "relu_meanN_g3_lr0.001" / "fig6_lstm_relu_summary.csv"
+    text = path.read_text()
+    old = "0.4685745495718459,0.41170043253638267"        # network 4 (g = 2.44): now reaches 0
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, "0.4685745495718459,0.01"))
+    lines, problems = report.table()
+    assert not problems
+    verdict = _line(lines, "App. B.1, Fig. 6C/D").split(" | ")[4]
+    assert verdict.startswith("**not reproduced with the epoch-0 stand-in") and verdict.endswith("partly without it**")
+
+
+def test_the_core_hours_table_lists_every_sweep_folder(report, tmp_path, monkeypatch, capsys):
+    """The core-hours table is generated from every sweep folder under results/: a new one
+    enters it (and the check fails until it is written), a removed task changes its count."""
+    text = (VALIDATION / "REPRODUCTION.md").read_text()
+    lines, _ = report.compute_table()
+    for folder in report.sweep_folders():
+        assert f"| `{folder}` |" in text, folder
+    results = _copy_results(report, tmp_path, monkeypatch)
+    shutil.copytree(results / "fig3_copy_xor" / "authors_k40", results / "fig3_copy_xor" / "extra_k40")
+    (results / "fig3_copy_xor" / "authors_k40" / "copy_d20_none_k40_N80_s0.npz").unlink()
+    after, problems = report.compute_table()
+    assert not problems
+    assert _line(after, "`fig3_copy_xor/extra_k40`").split(" | ")[3] == "24 (24)"
+    assert _line(after, "`fig3_copy_xor/authors_k40`").split(" | ")[3] == "23 (24)"
+    assert report.main(["--check"]) == 1
+    assert "core hours" in capsys.readouterr().err
+
+
+def test_the_runs_to_make_count_what_is_committed(report, tmp_path, monkeypatch):
+    """Each set of runs of the first table still to make counts its committed tasks from its
+    folder, so the estimate of what is left follows the sweeps."""
+    lines, _ = report.to_run_table()
+    row = _line(lines, "App. E at N = 80")
+    assert row.split(" | ")[1:4] == ["24", "0", "24"]
+    results = _copy_results(report, tmp_path, monkeypatch)
+    shutil.copytree(results / "fig3_copy_xor" / "authors_k40", results / "fig3_copy_xor" / "linear_authors_inputs-text")
+    lines, _ = report.to_run_table()
+    row = _line(lines, "App. E at N = 80")
+    assert row.split(" | ")[1:4] == ["24", "24", "0"] and row.endswith("| 0.0-0.0 |")
+
+
+def test_new_runs_in_a_graded_folder_do_not_change_the_graded_rows(report, tmp_path, monkeypatch):
+    """The Fig. 9 row reads only the folders and delays it was graded on: a new sweep folder
+    of fig4 (here Fig. 14B/D's) leaves it as it is."""
+    before, _ = report.table(report.APPENDIX_ROWS)
+    results = _copy_results(report, tmp_path, monkeypatch)
+    fig4 = results / "fig4_xor_protocols"
+    shutil.copytree(fig4 / "authors_lags-double", fig4 / "authors_lags-half_init-orthogonal_epochs5000")
+    after, _ = report.table(report.APPENDIX_ROWS)
+    assert _line(after, "Figs. 8C/D, 9, 11") == _line(before, "Figs. 8C/D, 9, 11")
+
+
+# every figure REPRODUCTION.md shows, and the committed results it is drawn from
+FIGURE_RUNS = {
+    "results/fig1b_targets/positive_lr0.005_clip-1.png": "fig1b_targets/positive_lr0.005_clip-1.txt",
+    "figures/fig3_copy_paper_authors_k40.png": "fig3_copy_xor/authors_k40",
+    "figures/fig4_binary_paper_authors_lags-double.png": "fig4_xor_protocols/authors_lags-double",
+    "figures/fig4_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
+    "figures/fig4c_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
+    "figures/fig4_spatial_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
+    "results/fig6_lstm_relu/lstm_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_lr0.01",
+    "results/fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_lr0.001",
+    "results/fig6_lstm_relu/relu_meanN_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/relu_meanN_lr0.01",
+    "results/fig6_lstm_relu/relu_meanN_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/relu_meanN_lr0.001",
+    "results/fig6_lstm_relu/lstm_target-1_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_target-1_lr0.01",
+    "results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_target-1_lr0.001",
+    "results/fig5_k_delay/fig5_quick_prefloss.png": "fig5_k_delay/prefloss_quick.txt",
+    "figures/fig9_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
+    "figures/fig12_binary_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
+    "figures/fig13_paper_authors.png": "fig13_trained_exponents/authors_lags-half",
+    "figures/fig13_quick.png": "fig13_trained_exponents/fig13_quick.txt",
+    "figures/fig14_binary_paper_authors_orthogonal.png": "fig4_xor_protocols/authors_lags-half_init-orthogonal",
+    "figures/appE_linear_quick.png": "fig3_copy_xor/linear_quick.txt",
+    "results/fig3_copy_xor/fig3_quick_linear.png": "fig3_copy_xor/linear_quick.txt",
+    "figures/sec7_quick.png": "sec7_control/sec7_quick.txt",
+    "figures/sec7_paper_authors.png": "sec7_control/authors_lags-half",
+}
+
+
+def test_every_figure_shown_is_drawn_from_committed_runs(report):
+    """REPRODUCTION.md embeds or links no figure whose runs are not under results/."""
+    text = (VALIDATION / "REPRODUCTION.md").read_text()
+    shown = set(re.findall(r"\]\(((?:figures|results)/[^)#]+\.png)\)", text))
+    assert shown, "no figure found"
+    unknown = sorted(shown - set(FIGURE_RUNS))
+    assert not unknown, f"figures shown without committed runs named in FIGURE_RUNS: {unknown}"
+    for figure in shown:
+        assert (VALIDATION / figure).is_file(), figure
+        assert (VALIDATION / "results" / FIGURE_RUNS[figure]).exists(), (figure, FIGURE_RUNS[figure])
