@@ -75,7 +75,7 @@ def test_a_changed_csv_value_changes_the_table(report, tmp_path, monkeypatch):
     ("APPENDIX_ROWS", "fig5_k_delay/fig5_summary_quick_prefloss.csv", "30,32,2,0.990597", "30,32,2,0.590597"),
     ("APPENDIX_ROWS", "bench/bench_vs_jax_paper_run.txt", "19.9 s wall", "29.9 s wall"),
     ("MAIN_ROWS", "fig1b_targets/lr0.001_clip-none.txt", "0.1888", "0.0188"),
-    ("MAIN_ROWS", "fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu_summary.csv", "-0.025503225268046166", "-0.5"),
+    ("MAIN_ROWS", "fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu_summary.csv", "-0.02569965668174507", "-0.5"),
 ])
 def test_a_changed_value_changes_the_main_and_appendix_tables(report, tmp_path, monkeypatch, rows, relpath, old, new):
     results = _copy_results(report, tmp_path, monkeypatch)

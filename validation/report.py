@@ -5,8 +5,7 @@ criteria fixed in advance", "Claims of the main text" and "Claims of the appendi
 Sec. 7") is computed here from files under ``validation/results/``, and nothing else: sweep
 results are read through :func:`floss_ref.runs.sweep.load_result` (their content hash
 verified), the outputs of one-core scripts from their CSV files or printed output, whose
-provenance line (the first line of the output) must be there; the few rows that read an
-output committed without one say so. Each row applies the criterion of
+provenance line (the first line of the output) must be there. Each row applies the criterion of
 ``validation/CRITERIA.md``; a row whose criterion was written after its results were known
 says so in its verdict, and a row with part of its evidence known when its criterion was
 written carries that as a caveat (``Row.known``). Two more generated tables stand in the
@@ -89,22 +88,20 @@ def sweep_results(folder, prefix=""):
     return out, len([n for n in tasks if n.startswith(prefix)])
 
 
-def csv_rows(folder, name, log=None, provenance=True):
+def csv_rows(folder, name, log=None):
     """The rows of ``results/<folder>/<name>`` (a script's CSV), after checking that the
     script's output with its provenance line lies beside it: ``log``, by default the CSV's
-    name without ``_summary`` and with ``.txt``. ``provenance=False`` reads a CSV committed
-    without that output; the row using it says so."""
+    name without ``_summary`` and with ``.txt``."""
     directory = os.path.join(RESULTS, folder)
     if not os.path.exists(directory):
         raise NotRun(folder)
     path = os.path.join(directory, name)
     if not os.path.isfile(path):
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is missing")
-    if provenance:
-        if log is None:
-            stem = name.split("_summary")[0]
-            log = (stem[:-len(".csv")] if stem.endswith(".csv") else stem) + ".txt"
-        script_output(folder, log)
+    if log is None:
+        stem = name.split("_summary")[0]
+        log = (stem[:-len(".csv")] if stem.endswith(".csv") else stem) + ".txt"
+    script_output(folder, log)
     try:
         with open(path, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
@@ -112,10 +109,9 @@ def csv_rows(folder, name, log=None, provenance=True):
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is unreadable ({exc})") from None
 
 
-def script_output(folder, name, provenance=True):
+def script_output(folder, name):
     """The lines of ``results/<folder>/<name>``, a script's printed output, after checking
-    that it starts with its provenance line (``provenance=False``: an output committed
-    without one; the row using it says so)."""
+    that it starts with its provenance line."""
     directory = os.path.join(RESULTS, folder)
     if not os.path.exists(directory):
         raise NotRun(folder)
@@ -127,7 +123,7 @@ def script_output(folder, name, provenance=True):
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is unreadable ({exc})") from None
-    if provenance and not (lines and lines[0].startswith("floss_ref ")):
+    if not (lines and lines[0].startswith("floss_ref ")):
         raise EvidenceError(f"{os.path.relpath(path, HERE)} has no provenance line")
     return lines
 
@@ -163,10 +159,7 @@ class Row:
     known: str = ""     # what of its results was known when its criterion was written (first table)
 
 
-NO_PROVENANCE = "; committed without a provenance line"
-
-
-def _lstm_rows(target, stem=None, provenance=True):
+def _lstm_rows(target, stem=None):
     """Fig. 6A/B, 6C/D and App. B.1: lambda_1 of 10 networks after 100 flossing epochs
     towards ``target``, at the paper's lr 1e-3 and the tuned lr 0.01
     (``results/fig6_lstm_relu/<stem>_lr<lr>/``; App. B's LSTMs by default)."""
@@ -176,7 +169,7 @@ def _lstm_rows(target, stem=None, provenance=True):
         counts, medians, broken = {}, {}, {}
         for lr in ("0.001", "0.01"):
             folder = f"fig6_lstm_relu/{stem}_lr{lr}"
-            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv", provenance=provenance)
+            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv")
             try:
                 after = np.array([float(r["lambda1_after"]) for r in rows])
                 broken[lr] = sum(r["status"] != "ok" for r in rows)
@@ -199,7 +192,7 @@ def _lstm_rows(target, stem=None, provenance=True):
             verdict = "reproduced" if ok["0.001"] else "partly (tuned lr only)" if ok["0.01"] else "not reproduced"
             text = (f"{counts['0.001']} of 10 within 0.05 of -1 at lr 1e-3; {counts['0.01']} of 10 at lr 0.01 "
                     f"(tuned)")
-        return text + ("" if provenance else NO_PROVENANCE), verdict
+        return text, verdict
     return measure
 
 
@@ -572,7 +565,7 @@ def _fig1b():
     pattern = r"\s*(-?\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(-?\d+\.\d+)\s+(\d+\.\d+)"
 
     def errors(name):
-        lines = script_output(folder, name, provenance=False)     # committed without its provenance line
+        lines = script_output(folder, name)
         return {float(t): (float(med), float(mx)) for t, med, mx, _, _ in matches(lines, pattern, f"{folder}/{name}")}
 
     def measure():
@@ -595,7 +588,7 @@ def _fig1b():
                        f"{len(targets)} tuned)")
         else:
             verdict = "not reproduced"
-        return text + NO_PROVENANCE, verdict
+        return text, verdict
     return measure
 
 
@@ -1169,7 +1162,7 @@ MAIN_ROWS = [
         not_committed, command="python validation/paper/fig5_k_delay.py --quick", details="fig-5"),
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median); one gain g for all gates, "
         "as the caption (App. B's initialisation is graded in the first table)", "10 (10)",
-        "N = 32, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm", provenance=False),
+        "N = 32, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm"),
         posthoc=True, figure="results/fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: lstm_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median of "
         "lambda_1^2 over the 10 with its 25-75 % band", details="fig-6"),
@@ -1187,7 +1180,7 @@ MAIN_ROWS = [
 APPENDIX_ROWS = [
     Row("App. B.1: target lambda_1 = -1 reached by only a subset of LSTMs; one gain g for all gates (App. B's "
         "initialisation is graded in the first table)", "10 (not stated)", "N = 32, g ~ U(0, 1), target -1, " + FIG6,
-        "fig6_lstm_relu/lstm_target-1_lr*", _lstm_rows(-1.0, "lstm_target-1", provenance=False), posthoc=True,
+        "fig6_lstm_relu/lstm_target-1_lr*", _lstm_rows(-1.0, "lstm_target-1"), posthoc=True,
         figure="results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: lstm_target-1_lr0.01/): top lambda_1 of each of the 10 networks, bottom the "
         "median of (lambda_1 + 1)^2 over the 10 with its 25-75 % band", details="app-b"),
