@@ -673,3 +673,67 @@ def test_a_lock_that_is_not_a_regular_file_is_a_SweepError_and_left(tmp_path):
     with pytest.raises(SweepError, match=r"\.lock': it is a FIFO, not a regular file"):
         run_sweep([SweepTask("a", "test_sweep:ones_task", {"n": 1})], tmp_path, settings=F_SETTINGS, jobs=0)
     assert os.listdir(tmp_path) == [".lock"]
+
+
+# ---- a worker dies with its driver, even inside a C call that holds the GIL ----------------
+
+HOG = r'''
+import multiprocessing, os, re, sys
+from floss_ref.runs import sweep
+
+
+def hog(parent, watchdog_only):
+    if watchdog_only:   # the thread alone, as where prctl is missing
+        sweep._killed_with_parent = lambda parent: False
+    sweep._worker_init(parent)
+    print(os.getpid(), flush=True)
+    re.match(r"(a+)+$", "a" * 64 + "b")   # the regex engine holds the GIL for years
+
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    worker = ctx.Process(target=hog, args=(os.getpid(), sys.argv[1] == "watchdog"))
+    worker.start()
+    worker.join()
+'''
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"   # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _driver_killed_while_worker_hogs_the_gil(tmp_path, mode, wait):
+    """The worker's pid and whether it is still alive ``wait`` s after its driver's SIGKILL."""
+    import subprocess
+    script = tmp_path / "hog.py"
+    script.write_text(HOG)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+    driver = subprocess.Popen([sys.executable, str(script), mode], stdout=subprocess.PIPE, text=True, env=env)
+    pid = int(driver.stdout.readline())
+    try:
+        time.sleep(0.5)                      # well inside the regex
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + wait
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return _alive(pid)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_inside_a_c_call_holding_the_gil_dies_with_its_killed_driver(tmp_path):
+    assert not _driver_killed_while_worker_hogs_the_gil(tmp_path, "prctl", wait=5.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_watchdog_thread_alone_would_not_end_such_a_worker(tmp_path):
+    """Positive control: without the kernel's signal the worker outlives its driver."""
+    assert _driver_killed_while_worker_hogs_the_gil(tmp_path, "watchdog", wait=2.0)

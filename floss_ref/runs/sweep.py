@@ -28,7 +28,10 @@ Results directory::
 
 Engines: ``scheduler=None`` runs on ``jobs`` local worker processes (spawned, BLAS limited
 to one thread each, one task at a time each, so a dead process is blamed on its task;
-``jobs=0`` runs serially in this process).  With
+``jobs=0`` runs serially in this process).  A worker dies with its driver, even a driver
+killed by SIGKILL and even inside a C call that holds the GIL: on Linux the kernel kills it
+(``prctl(PR_SET_PDEATHSIG, SIGKILL)``); elsewhere a watchdog thread exits once the driver is
+gone, which needs the GIL.  With
 ``scheduler="tcp://host:port"`` the tasks go to a running dask.distributed scheduler
 (``pip install floss_ref[cluster]``); an unreachable address raises
 :class:`SweepError` after ``connect_timeout`` seconds.
@@ -36,12 +39,14 @@ to one thread each, one task at a time each, so a dead process is blamed on its 
 
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import importlib
 import json
 import multiprocessing
 import os
 import re
+import signal
 import threading
 import time
 import traceback
@@ -348,8 +353,29 @@ def _check_finished(results_dir, tasks, settings):
 def _worker_init(parent):
     for var in _BLAS_ENV:
         os.environ[var] = "1"
-    # a worker outlives a killed driver only until this notices (SIGKILL cannot be caught)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    # a driver killed by SIGKILL cannot tell its workers: the kernel does (Linux), or a thread
+    # notices (elsewhere, and as a second line); the thread needs the GIL, the kernel does not
+    if not _killed_with_parent(parent):
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+
+
+def _killed_with_parent(parent):
+    """Ask the kernel to SIGKILL this process when the thread that started it ends (Linux
+    ``prctl(PR_SET_PDEATHSIG)``), which holds even inside a C call that keeps the GIL.
+    The driver starts each worker from the thread that uses it and shuts it down before that
+    thread ends.  False where prctl is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):   # not Linux, or no prctl in the C library
+        return False
+    if os.getppid() != parent:   # the driver died before the request was made
+        os._exit(1)
+    return True
 
 
 def _exit_with_parent(parent, every=0.5):
