@@ -76,6 +76,7 @@ def test_a_changed_csv_value_changes_the_table(report, tmp_path, monkeypatch):
     ("APPENDIX_ROWS", "bench/bench_vs_jax_paper_run.txt", "19.9 s wall", "29.9 s wall"),
     ("MAIN_ROWS", "fig1b_targets/lr0.001_clip-none.txt", "0.1888", "0.0188"),
     ("MAIN_ROWS", "fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu_summary.csv", "-0.02569965668174507", "-0.5"),
+    ("APPENDIX_ROWS", "appK_convergence/appK_paper_runs.csv", "1,0,-0.416088,-0.404305", "1,0,-0.416088,-0.304305"),
 ])
 def test_a_changed_value_changes_the_main_and_appendix_tables(report, tmp_path, monkeypatch, rows, relpath, old, new):
     results = _copy_results(report, tmp_path, monkeypatch)
@@ -277,6 +278,13 @@ FIGURE_RUNS = {
     "results/fig3_copy_xor/fig3_quick_linear.png": "fig3_copy_xor/linear_quick.txt",
     "figures/sec7_quick.png": "sec7_control/sec7_quick.txt",
     "figures/sec7_paper_authors.png": "sec7_control/authors_lags-half",
+    "results/appK_convergence/appK_paper.png": "appK_convergence/appK_paper.txt",
+    "results/clv_flossing/clv_flossing_quick.png": "clv_flossing/clv_flossing_quick.txt",
+    "results/fig1_flossing/fig1_quick.png": "fig1_flossing/fig1_quick.txt",
+    "results/appD_diagnostics/appD_quick.png": "appD_diagnostics/appD_quick.txt",
+    "results/fig2_condition_number/fig2a.png": "fig2_condition_number/fig2.txt",
+    "results/fig2_condition_number/fig2b.png": "fig2_condition_number/fig2.txt",
+    "results/fig2_condition_number/fig2c.png": "fig2_condition_number/fig2.txt",
 }
 
 

@@ -13,11 +13,18 @@ weight gradient (Fig. 10).
     python validation/paper/appD_diagnostics.py --quick
     python validation/paper/appD_diagnostics.py --paper
 
-Writes validation/out/appD_diagnostics/{appD_<scale>.png, appD_<scale>.csv}.
+Writes into ``--out`` (default validation/out/appD_diagnostics/) appD_<scale>.txt (the printed
+output, its first line the provenance), appD_<scale>.png, appD_<scale>.csv (per network and
+diagnostic epoch: |dL/dh_0|, accuracy, sigma_i) and appD_<scale>_summary.csv (per network: the
+medians the table prints and the test accuracy).  The committed evidence of REPRODUCTION.md is
+made with ``--out validation/results/appD_diagnostics --results
+validation/out/appD_diagnostics/results_quick_evidence`` (a new directory, so that no task
+finished by older code is reused; the sweep's per-task files stay out of the repository).
 """
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -48,11 +55,19 @@ def main(argv=None):
     seeds = args.seeds or s["seeds"]
     cfgs = [TrainConfig(protocol=pr, seed=seed, **s["base"]) for pr in PROTOCOLS for seed in range(seeds)]
     tasks = sweep_tasks(cfgs)
-    res = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
+    with _common.Tee(os.path.join(out, f"appD_{args.scale}.txt")):
+        print(_common.provenance())
+        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        return _main(args, s, cfgs, tasks, out)
+
+
+def _main(args, s, cfgs, tasks, out):
+    start = time.perf_counter()
+    res = _common.sweep(args, NAME, tasks, {})
 
     fig, axes = _common.figure(3)
-    rows, medians = [], {}
+    rows, medians, per_network = [], {}, []
     width = max(1, cfgs[0].epochs // 100)
     print(f"{'protocol':>9} {'median |dL/dh0| first 100 ep':>29} {'after ep 500':>13} "
           f"{'median sigma_1/sigma_' + str(s['sv'][2]) + ' (ep < 500)':>30} {'test acc':>9}")
@@ -76,12 +91,18 @@ def main(argv=None):
         print(f"{protocol:>9} {np.median(h0[:, :100]):>29.3g} {np.median(h0[:, 500:]):>13.3g} {ratio:>30.3g} "
               f"{np.median([float(r['summary/test_accuracy']) for r in runs]):>9.3f}")
         for seed, r in enumerate(runs):
+            per_network.append([protocol, seed, float(np.median(h0[seed, :100])), float(np.median(h0[seed, 500:])),
+                                float(np.median(sv[seed, early, 0] / sv[seed, early, s["sv"][2] - 1])),
+                                float(r["summary/test_accuracy"])])
             for j, e in enumerate(diag):
                 rows.append([protocol, seed, int(e), float(r["history/h0_grad_norm"][e]),
                              float(r["history/accuracy"][e]), *[float(sv[seed, j, i - 1]) for i in s["sv"]]])
     _common.write_csv(os.path.join(out, f"appD_{args.scale}.csv"),
                       ["protocol", "seed", "epoch", "h0_grad_norm", "accuracy",
                        *[f"sigma_{i}" for i in s["sv"]]], rows)
+    _common.write_csv(os.path.join(out, f"appD_{args.scale}_summary.csv"),
+                      ["protocol", "seed", "median_h0_grad_norm_first_100", "median_h0_grad_norm_after_500",
+                       f"median_sigma_1_over_sigma_{s['sv'][2]}_before_500", "test_accuracy"], per_network)
     axes[0][0].set(xlabel="epoch", ylabel=r"$|dL/dh_0|$", yscale="log", title="Fig. 8A: median, 25-75 %")
     axes[0][1].set(xlabel="epoch", ylabel=f"accuracy (moving mean, {width})", ylim=(0.4, 1.02),
                    title="accuracy: mean, 25-75 %")
@@ -100,6 +121,7 @@ def main(argv=None):
         verdicts.check("flossing raises the subordinate singular values of dL/dW (sigma_1/sigma_j lower)",
                        ratio_d < ratio_n, f"{ratio_d:.3g} vs {ratio_n:.3g}")
         verdicts.check("with flossing the accuracy leaves chance", acc_d > acc_n, f"{acc_d:.3f} vs {acc_n:.3f}")
+    print(f"time: {time.perf_counter() - start:.0f} s")
     return verdicts.exit_code()
 
 

@@ -15,8 +15,15 @@ B. The angle between dL/dh and the leading covariant vector for trained networks
    covariant vectors at t_0 come from the whole sequence (100 forward, 100 backward
    transient steps).  For scale: the angle of a random direction with v_1 is near 90 deg.
 
-Prints the figures; writes validation/out/clv_flossing/clv_flossing_<scale>.png.  No
-pass/fail target: this is an observation, not a claim of the paper.
+Prints the figures; writes into ``--out`` (default validation/out/clv_flossing/):
+clv_flossing_<scale>.txt (the printed output, its first line the provenance),
+clv_flossing_<scale>.csv (part B, per protocol and sequence: the angle of dL/dh_(t0) and of a
+random direction with v_1, and the network's test accuracy), clv_flossing_<scale>_geometry.csv
+(part A, per time: smallest pairwise angle and condition number, before and after) and
+clv_flossing_<scale>.png.  The committed evidence of REPRODUCTION.md is made with
+``--out validation/results/clv_flossing`` (as fig6_lstm_relu.py's ``--out-dir``).  No
+pass/fail target: this is an observation, not a claim of the paper (App. D's claim is about
+the overlap over training epochs; this script measures it once, after training).
 
     python validation/paper/clv_flossing.py [--quick | --paper]
 
@@ -91,6 +98,13 @@ def part_b(protocol, epochs):
 def main(argv=None):
     args = _common.scale_parser("clv_flossing", __doc__).parse_args(argv)
     args.out = _common.out_dir(args, "clv_flossing")
+    with _common.Tee(os.path.join(args.out, f"clv_flossing_{args.scale}.txt")):
+        print(_common.provenance())
+        print("command: validation/paper/clv_flossing.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        _main(args)
+
+
+def _main(args):
     s = SCALE[args.scale]
     start = time.perf_counter()
     with threadpool_limits(1):
@@ -102,17 +116,25 @@ def main(argv=None):
             print(f"   {label:6s}: CLV rates {np.round(rates[:4], 3)} ...; smallest pairwise angle median "
                   f"{np.median(smallest):.1f} deg [25 %: {np.percentile(smallest, 25):.1f}]; condition number "
                   f"median {np.median(cond):.3g} [75 %: {np.percentile(cond, 75):.3g}]")
-        results_b = {}
+        results_b, rows_b = {}, []
         for protocol in ("none", "during"):
             print(f"B. trained network, protocol {protocol}, {s['train_epochs']} epochs (demo configuration)",
                   flush=True)
             angle, angle_random, acc = part_b(protocol, s["train_epochs"])
             results_b[protocol] = angle
+            rows_b += [[protocol, i, float(a), float(r), float(acc)] for i, (a, r) in enumerate(zip(angle, angle_random))]
             print(f"   test accuracy {acc:.3f}; angle(dL/dh_t0, v_1) median "
                   f"{np.median(angle):.1f} deg [25-75 %: {np.percentile(angle, 25):.1f}-"
                   f"{np.percentile(angle, 75):.1f}] over 64 sequences; a random direction: "
                   f"{np.median(angle_random):.1f} deg")
     print(f"{time.perf_counter() - start:.0f} s")
+    _common.write_csv(os.path.join(args.out, f"clv_flossing_{args.scale}.csv"),
+                      ["protocol", "sequence", "angle_grad_v1_deg", "angle_random_v1_deg", "test_accuracy"], rows_b)
+    _common.write_csv(os.path.join(args.out, f"clv_flossing_{args.scale}_geometry.csv"),
+                      ["time", "smallest_angle_before_deg", "condition_before", "smallest_angle_after_deg",
+                       "condition_after"],
+                      [[i, float(before[0][i]), float(before[1][i]), float(after[0][i]), float(after[1][i])]
+                       for i in range(len(before[0]))])
     plot(args, before, after, results_b)
 
 
@@ -140,4 +162,4 @@ def plot(args, before, after, results_b):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,12 +19,18 @@ acceptance check of B alone; this script draws B-D from the same kind of network
     python validation/paper/fig1_flossing.py --paper
     python validation/paper/fig1_flossing.py --quick --clip-norm none     # panel B with plain Adam
 
-Writes validation/out/fig1_flossing/{fig1_<scale>.png, fig1b_<scale>.csv, fig1c_<scale>.csv,
-fig1d_<scale>.csv} (with --clip-norm other than 1, <scale> becomes e.g. quick_clipnone).
+Writes into ``--out`` (default validation/out/fig1_flossing/) fig1_<scale>.txt (the printed
+output, its first line the provenance), fig1_<scale>.png, fig1b_<scale>.csv, fig1c_<scale>.csv
+(loss per epoch and network) and fig1d_<scale>.csv (the spectrum of each network before and after
+flossing k exponents); with --clip-norm other than 1, <scale> becomes e.g. quick_clipnone.  The
+committed evidence of REPRODUCTION.md is made with ``--out validation/results/fig1_flossing
+--results validation/out/fig1_flossing/results_quick_evidence`` (a new directory, so that no task
+finished by older code is reused; the sweep's per-task files stay out of the repository).
 """
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -84,8 +90,16 @@ def main(argv=None):
     if args.results is None:
         args.results = os.path.join(_common.out_dir(args, NAME), f"results_{tag}")
     tasks = make_tasks(args.scale, seeds, seeds_b, args.clip_norm)
-    res = _common.sweep(args, NAME, tasks, {})
     out = _common.out_dir(args, NAME)
+    with _common.Tee(os.path.join(out, f"fig1_{tag}.txt")):
+        print(_common.provenance())
+        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+        return _main(args, tasks, out, s, seeds, seeds_b, tag)
+
+
+def _main(args, tasks, out, s, seeds, seeds_b, tag):
+    start = time.perf_counter()
+    res = _common.sweep(args, NAME, tasks, {})
 
     fig, axes = _common.figure(4)
     # B
@@ -151,6 +165,7 @@ def main(argv=None):
     axd.set(xlabel="index i", ylabel=r"$\lambda_i$", title=f"D: spectra (N = {s['N']})")
     axd.legend(fontsize=7)
     _common.save(fig, os.path.join(out, f"fig1_{tag}.png"))
+    print(f"time: {time.perf_counter() - start:.0f} s")
     return verdicts.exit_code()
 
 

@@ -39,8 +39,12 @@ C  simulated against predicted ln kappa_2 over networks, numbers of flossed expo
    (0 = not flossed) and m in {5, 15, 30}, at horizons 100 .. 500.
 
 Flossed networks are cached in ``validation/out/`` (keyed by every setting that made
-them), so panels run separately share them.  Outputs: ``validation/out/fig2{a,b,c}.png``
-and ``.csv``.
+them), so panels run separately share them.  Outputs, in ``--out`` (default
+``validation/out/``): fig2.txt (the printed output, its first line the provenance), fig2a.csv
+(ln kappa_2 per network, trajectory and horizon), fig2a_slopes.csv (per network and state: the
+mean slope against lambda_1 - lambda_15), fig2b.csv, fig2c.csv and fig2{a,b,c}.png.  The
+committed evidence of REPRODUCTION.md is made with ``--out
+validation/results/fig2_condition_number`` (as fig6_lstm_relu.py's ``--out-dir``).
 
     python validation/paper/fig2_condition_number.py --panel A --quick      # minutes
     python validation/paper/fig2_condition_number.py --panel all            # paper size, about an hour
@@ -57,13 +61,18 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from floss_ref import VanillaRNN, floss, lyapunov_spectrum
-from floss_ref.core.precision import eq10_log_kappa, long_term_jacobian_svd
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # validation/
+sys.path.insert(0, HERE)
+import _common  # noqa: E402  (puts the checkout on sys.path: runs without installing)
+
+from floss_ref import VanillaRNN, floss, lyapunov_spectrum  # noqa: E402
+from floss_ref.core.precision import eq10_log_kappa, long_term_jacobian_svd  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
 
-OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "out")  # validation/out
+OUT = os.path.join(HERE, "out")  # validation/out: the cache of flossed networks
+DEST = OUT                       # where the tables and figures go (--out)
 FIT_RANGE = (100, 500)
 SLOPE_TOLERANCE = 0.05
 SE_TARGET = 0.02  # standard error of the mean slope, relative to lambda_1 - lambda_m
@@ -383,14 +392,14 @@ def plot_c(points, cfg):
 # ---- output ------------------------------------------------------------------------
 
 def write_csv(name, header, rows):
-    path = os.path.join(OUT, name)
+    path = os.path.join(DEST, name)
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows([header] + rows)
     print(f"  wrote {path}")
 
 
 def save(fig, name):
-    path = os.path.join(OUT, name)
+    path = os.path.join(DEST, name)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"  wrote {path}")
@@ -413,9 +422,21 @@ def main(argv=None):
     p.add_argument("--late-windows", action="store_true",
                    help="panel A: also fit the flossed networks' slopes over [500, 1000] and [1000, 2000]")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=OUT, help=f"directory for the tables, figures and printed output (default {OUT})")
     args = p.parse_args(argv)
-    cfg = settings(args)
+    global DEST
+    DEST = args.out
     os.makedirs(OUT, exist_ok=True)
+    os.makedirs(DEST, exist_ok=True)
+    with _common.Tee(os.path.join(DEST, "fig2.txt")):
+        print(_common.provenance())
+        print("command: validation/paper/fig2_condition_number.py "
+              + " ".join(argv if argv is not None else sys.argv[1:]))
+        return _main(args)
+
+
+def _main(args):
+    cfg = settings(args)
     start = time.perf_counter()
     ok = True
     with threadpool_limits(1):
