@@ -11,6 +11,8 @@ with flossing during training; spatial XOR with preflossing fails for d > 60.
     python validation/paper/fig4_xor_protocols.py --paper --timing    # App. F: one run on one core, timed
     python validation/paper/fig4_xor_protocols.py --paper --settings authors --init orthogonal \
         --tasks spatial_xor --delays 60 70 --seeds 3 --epochs 5000   # Fig. 14B/D (App. G: 5000 epochs)
+    python validation/paper/fig4_xor_protocols.py --paper --settings authors --tasks binary_xor --delays 70 \
+        --protocols during throughout --seeds 5 --curve-every 10   # Figs. 9 and 12: 10-epoch curves
 
 ``--timing`` runs one preflossing run (d = 70, seed 0) of the chosen scale in this process
 with BLAS on one thread and prints the seconds of the 500 preflossing epochs and of the
@@ -78,11 +80,17 @@ def setting_fields(args):
     if epochs is not None:
         fields["epochs"] = epochs
         label += f"_epochs{epochs}"
+    every = getattr(args, "curve_every", None)   # only this script has --curve-every
+    if every is not None:
+        label += f"_curve{every}"
     return fields, label
 
 
-def curve_every(scale):
-    """Paper-scale results keep 100-epoch block means instead of every epoch (small enough to commit)."""
+def curve_every(scale, every=None):
+    """Epochs per stored curve point: ``every`` (--curve-every) if given, else 100 at paper
+    scale (100-epoch block means, small enough to commit) and every epoch at quick scale."""
+    if every is not None:
+        return every
     return 100 if scale == "paper" else None
 
 
@@ -95,6 +103,8 @@ def sweep_settings(args):
         settings["init"] = args.init
     if getattr(args, "epochs", None) is not None:
         settings["epochs"] = args.epochs
+    if getattr(args, "curve_every", None) is not None:
+        settings["curve_every"] = args.curve_every
     return settings, (None if args.scale == "quick" and not settings else label)
 
 
@@ -110,7 +120,7 @@ def shared_sweep(args, name, cfgs, tasks, settings, label=None):
     """
     fields, _ = setting_fields(args)
     ours = configs(args.scale, TASKS, None, None, PROTOCOLS, fields)
-    own_task = dict(zip(ours, sweep_tasks(ours, curve_every=curve_every(args.scale))))
+    own_task = dict(zip(ours, sweep_tasks(ours, curve_every=curve_every(args.scale, getattr(args, "curve_every", None)))))
     shared = [i for i, (c, t) in enumerate(zip(cfgs, tasks))
               if c in own_task and own_task[c].describe() == t.describe()]
     rest = [i for i in range(len(tasks)) if i not in shared]
@@ -138,6 +148,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=_common.int_at_least(1), default=None,
                    help="training epochs instead of the scale's (Fig. 14B/D: 5000 at paper scale); the "
                         "results directory's name says so")
+    p.add_argument("--curve-every", type=_common.int_at_least(1), default=None,
+                   help="store the training curves as means over blocks of this many epochs (default: 100 at "
+                        "--paper, every epoch at --quick); the results directory's name says so (Figs. 9 and "
+                        "12: 10)")
     p.add_argument("--settings", choices=("ours", "authors", "input-scale"), default="ours",
                    help="'ours' (TrainConfig defaults); 'authors': where the paper is silent, the "
                         "authors' code's input scaling 1/n_in, readout init, per-array clipping and one h0 "
@@ -156,7 +170,11 @@ def main(argv=None):
         p.error("--xor-lags double applies to binary_xor only: add --tasks binary_xor")
     fields, _ = setting_fields(args)
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.protocols, fields)
-    tasks = sweep_tasks(cfgs, curve_every=curve_every(args.scale))
+    if args.curve_every is not None:
+        epochs = fields.get("epochs", SCALE[args.scale]["base"]["epochs"])
+        if epochs % args.curve_every:
+            p.error(f"--curve-every {args.curve_every} must divide the {epochs} training epochs")
+    tasks = sweep_tasks(cfgs, curve_every=curve_every(args.scale, args.curve_every))
     settings, label = sweep_settings(args)
     if args.report_only:
         from floss_ref.runs.sweep import load_results
