@@ -1396,9 +1396,13 @@ MAIN_ROWS = [
         figure="results/fig6_lstm_relu/relu_meanN_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: relu_meanN_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median "
         "of lambda_1^2 over the networks that have not broken down, with its 25-75 % band", details="fig-6"),
-    Row("Fig. 6C/D, ReLU networks with W mean -0.1 per entry (App. B read literally)", "- (10)",
-        "N = 32, g ~ U(0, 1), " + FIG6, "", not_committed,
-        command="python validation/paper/fig6_lstm_relu.py --cells relu --lr 1e-3 (and --lr 0.01)", details="fig-6"),
+    Row("Fig. 6C/D, ReLU networks with W mean -0.1 per entry (App. B read literally)", "10 (10)",
+        "N = 32, W mean -0.1 per entry, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/relu_entry_lr*",
+        _lstm_rows(0.0, "relu_entry"), posthoc=True, figure="results/fig6_lstm_relu/relu_entry_lr0.001/fig6_lstm_relu.png",
+        caption="lr 1e-3 (lr 0.01: relu_entry_lr0.01/): top lambda_1 of each of the 10 networks (-inf: every unit "
+        "silent, not drawn), bottom the median of lambda_1^2 over the networks that have not broken down",
+        command="python validation/paper/fig6_lstm_relu.py --cells relu --relu-mean-scale entry --lr 1e-3 (and --lr "
+        "0.01) --out-dir validation/results/fig6_lstm_relu/relu_entry_lr<lr>", details="fig-6"),
 ]
 
 APPENDIX_ROWS = [
