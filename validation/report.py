@@ -510,6 +510,62 @@ def _fig4_short():
     return measure
 
 
+def _fig12_fine():
+    """Fig. 12 on 10-epoch curves: per period of 100 epochs after epoch 1000, does the
+    accuracy drop to <= 0.6 in the first 10-epoch block after the episode and recover to
+    >= 0.8 within the period?  Detrimental: median test accuracy below "during" (same seeds)."""
+    throughout_folder = "fig4_xor_protocols/authors_lags-half_curve10_throughout"
+    during_folder = "fig4_xor_protocols/authors_lags-half_curve10"
+    seeds, every, first_period = 3, 10, 10
+
+    def measure():
+        throughout, planned = sweep_results(throughout_folder, "binary_xor_d70_throughout_")
+        if len(throughout) < planned:
+            return f"{len(throughout)} of {planned} tasks", f"not graded yet ({len(throughout)} of {planned} tasks)"
+        try:
+            during, _ = sweep_results(during_folder, "binary_xor_d70_during_")
+        except NotRun:
+            during = {}
+        during = {n: r for n, r in during.items() if r[0]["seed"] < seeds}
+        if len(during) < seeds:
+            return (f"throughout {len(throughout)} of {planned} tasks; during {len(during)} of {seeds}",
+                    f"not graded yet (during: {len(during)} of {seeds} tasks)")
+        counts, periods = [], 0
+        for params, arrays in sorted(throughout.values(), key=lambda r: r[0]["seed"]):
+            acc = np.asarray(arrays["curve/accuracy"], dtype=float)
+            if int(arrays["summary/epochs"]) != acc.size * every:
+                raise EvidenceError(f"results/{throughout_folder}: seed {params['seed']} stores "
+                                    f"{acc.size} curve points, not one per {every} epochs")
+            blocks = acc.reshape(-1, 100 // every)[first_period:]    # (periods, 10 blocks), epochs >= 1000
+            periods = blocks.shape[0]
+            counts.append(int(np.sum((blocks[:, 0] <= 0.6) & (blocks.max(axis=1) >= 0.8))))
+        med = {name: float(np.median([float(a["summary/test_accuracy"]) for _, a in results.values()]))
+               for name, results in (("throughout", throughout), ("during", during))}
+        detrimental = med["throughout"] < med["during"]
+        recovering = sum(c >= periods / 2 for c in counts)
+        text = (f"median test accuracy: throughout {med['throughout']:.3f}, during (epochs 0-400) "
+                f"{med['during']:.3f} (seeds 0-{seeds - 1}); periods of 100 epochs after epoch 1000 that drop to <= 0.6 "
+                f"in their first 10 epochs and recover to >= 0.8 within the period: "
+                + ", ".join(str(c) for c in counts) + f" of {periods} per network; "
+                f"{core_hours(throughout):.2f} core-hours (throughout)")
+        verdict = ("not reproduced" if not detrimental else "reproduced" if recovering >= 2 else
+                   "partly (detrimental, as stated; the drop and recovery after each episode is not reproduced)")
+        return text, verdict
+    return measure
+
+
+def _fig9_fine():
+    """Fig. 9 on 10-epoch curves, aligned as the paper aligns it (validation/CRITERIA.md)."""
+    folder = "fig4_xor_protocols/authors_lags-half_curve10"
+
+    def measure():
+        results, planned = sweep_results(folder, "binary_xor_d70_during_")
+        if len(results) < planned:
+            return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
+        raise NotCommitted()
+    return measure
+
+
 def _appE_paper():
     folder = "fig3_copy_xor/linear_authors_inputs-text"
 
@@ -1289,6 +1345,20 @@ ROWS = [
         "E_f = 500 on k = 75, d = 60 and 70; " + AUTHORS + "; solved: test accuracy >= 0.9; " + DURING
         + " (App. G's text too)",
         "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial()),
+    Row("Fig. 9 (App. D.1): the rise of abs(dL/dh_0) precedes the epoch where accuracy leaves chance, aligned as "
+        "the paper aligns it (10-epoch curves)", "5 (not stated)", "binary XOR d = 70, lags (d/2, d), flossing "
+        "during training, N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75; " + AUTHORS + "; curves stored as "
+        "10-epoch means (the networks of Fig. 4A, rerun); abs(dL/dh_0) measured at training epochs, never inside an "
+        "episode; t_acc: first block with mean accuracy > 0.55; t_grad: the block after the last block before it with "
+        "abs(dL/dh_0) < 1e-3; " + DURING, "fig4_xor_protocols/authors_lags-half_curve10", _fig9_fine(),
+        known="the networks' final accuracies and 100-epoch curves (Fig. 4A's runs)"),
+    Row("Fig. 12 (App. D.2): flossing throughout training is detrimental; accuracy drops after each episode and "
+        "recovers in between (10-epoch curves)", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), E_f = 500 on "
+        "k = 75 before every 100th epoch (100 episodes), N = 80, T = 300, 10^4 epochs; " + AUTHORS + "; curves "
+        "stored as 10-epoch means (the networks of the Fig. 12 row, rerun)",
+        "fig4_xor_protocols/authors_lags-half_curve10_throughout", _fig12_fine(),
+        known="the networks' final accuracies and 100-epoch curves (the Fig. 12 row's runs): they end at chance, "
+        "at most 0.77 in any 100-epoch block"),
     Row("Fig. 4C/D at short delays: plain BPTT learns binary XOR below d = 40", "3 (20)",
         "binary XOR d = 10, 20 (lags (d/2, d)), spatial XOR d = 20, 30 (measured, not graded); N = 80, T = 300, "
         "10^4 epochs, E_f = 500 on k = 75; " + AUTHORS + "; " + DURING, "fig4_xor_protocols/authors_lags-half",
@@ -1381,9 +1451,6 @@ MAIN_ROWS = [
         "global-norm clipping at 0.03, input unscaled; " + DURING, "", not_committed,
         command="python validation/paper/fig4_xor_protocols.py --paper --tasks spatial_xor --delays 40 50 60 70 "
         "--seeds 3", details="fig-4-spatial-xor"),
-    Row("Fig. 5, quick size (the paper scale is graded in the first table)", "- (not stated)",
-        "binary XOR, N = 32, T = 100, 6000 epochs, flossing during training, k in {1, 32}, our settings; " + DURING, "",
-        not_committed, command="python validation/paper/fig5_k_delay.py --quick", details="fig-5"),
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median); one gain g for all gates, "
         "as the caption (App. B's initialisation is graded in the first table)", "10 (10)",
         "N = 32, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm"),
@@ -1506,6 +1573,10 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig4_xor_protocols/authors_lags-double": "Fig. 4A with the lags (d, 2d) of the authors' code",
     "fig4_xor_protocols/authors_lags-half_init-orthogonal": "Fig. 14A",
     "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000": "Fig. 14B/D (5000 epochs)",
+    "fig4_xor_protocols/authors_lags-half_curve10": "Fig. 9 on 10-epoch curves (Fig. 4A's d = 70 'during' networks "
+    "again)",
+    "fig4_xor_protocols/authors_lags-half_curve10_throughout": "Fig. 12 on 10-epoch curves (the Fig. 12 row's "
+    "networks again)",
     "fig4_xor_protocols/quick_attribution_ours": "the spatial XOR input-scaling attribution (quick size)",
     "fig4_xor_protocols/quick_attribution_input-scale": "the spatial XOR input-scaling attribution (quick size)",
     "fig4_xor_protocols/quick_attribution_authors": "the spatial XOR input-scaling attribution (quick size)",
@@ -1611,6 +1682,10 @@ TO_RUN = (
      "fig5_k_delay/authors_lags-half", None, 4 * 3 * 3, 1.0),
     ("Fig. 3 copy with k = 75 and Fig. 3B/D continuous XOR: 2 tasks x d in {10, 20, 30, 40, 50} x none, prefloss "
      "x 3 seeds", "fig3_copy_xor/authors_k75_inputs-text", None, 2 * 5 * 2 * 3, 1.0),
+    ("Fig. 9 on 10-epoch curves: binary XOR d = 70, during, 5 seeds", "fig4_xor_protocols/authors_lags-half_curve10",
+     None, 5, 1.0),
+    ("Fig. 12 on 10-epoch curves: binary XOR d = 70, throughout (100 episodes), 3 seeds",
+     "fig4_xor_protocols/authors_lags-half_curve10_throughout", None, 3, 6.5),
     ("Fig. 14B/D: d in {60, 70} x none, prefloss, during x 3 seeds, 5000 epochs",
      "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", None, 2 * 3 * 3, 0.5),
     ("Fig. 4C/D at short delays: binary XOR d = 10, 20 and spatial XOR d = 20, 30 x none, prefloss, during x "
