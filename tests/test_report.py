@@ -269,6 +269,8 @@ FIGURE_RUNS = {
     "results/fig6_lstm_relu/lstm_target-1_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_target-1_lr0.01",
     "results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_target-1_lr0.001",
     "results/fig5_k_delay/fig5_quick_prefloss.png": "fig5_k_delay/prefloss_quick.txt",
+    "figures/fig5_paper_authors.png": "fig5_k_delay/authors_lags-half",
+    "results/fig6_lstm_relu/relu_entry_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/relu_entry_lr0.001",
     "figures/fig9_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig12_binary_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig13_paper_authors.png": "fig13_trained_exponents/authors_lags-half",

@@ -1339,7 +1339,10 @@ ROWS = [
         "3 (not stated)", "binary XOR, lags (d/2, d), N = 80, T = 300, 10^4 epochs, flossing before and during "
         "training (E_f = 500 before epochs 0-400), k in {1, 4, 16, 40, 75}, d in {30, 50, 70}; " + AUTHORS
         + "; k*(d): smallest k with median accuracy >= 0.95; " + DURING,
-        "fig5_k_delay/authors_lags-half", _fig5(), known="its k = 75 arm is Fig. 4's committed runs"),
+        "fig5_k_delay/authors_lags-half", _fig5(), known="its k = 75 arm is Fig. 4's committed runs",
+        figure="figures/fig5_paper_authors.png", caption="left: mean test accuracy of 3 networks against d, one line "
+        "per k, 25-75 % band, dots single networks; middle: the same against k, one line per d; right: median test "
+        "accuracy on the (k, d) plane"),
     Row("Fig. 14B/D: spatial XOR, orthogonal initialisation: preflossing starts failing beyond d = 60, flossing "
         "during training goes further", "3 (not stated)", "orthogonal W, N = 80, T = 300, 5000 epochs (App. G), "
         "E_f = 500 on k = 75, d = 60 and 70; " + AUTHORS + "; solved: test accuracy >= 0.9; " + DURING
