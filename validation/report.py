@@ -558,11 +558,33 @@ def _fig9_fine():
     """Fig. 9 on 10-epoch curves, aligned as the paper aligns it (validation/CRITERIA.md)."""
     folder = "fig4_xor_protocols/authors_lags-half_curve10"
 
+    import fig9_gradient_precedes as fig9   # the definitions and the grading, as the script applies them
+    c = fig9.CRITERION
+
     def measure():
         results, planned = sweep_results(folder, "binary_xor_d70_during_")
         if len(results) < planned:
             return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
-        raise NotCommitted()
+        pairs, parts = [], []
+        for params, arrays in sorted(results.values(), key=lambda r: r[0]["seed"]):
+            where = f"results/{folder}: seed {params['seed']}"
+            try:
+                block = fig9.block_epochs(arrays, where)
+            except ValueError as exc:
+                raise EvidenceError(str(exc)) from None
+            if block != c["block"]:
+                raise EvidenceError(f"{where} stores {block}-epoch blocks, the criterion needs {c['block']}")
+            e_acc, _, _ = fig9.events(arrays["curve/accuracy"], arrays["curve/log10_h0_grad_norm"], c["margin"],
+                                      2.0, c["level"])
+            e_grad = fig9.last_below(arrays["curve/log10_h0_grad_norm"], e_acc, c["level"])
+            pairs.append((e_acc, e_grad))
+            parts.append("chance" if e_acc is None else f"{e_grad * block} / {e_acc * block}")
+        counts, verdict = fig9.grade_last(pairs, expected=len(c["seeds"]))
+        text = (f"t_grad / t_acc in epochs per network (seeds {', '.join(str(s) for s in c['seeds'])}): "
+                + "; ".join(parts) + f"; {counts['left']} of {counts['networks']} leave chance, t_grad earlier in "
+                f"{counts['precedes']}, the same 10-epoch block in {counts['coincides']}; "
+                f"{core_hours(results):.2f} core-hours")
+        return text, verdict
     return measure
 
 
