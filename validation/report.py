@@ -88,10 +88,12 @@ def sweep_results(folder, prefix=""):
     return out, len([n for n in tasks if n.startswith(prefix)])
 
 
-def csv_rows(folder, name, log=None):
+def csv_rows(folder, name, log=None, parse=None):
     """The rows of ``results/<folder>/<name>`` (a script's CSV), after checking that the
     script's output with its provenance line lies beside it: ``log``, by default the CSV's
-    name without ``_summary`` and with ``.txt``."""
+    name without ``_summary`` and with ``.txt``.  With ``parse``, each row's ``parse(row)``
+    instead; a row it cannot read (a missing column, a value that is not a number) is an
+    EvidenceError saying the file is damaged."""
     directory = os.path.join(RESULTS, folder)
     if not os.path.exists(directory):
         raise NotRun(folder)
@@ -104,9 +106,15 @@ def csv_rows(folder, name, log=None):
     script_output(folder, log)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+            rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise EvidenceError(f"{os.path.relpath(path, HERE)} is unreadable ({exc})") from None
+    if parse is None:
+        return rows
+    try:
+        return [parse(r) for r in rows]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise EvidenceError(f"{os.path.relpath(path, HERE)} is damaged ({exc})") from None
 
 
 def script_output(folder, name):
@@ -169,12 +177,10 @@ def _lstm_rows(target, stem=None):
         counts, medians, broken = {}, {}, {}
         for lr in ("0.001", "0.01"):
             folder = f"fig6_lstm_relu/{stem}_lr{lr}"
-            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv")
-            try:
-                after = np.array([float(r["lambda1_after"]) for r in rows])
-                broken[lr] = sum(r["status"] != "ok" for r in rows)
-            except (KeyError, ValueError) as exc:
-                raise EvidenceError(f"results/{folder}/fig6_lstm_relu_summary.csv is damaged ({exc})") from None
+            rows = csv_rows(folder, "fig6_lstm_relu_summary.csv",
+                            parse=lambda r: (float(r["lambda1_after"]), r["status"] != "ok"))
+            after = np.array([a for a, _ in rows])
+            broken[lr] = sum(b for _, b in rows)
             if after.size != 10:
                 raise EvidenceError(f"results/{folder}: {after.size} networks, the criterion needs 10")
             counts[lr] = int(np.sum(np.abs(after - target) <= 0.05))
@@ -808,11 +814,8 @@ def _fig7d():
     folder = "fig5_k_delay"
 
     def measure():
-        rows = csv_rows(folder, "fig5_summary_quick_prefloss.csv", log="prefloss_quick.txt")
-        try:
-            acc = {(int(r["delay"]), int(r["k"])): (float(r["median"]), int(r["n"])) for r in rows}
-        except (KeyError, ValueError) as exc:
-            raise EvidenceError(f"results/{folder}/fig5_summary_quick_prefloss.csv is damaged ({exc})") from None
+        acc = dict(csv_rows(folder, "fig5_summary_quick_prefloss.csv", log="prefloss_quick.txt",
+                            parse=lambda r: ((int(r["delay"]), int(r["k"])), (float(r["median"]), int(r["n"])))))
         delays, ks = sorted({d for d, _ in acc}), sorted({k for _, k in acc})
         text = "; ".join(f"d = {d}: median test accuracy " + " / ".join(f"{acc[(d, k)][0]:.3f}" for k in ks)
                          + f" for k = {' / '.join(map(str, ks))} ({acc[(d, ks[0])][1]} seeds)" for d in delays)
@@ -955,11 +958,8 @@ def _appE():
     folder = "fig3_copy_xor"
 
     def measure():
-        rows = csv_rows(folder, "fig3_summary_quick_linear.csv", log="linear_quick.txt")
-        try:
-            mse = {(r["task"], int(r["delay"]), r["protocol"]): float(r["mean"]) for r in rows}
-        except (KeyError, ValueError) as exc:
-            raise EvidenceError(f"results/{folder}/fig3_summary_quick_linear.csv is damaged ({exc})") from None
+        mse = dict(csv_rows(folder, "fig3_summary_quick_linear.csv", log="linear_quick.txt",
+                            parse=lambda r: ((r["task"], int(r["delay"]), r["protocol"]), float(r["mean"]))))
         parts, helps_copy, no_help_xor = [], False, True
         for task in ("copy", "xor"):
             delays = sorted(d for t, d, p in mse if t == task and p == "none")
@@ -1211,14 +1211,10 @@ def _fig1cd():
 
     def measure():
         name = "fig1d_quick.csv"
-        rows = csv_rows(folder, name, log="fig1_quick.txt")
-        try:
-            spectra = {}
-            for r in rows:
-                spectra.setdefault(int(r["k (0 = before)"]), []).append(
-                    [float(r[f"lambda{i}"]) for i in range(1, len(r) - 1)])
-        except (KeyError, ValueError) as exc:
-            raise EvidenceError(f"results/{folder}/{name} is damaged ({exc})") from None
+        spectra = {}
+        for k, spectrum in csv_rows(folder, name, log="fig1_quick.txt", parse=lambda r: (
+                int(r["k (0 = before)"]), [float(r[f"lambda{i}"]) for i in range(1, len(r) - 1)])):
+            spectra.setdefault(k, []).append(spectrum)
         ks = sorted(k for k in spectra if k > 0)
         if ks != [1, 16, 32]:
             raise EvidenceError(f"results/{folder}/{name}: k = {ks}, expected 1, 16, 32")
