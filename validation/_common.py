@@ -52,6 +52,26 @@ def provenance():
             f"{now}, load average {os.getloadavg()[0]:.2f}")
 
 
+def code_hash():
+    """A short hash of floss_ref's source (every ``.py`` file of the package, by path and
+    content): a cache of computed results keyed by it is not reused after the code changes,
+    committed or not."""
+    import hashlib
+
+    import floss_ref
+
+    root = os.path.dirname(os.path.abspath(floss_ref.__file__))
+    digest = hashlib.sha256()
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(directory, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
 def parser(name, doc):
     """An ArgumentParser with the options every figure script shares: the scale, the
     sweep's workers and results directory, the output directory."""

@@ -39,7 +39,8 @@ C  simulated against predicted ln kappa_2 over networks, numbers of flossed expo
    (0 = not flossed) and m in {5, 15, 30}, at horizons 100 .. 500.
 
 Flossed networks are cached in ``validation/out/`` (keyed by every setting that made
-them), so panels run separately share them.  Outputs, in ``--out`` (default
+them and by a hash of floss_ref's source, so that a code change is never served an old
+network), so panels run separately share them.  Outputs, in ``--out`` (default
 ``validation/out/``): fig2.txt (the printed output, its first line the provenance), fig2a.csv
 (ln kappa_2 per network, trajectory and horizon), fig2a_slopes.csv (per network and state: the
 mean slope against lambda_1 - lambda_15), fig2b.csv, fig2c.csv and fig2{a,b,c}.png.  The
@@ -67,6 +68,7 @@ import _common  # noqa: E402  (puts the checkout on sys.path: runs without insta
 
 from floss_ref import VanillaRNN, floss, lyapunov_spectrum  # noqa: E402
 from floss_ref.core.precision import eq10_log_kappa, long_term_jacobian_svd  # noqa: E402
+from floss_ref.runs.io import atomic_savez  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
@@ -110,7 +112,7 @@ def networks(cfg, k_floss):
     if k_floss == 0:
         return [_single(init, r) for r in range(n_nets)]
     key = (f"fig2_nets_N{N}_nets{n_nets}_k{k_floss}_E{cfg['epochs']}_T{cfg['T_floss']}"
-           f"_tr{cfg['floss_transient']}_lr{cfg['lr']}_s{cfg['seed']}.npz")
+           f"_tr{cfg['floss_transient']}_lr{cfg['lr']}_s{cfg['seed']}_code{_common.code_hash()}.npz")
     path = os.path.join(OUT, key)
     if os.path.exists(path):
         with np.load(path) as f:
@@ -122,7 +124,7 @@ def networks(cfg, k_floss):
                      transient=cfg["floss_transient"], lr=cfg["lr"], inputs="bernoulli",
                      seed=cfg["seed"] + 1000 + k_floss, progress=True)
         params = init.params
-        np.savez(path, **params)
+        atomic_savez(path, params)   # a stopped run leaves no partial cache file
         print(f"  flossed {n_nets} networks on k = {k_floss} exponents for {cfg['epochs']} epochs "
               f"in {time.perf_counter() - start:.0f} s; last-epoch loss {np.round(hist.loss[-1], 4)}")
     return [_single(VanillaRNN(params), r) for r in range(n_nets)]
