@@ -215,3 +215,19 @@ def test_a_precision_refusal_names_the_digits_asked_for():
         long_term_jacobian_svd(net, np.array([0.3, -0.2, 0.5]), T=6, m=2, horizons=[3], seed=0, prec=64, digits=12)
     with pytest.raises(ValueError, match="horizons must be a non-empty sequence of integers"):
         long_term_jacobian_svd(net, np.zeros(3), T=6, m=2, horizons=[[1], [2, 3]], seed=0)
+
+
+@pytest.mark.parametrize("name", ["auto_prec", "check"])
+@pytest.mark.parametrize("value", ["no", 1, np.array([True])])
+def test_flags_must_be_booleans(name, value):
+    """A string, number or array for a flag is refused naming it, not read as true or false
+    (a "no" string would have been truthy)."""
+    from floss_ref import VanillaRNN
+    from floss_ref.core.precision import long_term_jacobian_svd, product_svd
+
+    net = VanillaRNN.random(4, g=1.0, seed=0)
+    with pytest.raises(TypeError, match=name):
+        long_term_jacobian_svd(net, np.zeros(4), T=10, m=2, horizons=[5], seed=1, **{name: value})
+    Ds = np.stack([np.eye(4)] * 5)
+    with pytest.raises(TypeError, match=name):
+        product_svd(Ds, np.eye(4)[:, :2], [5], **{name: value})

@@ -318,6 +318,8 @@ def long_term_jacobian_svd(system, h0, xs=None, *, m, horizons, T=None, Q0=None,
     """
     n = getattr(system, "state_size", None)
     m = _validate.integer("m", m, minimum=1)
+    auto_prec = _validate.flag("auto_prec", auto_prec)     # before the trajectory is computed
+    check = _validate.flag("check", check)
     if n is not None and m > n:
         raise ValueError(f"m = {m} columns exceed the state size n = {n}: Q_tau is n x m with m <= n")
     n, h0, xs, T = single_trajectory_arguments(system, h0, xs, T)
@@ -407,6 +409,8 @@ def product_svd(Ds, Q0, horizons, *, prec=256, digits=10, auto_prec=False, check
     n, m = Q0.shape
     prec = _validate.integer("prec", prec, minimum=MIN_PREC)
     digits = _validate.real("digits", digits, minimum=0.0)
+    auto_prec = _validate.flag("auto_prec", auto_prec)
+    check = _validate.flag("check", check)
     with limit_blas(blas_threads):
         log_r = _qr_pass(Ds, Q0, horizons)
         log_kappa_qr = np.ptp(log_r, axis=1)
