@@ -276,7 +276,6 @@ FIGURE_RUNS = {
     "figures/fig13_paper_authors.png": "fig13_trained_exponents/authors_lags-half",
     "figures/fig13_quick.png": "fig13_trained_exponents/fig13_quick.txt",
     "figures/fig14_binary_paper_authors_orthogonal.png": "fig4_xor_protocols/authors_lags-half_init-orthogonal",
-    "figures/appE_linear_quick.png": "fig3_copy_xor/linear_quick.txt",
     "results/fig3_copy_xor/fig3_quick_linear.png": "fig3_copy_xor/linear_quick.txt",
     "figures/sec7_quick.png": "sec7_control/sec7_quick.txt",
     "figures/sec7_paper_authors.png": "sec7_control/authors_lags-half",

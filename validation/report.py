@@ -985,7 +985,38 @@ def _appE():
     return measure
 
 
-ACTS = 0.01   # a control acts if its loss starts its first episode at >= 0.01 (Sec. 7 control)
+
+
+def _sec7_effect():
+    """The first episode of each Sec. 7 arm, measured by ``sec7_control.py --effect`` at paper
+    scale: per arm, the ranges over the networks (as text) and whether it acts."""
+    folder, name = "sec7_control", "sec7_effect_paper.csv"
+    keys = ("rho_before", "rho_after", "dW_rel", "lambda1_before", "lambda1_after", "loss_first", "loss_last")
+    rows = csv_rows(folder, name, log="sec7_effect_paper.txt", parse=lambda r: (
+        r["kind"], float(r["weight"]), {k: float(r[k]) for k in keys}, float(r["max_rho_diff_vs_w1"])))
+    kinds = {"spectral_radius": "spectral_radius", "jacobian_norm": "jacobian_norm", "flossing": "during"}
+    out = {}
+    for kind, arm in kinds.items():
+        runs = [v for k, w, v, _ in rows if k == kind and w == 1]
+        if len(runs) != 3:
+            raise EvidenceError(f"results/{folder}/{name}: {len(runs)} networks of {kind} at weight 1, expected 3")
+        col = {k: np.array([v[k] for v in runs]) for k in keys}
+
+        def span(k, fmt):
+            lo, hi = col[k].min(), col[k].max()
+            return fmt(lo) if fmt(lo) == fmt(hi) else f"[{fmt(lo)}, {fmt(hi)}]"
+        out[arm] = {k: span(k, (lambda x: f"{x:.3f}") if not k.startswith("loss") else _sci) for k in keys}
+        out[arm]["dW_rel"] = span("dW_rel", lambda x: f"{x:.2f}")
+        out[arm]["acts"] = (np.median(col["loss_last"] / col["loss_first"]) <= 0.01
+                            and np.median(col["dW_rel"]) >= 0.01)
+        if kind == "spectral_radius":
+            shift = np.abs(col["lambda1_after"] - col["lambda1_before"])
+            out["spectral_lambda_shift"] = f"at most {shift.max():.2f}"
+    weighted = [d for k, w, _, d in rows if k == "spectral_radius" and w != 1]
+    if not weighted or not all(np.isfinite(weighted)):
+        raise EvidenceError(f"results/{folder}/{name}: no finite weight comparison of the spectral-radius episode")
+    out["weight_diff"] = max(weighted)
+    return out
 
 
 def _sec7():
@@ -1026,29 +1057,31 @@ def _sec7():
                 f"and its median log10 abs(dL/dh_0) (first 5 and other 100-epoch blocks) stays within "
                 f"{spectral_gap:.1f} decades of that without flossing, flossing's {min(floss_gap):.0f}-"
                 f"{max(floss_gap):.0f} decades above it")
-        if spectral_gap < min(floss_gap) / 2:
-            text += ": the spectral-radius control hardly acts"
-        # a control counts only if it acts: its loss starts the first episode at >= ACTS in the
-        # median, i.e. rho(W) or log sigma_1(D_s) starts at least 0.1 from its target
-        controls = {"spectral_radius": ("spectral-radius", "rho(W)"),
-                    "jacobian_norm": ("one-step-Jacobian", "sigma_1(D_s)")}
-        acting = [a for a in controls if np.median(first[a]) >= ACTS]
+        effect = _sec7_effect()
+        text += (f"; the first episode, from the network each run builds (sec7_effect_paper.csv, weight 1; [lowest, "
+                 f"highest] over the 3 networks): "
+                 + "; ".join(f"{names[a]}: rho(W) {effect[a]['rho_before']} -> {effect[a]['rho_after']}, "
+                             f"abs(dW)/abs(W) {effect[a]['dW_rel']}, lambda_1 {effect[a]['lambda1_before']} -> "
+                             f"{effect[a]['lambda1_after']}, objective {effect[a]['loss_first']} -> "
+                             f"{effect[a]['loss_last']}" for a in ("spectral_radius", "jacobian_norm", "during"))
+                 + f"; weights 100 and 1e4 change the spectral-radius episode's rho(W) by at most "
+                 f"{_sci(effect['weight_diff'])} (Adam is scale-invariant), so the weight stated is 1")
+        # a control counts only if it acts: its first episode reduces its objective at least
+        # 100-fold and changes W by at least 1 % (median over the networks)
+        controls = {"spectral_radius": "spectral-radius", "jacobian_norm": "one-step-Jacobian"}
+        acting = [a for a in controls if effect[a]["acts"]]
         below = [a for a in acting if med[a] <= med["during"] - 0.1]
         idle = [a for a in controls if a not in acting]
         if idle:
-            text += (f"; a control counts only if its loss starts the first episode at >= {ACTS:g} in the median, "
-                     "which that of the " + " and the ".join(controls[a][0] for a in idle) + " control does not")
+            text += "; " + " and ".join(controls[a] for a in idle) + " control does not act"
         text += ". Quick (N = 32, d = 30): " + ", ".join(f"{names[a]} {quick[a]:.3f}" for a in arms)
         if not acting:
             verdict = "not graded (no control acts)"
         elif len(below) == 2:
-            verdict = "reproduced"
+            verdict = ("reproduced (caveat: at g = 1 rho(W) starts within 0.08 of 1, so the spectral-radius episode "
+                       "has little to do: it moves lambda_1 by " + effect["spectral_lambda_shift"] + ")")
         elif below:
-            verdict = "partly"
-            if idle:
-                verdict += (" (only the " + " and the ".join(controls[a][0] for a in acting) + " arm is informative; "
-                            + "; ".join(f"the {controls[a][0]} arm at a gain where {controls[a][1]} moves"
-                                        for a in idle) + " is not run)")
+            verdict = "partly (only the " + " and the ".join(controls[a] for a in below) + " arm ends below flossing)"
         else:
             verdict = "not reproduced"
         return text, verdict
