@@ -17,12 +17,17 @@ yet at 0, rather than flossed to a biased estimate.
 """
 
 import argparse
+import os
 import sys
 
 import numpy as np
 
-from floss_ref import VanillaRNN, floss, lyapunov_spectrum
-from floss_ref._threads import limit_blas
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [FOLDER, os.path.dirname(FOLDER)]  # this folder's scripts, and validation/ (_common)
+import _common  # noqa: E402,F401  (puts the checkout on sys.path: runs without installing)
+
+from floss_ref import VanillaRNN, floss, lyapunov_spectrum  # noqa: E402
+from floss_ref._threads import limit_blas  # noqa: E402
 
 if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log file
     sys.stdout.reconfigure(line_buffering=True)
