@@ -42,6 +42,11 @@ TINY = {
     "appD_diagnostics": lambda m, t, mp: (
         mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, task="binary_xor", delay=4), seeds=1, sv=(1, 2, 3))),
         sweep_args(t)),
+    "appD_clv_overlap": lambda m, t, mp: (
+        mp.setitem(m.SCALE, "quick", dict(base=dict(BASE, task="binary_xor", diag_every=0), seeds=1,
+                                          measure=dict(t0=30, tail=20, sequences=8, k_clv=3))),
+        ["--quick", "--delay", "4", "--every", "10", "--jobs", "0", "--out", str(t / "out"), "--results",
+         str(t / "results")]),
     "appK_convergence": lambda m, t, mp: (
         mp.setitem(m.SCALE, "quick", dict(N=8, T=300, n_runs=3)), mp.setattr(m, "INDICES", (1, 4, 8)),
         sweep_args(t)),
@@ -71,6 +76,8 @@ TINY = {
         mp.setitem(m.SCALE, "quick", dict(T=400)), mp.setattr(m, "LONG_RUN", (2, 2000)),
         mp.setattr(m, "HENON_STEPS", 4000), mp.setattr(m, "CLV_STEPS", 600), ["--quick", "--out", str(t)]),
     "bench_flossing": lambda m, t, mp: (None, ["--repeat", "1"]),
+    # the checkout against itself: one repeat of each process
+    "bench_ab": lambda m, t, mp: (None, [str(VALIDATION.parent), str(VALIDATION.parent), "--repeat", "1"]),
     "bench_training": lambda m, t, mp: (None, ["--repeats", "1", "--block", "1", "--N", "8", "--T", "80"]),
     "bench_lstm": lambda m, t, mp: (None, ["--repeats", "1", "--N", "6", "--k", "4", "--T", "30"]),
     "bench_precision": lambda m, t, mp: (None, ["--quick", "--repeats", "1"]),
