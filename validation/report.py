@@ -277,7 +277,9 @@ def _unstable_relu():
             text += f"; at lr 1e-3 those that reach 0 have g = {gains(ok)}, those that fail g = {gains(failed)}"
         text += (f". Without the epoch-0 stand-in {plain['0.001'][1]} start with lambda_1 > 0, and "
                  f"{plain['0.001'][0]} of them end within 0.05 of 0 at lr 1e-3, {plain['0.01'][0]} at lr 0.01")
-        if verdict_plain == verdict:
+        same = verdict_plain == verdict
+        verdict += " at g ~ U(0, 3)"
+        if same:
             verdict += " (the same without the epoch-0 stand-in, which was added after the results were known)"
         else:
             verdict += (f" with the epoch-0 stand-in, which was added after the results were known; "
@@ -615,6 +617,33 @@ def _fig9_fine():
                 f"{counts['precedes']}, the same 10-epoch block in {counts['coincides']}; "
                 f"{core_hours(results):.2f} core-hours")
         return text, verdict
+    return measure
+
+
+def _appD_clv():
+    """App. D's overlap of dL/dh_0 with the first covariant vector over training (quick size),
+    graded as appD_clv_overlap.py grades it (validation/CRITERIA.md)."""
+    import appD_clv_overlap as clv   # the definitions and the grading, as the script applies them
+    folder = "appD_clv_overlap/quick"
+
+    def measure():
+        results, planned = sweep_results(folder, "binary_xor_d20_")
+        if len(results) < planned:
+            return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
+        networks, parts = [], {}
+        for params, arrays in sorted(results.values(), key=lambda r: (r[0]["protocol"], r[0]["seed"])):
+            t = clv.t_acc(arrays["accuracy_blocks"])
+            r = clv.rise(arrays["epochs"], arrays["overlap"], t)
+            networks.append((params["protocol"], r["status"]))
+            parts.setdefault(params["protocol"], []).append(
+                "chance" if t is None else f"{r['before']:.2f} -> {r['after']:.2f} at epoch {t}")
+        per, verdict = clv.grade(networks)
+        text = ("median overlap abs(cos) before -> after the epoch where accuracy leaves chance, per network: "
+                + "; ".join(f"{p}: " + ", ".join(v) + f" ({per[p][2]} of {per[p][1]} that leave chance rise "
+                            f"2-fold)" for p, v in parts.items())
+                + f"; a random direction: {np.median([np.median(a['overlap_random']) for _, a in results.values()]):.2f}"
+                f" in the median; {core_hours(results):.2f} core-hours")
+        return text, verdict + " (quick size)"
     return measure
 
 
@@ -1426,7 +1455,11 @@ ROWS = [
         "during training goes further", "3 (not stated)", "orthogonal W, N = 80, T = 300, 5000 epochs (App. G), "
         "E_f = 500 on k = 75, d = 60 and 70; " + AUTHORS + "; solved: test accuracy >= 0.9; " + DURING
         + " (App. G's text too)",
-        "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial()),
+        "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial(),
+        figure="figures/fig14_spatial_paper_authors_orthogonal_epochs5000.png",
+        caption="left: mean accuracy curve of the 3 networks per protocol at d = 70 (100-epoch block means, drawn "
+        "as a moving mean), 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per "
+        "protocol and delay, 25-75 % band, dots single networks"),
     Row("Fig. 9 (App. D.1): the rise of abs(dL/dh_0) precedes the epoch where accuracy leaves chance, aligned as "
         "the paper aligns it (10-epoch curves)", "5 (not stated)", "binary XOR d = 70, lags (d/2, d), flossing "
         "during training, N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75; " + AUTHORS + "; curves stored as "
@@ -1434,6 +1467,16 @@ ROWS = [
         "episode; t_acc: first block with mean accuracy > 0.55; t_grad: the block after the last block before it with "
         "abs(dL/dh_0) < 1e-3; " + DURING, "fig4_xor_protocols/authors_lags-half_curve10", _fig9_fine(),
         known="the networks' final accuracies and 100-epoch curves (Fig. 4A's runs)"),
+    Row("App. D.1: the overlap of dL/dh_0 with the first covariant Lyapunov vector rises around the epoch where "
+        "accuracy leaves chance, with and without flossing", "3 (not stated)", "quick size: binary XOR d = 20, lags "
+        "(d/2, d), N = 32, T = 100, B = 16, 3000 epochs, W ~ N(0, g^2/N) with g = 1, our settings (Adam lr 1e-3, "
+        "global-norm clipping at 0.03, input unscaled), none and during (E_f = 300 on k = 32 before epochs 0-400); "
+        "every 20 epochs on 64 fixed sequences of 200 steps, at t0 = 100: abs(cos) of dL/dh_(t0) with the first "
+        "covariant vector (100 forward, 99 backward transient steps); rises: median over the 200 epochs after "
+        "accuracy leaves chance (first 10-epoch block > 0.55) >= 2 x that over the 200 before",
+        "appD_clv_overlap/quick", _appD_clv(), figure="results/appD_clv_overlap/quick/appD_clv_overlap_quick.png",
+        caption="median overlap over the 64 sequences against the epoch relative to where accuracy leaves chance, one "
+        "faint line per network, one panel per protocol; dotted: a random direction"),
     Row("Fig. 12 (App. D.2): flossing throughout training is detrimental; accuracy drops after each episode and "
         "recovers in between (10-epoch curves)", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), E_f = 500 on "
         "k = 75 before every 100th epoch (100 episodes), N = 80, T = 300, 10^4 epochs; " + AUTHORS + "; curves "
@@ -1580,13 +1623,15 @@ APPENDIX_ROWS = [
         "3-5 (20)", "the runs it was graded on: authors_lags-half (binary XOR d = 30, 50, 70, 90, lags (d/2, d); "
         "spatial XOR d = 40-80), authors_lags-double and authors_lags-half_init-orthogonal (binary XOR d = 70); the "
         "authors' settings, N = 80, 10^4 epochs; curves stored as 100-epoch means; threshold the paper's "
-        "abs(dL/dh_0) = 1e-3 (Fig. 9B); " + DURING, "fig4_xor_protocols/", _fig9(), posthoc=True,
+        "abs(dL/dh_0) = 1e-3 (Fig. 9B); protocols none, prefloss and during (the 3 'throughout' networks of Fig. "
+        "12 are not counted); " + DURING, "fig4_xor_protocols/", _fig9(), posthoc=True,
         figure="figures/fig9_authors_lags-half.png",
-        caption="authors_lags-half only: one line per network (100-epoch means, no median or mean), dotted lines "
-        "at the level 1e-4, not the paper's 1e-3", details="figs-8cd-9-11"),
+        caption="authors_lags-half only: one line per network (100-epoch means, no median or mean), dashed lines "
+        "at the paper's level 1e-3 (top) and at the accuracy 0.55 (bottom)", details="figs-8cd-9-11"),
     Row("Fig. 12 (App. D.2): flossing every 100 epochs throughout training is detrimental: accuracy drops to "
         "chance after each episode and recovers in between", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), "
-        "E_f = 500 on k = 75 before every 100th epoch (100 episodes), N = 80, 10^4 epochs; " + AUTHORS + "; " + DURING,
+        "E_f = 500 on k = 75 before every 100th epoch (100 episodes), N = 80, 10^4 epochs; " + AUTHORS + "; "
+        "compared with flossing before epochs 0-400 only ('during') and none, the same seeds",
         "fig4_xor_protocols/authors_lags-half", _fig12(), posthoc=True,
         figure="figures/fig12_binary_paper_authors.png",
         caption="left: mean accuracy curve of 3 networks per protocol (100-epoch means), throughout against "
@@ -1671,6 +1716,7 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig5_k_delay/authors_lags-half": "Fig. 5 / Figs. 7A-C (k < 75)",
     "fig13_trained_exponents/authors_lags-half": "Fig. 13 (d = 40-80: Fig. 4's spatial XOR runs again, with the "
     "spectrum)",
+    "appD_clv_overlap/quick": "App. D.1's covariant-vector overlap over training (quick size)",
     "sec7_control/authors_lags-half": "Sec. 7 control (its none and during arms: copies of Fig. 4's runs)",
 }
 
