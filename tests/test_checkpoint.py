@@ -487,3 +487,19 @@ def test_a_header_with_nan_is_refused_when_written(tmp_path):
     with pytest.raises(ValueError, match="must be JSON without NaN or infinities"):
         save_checkpoint(tmp_path / "run.npz", {"lr": float("nan")}, {"x": np.zeros(2)}, {"epoch": 0})
     assert os.listdir(tmp_path) == []
+
+
+def test_history_json_is_strict_json_with_infinities_as_strings(tmp_path):
+    """A history holding NaN and +-inf (lambda_1 = -inf where every ReLU unit is silent) is
+    written as strict JSON, which floss_ref's own bounded reader accepts: NaN as null, +-inf as
+    "inf" / "-inf" (json.dumps alone would write the token -Infinity, which the reader refuses)."""
+    from floss_ref.runs.checkpoint import save_history
+    from floss_ref.runs.io import read_json
+
+    path = tmp_path / "history.json"
+    save_history(path, {"N": 4}, {"x": np.array([[1.5, np.nan], [-np.inf, np.inf]]), "n": np.arange(2)}, 3)
+    text = path.read_text()
+    json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard token {token} in {text}"))
+    doc = read_json(path, what="history")
+    assert doc["history"]["x"] == [[1.5, None], ["-inf", "inf"]]
+    assert doc["history"]["n"] == [0, 1] and doc["epochs_done"] == 3

@@ -159,7 +159,8 @@ def _check_config(path, stored, config, read_as=None):
 def save_history(path, config, history, epochs_done):
     """Write a training history with its configuration, atomically, as ``.npz`` (the
     arrays plus ``config_json``) or ``.json`` (``config``, ``epochs_done``, ``history``
-    with NaN written as null).
+    with NaN written as null and +-infinity as the strings ``"inf"`` and ``"-inf"``: JSON has
+    no such numbers, and a strict reader, floss_ref's own included, refuses ``Infinity``).
 
     path : str or os.PathLike, ending in .npz or .json
     config : dict (JSON-able)
@@ -174,15 +175,18 @@ def save_history(path, config, history, epochs_done):
     elif path.endswith(".json"):
         doc = {"config": config, "epochs_done": epochs_done,
                "history": {name: _json_ready(v) for name, v in history.items()}}
-        text = json.dumps(doc).encode()
+        text = json.dumps(doc, allow_nan=False).encode()   # strict JSON: no NaN or Infinity tokens
         atomic_write(path, lambda f: f.write(text))
     else:
         raise ValueError(f"history path must end in .json or .npz, got {path!r}")
 
 
 def _json_ready(v):
-    """ndarray -> nested lists with NaN as null (JSON has no NaN)."""
+    """ndarray -> nested lists with NaN as null and +-inf as "inf" / "-inf" (JSON has
+    neither)."""
     v = np.asarray(v)
     if v.dtype.kind == "f":
-        return np.where(np.isnan(v), None, v).tolist()
+        out = np.where(np.isnan(v), None, v.astype(object))
+        out = np.where(np.isposinf(v), "inf", out)
+        return np.where(np.isneginf(v), "-inf", out).tolist()
     return v.tolist()
