@@ -152,6 +152,18 @@ def test_F5_malformed_index_entries_are_refused_naming_the_field(written, tmp_pa
     assert "cases.json" in str(info.value)
 
 
+@pytest.mark.parametrize("field, value", [("T", 40), ("t_ons", 1), ("transient", 4), ("cell", "lstm"),
+                                          ("k", 2), ("state_size", 7), ("n_in", 3)])
+def test_settings_that_disagree_with_the_name_or_the_arrays_are_refused(written, tmp_path, field, value):
+    """The hashes cover the arrays, not the settings: an edited setting of a case would
+    send a user's comparison to other settings; it is refused naming the case and field."""
+    d = _copy(written, tmp_path)
+    _edit_index(d, lambda i, e: e["settings"].update({field: value}))
+    with pytest.raises(ValueError, match=f"case 'gru_T20_tons3_tr0': settings field '{field}' is") as info:
+        vectors.load(d)
+    assert "cases.json" in str(info.value)
+
+
 def test_F5_an_index_nested_too_deep_or_not_json_is_refused(written, tmp_path):
     d = _copy(written, tmp_path)
     (d / "cases.json").write_text(deep_json(3000))

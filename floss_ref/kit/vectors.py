@@ -242,8 +242,29 @@ def load(directory):
             if got != entry["sha256"][key]:
                 raise ValueError(f"case {brief(name)}: array {key!r} of {entry['file']!r} has SHA-256 {got[:16]}..., "
                                  f"the index says {entry['sha256'][key][:16]}... (altered)")
+        _check_settings(name, entry["settings"], arrays, path)
         cases.append(Case(name, entry["settings"], arrays, entry["digits"]))
     return cases
+
+
+def _check_settings(name, settings, arrays, index_path):
+    """The settings of case ``name`` agree with its name and with its arrays' shapes (the
+    hashes cover the arrays, not the settings): a ValueError naming the case and the field."""
+    try:
+        expected = dict(zip(("cell", "T", "t_ons", "transient"), _parse(name)))
+    except ValueError:
+        raise ValueError(f"case {brief(name)} in {index_path!r}: not a case name of the form "
+                         "<cell>_T<T>_tons<t_ons>_tr<transient>") from None
+    shapes = {"T": arrays["xs"].shape[0] if "xs" in arrays and arrays["xs"].ndim == 2 else None,
+              "n_in": arrays["xs"].shape[1] if "xs" in arrays and arrays["xs"].ndim == 2 else None,
+              "state_size": arrays["Q0"].shape[0] if "Q0" in arrays and arrays["Q0"].ndim == 2 else None,
+              "k": arrays["Q0"].shape[1] if "Q0" in arrays and arrays["Q0"].ndim == 2 else None}
+    for field, value in list(expected.items()) + [(f, v) for f, v in shapes.items()]:
+        if value is None:
+            raise ValueError(f"case {brief(name)}: its file lacks a two-dimensional 'xs' or 'Q0' array")
+        if settings.get(field) != value:
+            raise ValueError(f"case {brief(name)}: settings field {field!r} is {brief(settings.get(field))} in "
+                             f"{index_path!r}, but the case's name and arrays say {value!r}")
 
 
 def _checked_entry(cases, name, source):
