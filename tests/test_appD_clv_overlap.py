@@ -1,5 +1,5 @@
 """validation/paper/appD_clv_overlap.py: the overlap of dL/dh_t0 with the first covariant
-vector over training (App. D.1).  Measuring leaves training bit for bit as it was, the
+vector over training (App. D).  Measuring leaves training bit for bit as it was, the
 measurement is clv_flossing.py's part B, and the criterion (t_acc, the windows, the grade)
 on hand-made inputs; one end-to-end run at a tiny size."""
 

@@ -1,6 +1,7 @@
 """validation/report.py: the claims tables of REPRODUCTION.md are what the committed results
 give, and a changed or damaged result file changes a table (so the check fails)."""
 
+import dataclasses
 import importlib
 import re
 import shutil
@@ -137,7 +138,7 @@ def test_bad_evidence_of_the_appendix_table_is_named_and_the_other_rows_go_on(re
     for prefix in ("| the demo", "| App. F: 500", "| App. F: \"only"):
         row = next(line for line in lines if line.startswith(prefix))
         assert "| evidence missing or damaged (see report.py's output) | **not graded** |" in row
-        assert not re.search(r"\d\.\d", row.split("|")[4])
+        assert not re.search(r"\d\.\d", _cell(report, row, "our numbers"))
     sec7 = next(line for line in lines if line.startswith("| Sec. 7 control"))
     assert "0.996" in sec7
 
@@ -147,8 +148,8 @@ def test_rows_whose_evidence_is_not_committed_show_no_number(report):
         lines, _ = report.table(rows)
         for row, line in zip(rows, lines[2:]):
             if row.measure is report.not_committed:
-                cells = line.split(" | ")
-                assert cells[3] == "-" and cells[4] == "**not run (evidence not committed)**", line
+                assert _cell(report, line, "our numbers") == "-", line
+                assert _cell(report, line, "verdict") == "**not run (evidence not committed)**", line
                 assert f"command: `{row.command}`" in line and row.command.startswith("python validation/")
 
 
@@ -176,6 +177,13 @@ def _line(lines, prefix):
     return next(line for line in lines if line.startswith("| " + prefix))
 
 
+def _cell(report, line, column):
+    """The cell of ``column`` (one of report.COLUMNS) in a generated claims-table line."""
+    cells = line[len("| "):-len(" |")].split(" | ")
+    assert len(cells) == len(report.COLUMNS), line[:80]
+    return cells[report.COLUMNS.index(column)]
+
+
 def test_a_caveat_of_what_was_known_is_printed_after_the_verdict(report):
     """A graded row whose criterion was written with part of its evidence known says so after
     its verdict; a row not run yet prints no caveat."""
@@ -183,7 +191,7 @@ def test_a_caveat_of_what_was_known_is_printed_after_the_verdict(report):
     rows = {row.claim: row for row in report.ROWS}
     assert sum(bool(row.known) for row in rows.values()) >= 4
     for row, line in zip(report.ROWS, lines[2:]):
-        verdict = line.split(" | ")[4]
+        verdict = _cell(report, line, "verdict")
         if row.known and "**not run**" not in verdict:
             assert verdict.endswith(f"(caveat: {row.known})"), line[:80]
         else:
@@ -208,7 +216,7 @@ def test_the_unstable_relu_row_grades_with_and_without_the_stand_in(report, tmp_
     path.write_text(text.replace(old, "0.4685745495718459,0.01"))
     lines, problems = report.table()
     assert not problems
-    verdict = _line(lines, "App. B.1, Fig. 6C/D").split(" | ")[4]
+    verdict = _cell(report, _line(lines, "App. B.1, Fig. 6C/D"), "verdict")
     assert verdict.startswith("**not reproduced at g ~ U(0, 3) with the epoch-0 stand-in") and verdict.endswith("partly without it**")
 
 
@@ -302,3 +310,96 @@ def test_every_figure_shown_is_drawn_from_committed_runs(report):
     for figure in shown:
         assert (VALIDATION / figure).is_file(), figure
         assert (VALIDATION / "results" / FIGURE_RUNS[figure]).exists(), (figure, FIGURE_RUNS[figure])
+
+
+# ---- the criteria of CRITERIA.md, shown beside each row ----------------------------------
+
+WORDS, CRITERION = "the paper's words (where)", "criterion (CRITERIA.md)"
+
+
+def test_every_row_names_a_row_of_criteria_md_and_shows_it(report):
+    """Each Row's criterion is the claim cell of a row of one of CRITERIA.md's two tables, and
+    its line of the generated table shows that row's quotation and grades, with any "as the
+    ... row above" of CRITERIA.md spelled out."""
+    criteria = report.read_criteria()
+    assert not criteria.broken and not criteria.damaged
+    assert {c.anchor for c in criteria.rows.values()} == {anchor for _, anchor in report.CRITERIA_TABLES}
+    claim_cells = [line.split(" | ")[0][2:] for line in (VALIDATION / "CRITERIA.md").read_text().splitlines()
+                   if line.startswith("| ")]
+    generated, problems = report.tables()
+    assert not problems, problems
+    named = set()
+    for (name, lines), (_, rows) in zip(generated, report.TABLES):
+        assert lines[0] == "| " + " | ".join(report.COLUMNS) + " |"
+        assert len(lines) == len(rows) + 2, name
+        for row, line in zip(rows, lines[2:]):
+            assert row.criterion in criteria.rows, (name, row.claim, row.criterion)
+            assert claim_cells.count(row.criterion) == 1, row.criterion
+            criterion = criteria.rows[row.criterion]
+            words, grades = _cell(report, line, WORDS), _cell(report, line, CRITERION)
+            assert grades.startswith(f"[{row.criterion}](CRITERIA.md#{criterion.anchor}): "), line[:80]
+            assert words not in ("", "-") and "row above" not in words + grades, line[:80]
+            if not criterion.words.startswith("as "):
+                assert words == criterion.words
+            named.add(row.criterion)
+    fig14a = _cell(report, _line(generated[2][1], "Fig. 14A"), CRITERION)
+    assert "the rule of the 'Fig. 4A (binary XOR, d = 70)' row: reproduced: none and prefloss at chance" in fig14a
+    # a posthoc row's criterion is in the table written after the results, or says why not
+    for row in report.ROWS + report.MAIN_ROWS + report.APPENDIX_ROWS:
+        if row.posthoc and criteria.rows[row.criterion].anchor == "criteria-fixed-before-the-runs":
+            assert row.criterion == "Fig. 3A/C, copy", row.claim     # CRITERIA.md's prose names this one
+
+
+def test_a_row_naming_a_missing_criterion_is_reported_and_the_others_go_on(report, monkeypatch, capsys):
+    """A Row whose criterion is not in CRITERIA.md is a problem naming the row; its line shows
+    no criterion (its numbers and verdict stay), the other rows are as they were, and the
+    command ends with exit 1 after printing every table."""
+    rows = list(report.APPENDIX_ROWS)
+    before, problems = report.table(rows)
+    assert not problems
+    i = next(i for i, row in enumerate(rows) if row.claim.startswith("App. K"))
+    rows[i] = dataclasses.replace(rows[i], criterion="App. K, a row CRITERIA.md does not have")
+    after, problems = report.table(rows)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(rows[i].claim + ": ") and "'App. K, a row CRITERIA.md does not have'" in problems[0]
+    assert "not a claim cell" in problems[0]
+    line = after[2 + i]
+    assert _cell(report, line, CRITERION) == "criterion missing or damaged (see report.py's output)"
+    assert _cell(report, line, WORDS) == "-"
+    for column in ("our numbers", "verdict", "settings"):
+        assert _cell(report, line, column) == _cell(report, before[2 + i], column)
+    assert after[:2 + i] + after[3 + i:] == before[:2 + i] + before[3 + i:]
+    monkeypatch.setattr(report, "TABLES", tuple((name, rows if name == "appendix claims" else old)
+                                                for name, old in report.TABLES))
+    assert report.main([]) == 1
+    out, err = capsys.readouterr()
+    assert "App. K, a row CRITERIA.md does not have" in err
+    assert all(f"{name}:\n" in out for name, _ in report.TABLES)
+
+
+def test_a_missing_or_damaged_criteria_file_names_each_row(report, tmp_path, monkeypatch):
+    path = tmp_path / "CRITERIA.md"
+    monkeypatch.setattr(report, "CRITERIA", str(path))
+    # missing: every row is named, and every row keeps its numbers
+    lines, problems = report.table(report.APPENDIX_ROWS)
+    assert len(problems) == len(report.APPENDIX_ROWS)
+    for row, problem in zip(report.APPENDIX_ROWS, problems):
+        assert problem.startswith(row.claim + ": ") and "CRITERIA.md is missing" in problem, problem
+    assert "0.996" in _cell(report, _line(lines, "Sec. 7 control"), "our numbers")
+    text = (VALIDATION / "CRITERIA.md").read_text()
+    app_k = next(line for line in text.splitlines() if line.startswith("| App. K |"))
+    # one row with a cell too few: that row alone
+    path.write_text(text.replace(app_k, app_k.rsplit(" |", 2)[0] + " |"))
+    lines, problems = report.table(report.APPENDIX_ROWS)
+    assert len(problems) == 1 and problems[0].startswith("App. K (Fig. 16): "), problems
+    assert "damaged" in problems[0] and "5 cells, expected 6" in problems[0]
+    assert "criterion missing or damaged" in _line(lines, "App. K") and "0.0001" in _line(lines, "App. K")
+    # a claim cell twice: the rows naming it
+    path.write_text(text + app_k + "\n")
+    _, problems = report.table(report.APPENDIX_ROWS)
+    assert len(problems) == 1 and "App. K (Fig. 16)" in problems[0] and "the same claim cell" in problems[0]
+    # the second table's heading gone: no row can be trusted, each is named
+    path.write_text(text.replace("## Criteria written after the results", "## Other criteria"))
+    _, problems = report.table(report.MAIN_ROWS)
+    assert len(problems) == len(report.MAIN_ROWS)
+    assert all("'## Criteria written after the results'" in p for p in problems), problems

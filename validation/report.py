@@ -5,10 +5,12 @@ criteria fixed in advance", "Claims of the main text" and "Claims of the appendi
 Sec. 7") is computed here from files under ``validation/results/``, and nothing else: sweep
 results are read through :func:`floss_ref.runs.sweep.load_result` (their content hash
 verified), the outputs of one-core scripts from their CSV files or printed output, whose
-provenance line (the first line of the output) must be there. Each row applies the criterion of
-``validation/CRITERIA.md``; a row whose criterion was written after its results were known
-says so in its verdict, and a row with part of its evidence known when its criterion was
-written carries that as a caveat (``Row.known``). Two more generated tables stand in the
+provenance line (the first line of the output) must be there. Each row names its row of
+``validation/CRITERIA.md`` by that row's claim cell (``Row.criterion``), shows its quotation of
+the paper and its grades (read from CRITERIA.md's two tables), and applies that criterion; a
+row whose criterion was written after its results were known says so in its verdict, and a
+row with part of its evidence known when its criterion was written carries that as a caveat
+(``Row.known``). Two more generated tables stand in the
 report's sections on compute: the core-hours of every committed sweep folder, and the runs of
 the first table still to make with their estimated core-hours.
 
@@ -19,7 +21,9 @@ the first table still to make with their estimated core-hours.
 A row whose results folder does not exist is "not run"; a row whose evidence is not
 committed at all is "not run (evidence not committed)" and names the command that makes it.
 A row whose evidence is missing or damaged names the file and the row, prints no number for
-it, and the command ends with exit 1 after the other rows.
+it, and the command ends with exit 1 after the other rows; so does a row whose criterion is not
+in CRITERIA.md, or whose CRITERIA.md row (or the file) is missing or damaged: it names the row
+and prints no criterion for it.
 """
 
 import argparse
@@ -150,6 +154,155 @@ def core_hours(results):
     return sum(float(arrays["meta/seconds"]) for _, arrays in results.values()) / 3600
 
 
+# ---- the criteria (validation/CRITERIA.md) ------------------------------------------------
+
+CRITERIA = os.path.join(HERE, "CRITERIA.md")
+# the two tables of CRITERIA.md: the heading of each one's section, and its anchor
+CRITERIA_TABLES = (("# Criteria fixed before the runs", "criteria-fixed-before-the-runs"),
+                   ("## Criteria written after the results", "criteria-written-after-the-results"))
+CRITERIA_COLUMNS = ("claim", "the paper's words (where)", "measurement", "reproduced", "partly", "not reproduced")
+
+
+@dataclasses.dataclass(frozen=True)
+class Criterion:
+    """One row of a CRITERIA.md table, found by its claim cell (the key a Row names)."""
+    claim: str
+    words: str          # the paper's words (where)
+    measurement: str
+    grades: tuple       # the cells "reproduced", "partly", "not reproduced" ("" where empty)
+    anchor: str         # the anchor of its table's section in CRITERIA.md
+    order: int          # its place in CRITERIA.md, counted over both tables
+
+
+@dataclasses.dataclass
+class Criteria:
+    """The rows of CRITERIA.md's two tables by claim cell, and what is wrong with the file:
+    ``broken`` (the file or a table is missing: no row can be trusted) or ``damaged``
+    (claim cell -> what is wrong with that row)."""
+    rows: dict
+    broken: str = ""
+    damaged: dict = dataclasses.field(default_factory=dict)
+
+    def find(self, key):
+        """The Criterion of ``key``; an EvidenceError saying why there is none."""
+        where = os.path.relpath(CRITERIA, HERE)
+        if self.broken:
+            raise EvidenceError(f"criterion {key!r}: {self.broken}")
+        if not key:
+            raise EvidenceError("names no criterion of CRITERIA.md")
+        if key in self.damaged:
+            raise EvidenceError(f"criterion {key!r}: {where} is damaged ({self.damaged[key]})")
+        if key not in self.rows:
+            raise EvidenceError(f"criterion {key!r} is not a claim cell of either table of {where}")
+        return self.rows[key]
+
+
+def _cells(line):
+    """The cells of a markdown table line (between its outer pipes)."""
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+
+
+def read_criteria(path=None):
+    """The criteria of CRITERIA.md (``path``; by default :data:`CRITERIA`): the rows of its two
+    tables, each under its own heading, by their claim cells."""
+    path = path or CRITERIA
+    where = os.path.relpath(path, HERE)
+    if not os.path.isfile(path):
+        return Criteria({}, broken=f"{where} is missing")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        return Criteria({}, broken=f"{where} is unreadable ({exc})")
+    headings = [heading for heading, _ in CRITERIA_TABLES]
+    found = [n for n, line in enumerate(lines) if line.strip() in headings]
+    if [lines[n].strip() for n in found] != headings:
+        missing = [h for h in headings if h not in (lines[n].strip() for n in found)]
+        return Criteria({}, broken=f"{where} does not have the two sections "
+                                   f"{' and '.join(map(repr, headings))} once each, in this order"
+                                   + (f" (missing: {', '.join(map(repr, missing))})" if missing else ""))
+    out = Criteria({})
+    first_line = {}
+    for table, (start, (heading, anchor)) in enumerate(zip(found, CRITERIA_TABLES)):
+        end = found[table + 1] if table + 1 < len(found) else len(lines)
+        header = False
+        for n in range(start + 1, end):
+            line = lines[n].strip()
+            if not (line.startswith("|") and line.endswith("|") and len(line) > 1):
+                continue
+            cells = _cells(line)
+            if tuple(cells) == CRITERIA_COLUMNS:
+                header = True
+                continue
+            if all(set(cell) <= set("-: ") for cell in cells):      # the separator line
+                continue
+            key = cells[0]
+            if not header:
+                return Criteria({}, broken=f"{where}, line {n + 1}: a table row before the header "
+                                           f"{' | '.join(CRITERIA_COLUMNS)!r} of {heading!r}")
+            if not key:
+                return Criteria({}, broken=f"{where}, line {n + 1}: a row without a claim cell")
+            if key in first_line:
+                out.damaged[key] = f"lines {first_line[key]} and {n + 1} have the same claim cell"
+                out.rows.pop(key, None)
+                continue
+            first_line[key] = n + 1
+            if len(cells) != len(CRITERIA_COLUMNS):
+                out.damaged[key] = f"line {n + 1} has {len(cells)} cells, expected {len(CRITERIA_COLUMNS)}"
+                continue
+            out.rows[key] = Criterion(key, cells[1], cells[2], tuple(cells[3:]), anchor, len(first_line))
+        if not header:
+            return Criteria({}, broken=f"{where} has no criteria table under {heading!r}")
+    return out
+
+
+_REFERENCE = re.compile(r"(?:as|the rule of) the (?P<name>.+?) row above|as (?P<bare>(?:Fig|App)\. [\w./]+)")
+
+
+def _referred(text, criterion, criteria):
+    """(the Criterion that ``text`` refers to, the rest of the text) if ``text`` starts with a
+    reference to another row ("as the Fig. 3A/C row above", "the rule of the App. B row
+    above", "as Fig. 4A"): the first row above ``criterion`` whose claim cell is that name or
+    begins with it; (None, text) if there is none."""
+    m = _REFERENCE.match(text)
+    if not m:
+        return None, text
+    name = m.group("name") or m.group("bare")
+    for other in sorted(criteria.rows.values(), key=lambda c: c.order):
+        if other.order >= criterion.order:
+            break
+        if other.claim == name or other.claim.startswith((name + ",", name + " (")):
+            return other, text[m.end():]
+    return None, text
+
+
+def _words_cell(criterion, criteria):
+    """The paper's words of a criterion, with a reference to a row above replaced by that row's
+    words."""
+    other, rest = _referred(criterion.words, criterion, criteria)
+    return criterion.words if other is None else _words_cell(other, criteria) + rest
+
+
+def _grades_cell(criterion, criteria):
+    """The criterion's three grades, compactly; a rule taken from a row above is spelled out;
+    a row without grades (a measurement, a convention check) gives its one cell."""
+    first, *rest = criterion.grades
+    other, tail = _referred(first, criterion, criteria)
+    if other is not None and not tail and all(cell in ("", first) for cell in rest):
+        return f"the rule of the '{other.claim}' row: " + _grades_cell(other, criteria)
+    if not any(rest):
+        return first
+    return "; ".join(f"{grade}: {cell}" for grade, cell in zip(GRADES, criterion.grades) if cell)
+
+
+def criterion_cells(row, criteria):
+    """(the paper's words, the criterion) of ``row``'s CRITERIA.md row, as its table shows them;
+    an EvidenceError if it names none that CRITERIA.md has."""
+    criterion = criteria.find(row.criterion)
+    link = f"[{criterion.claim}](CRITERIA.md#{criterion.anchor})"
+    return _words_cell(criterion, criteria), f"{link}: {_grades_cell(criterion, criteria)}"
+
+
 # ---- the rows -----------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -165,6 +318,7 @@ class Row:
     details: str = ""   # the anchor of the claim's subsection in REPRODUCTION.md
     command: str = ""   # the command that makes the evidence of a row not committed
     known: str = ""     # what of its results was known when its criterion was written (first table)
+    criterion: str = ""  # the claim cell of its row of CRITERIA.md (either table)
 
 
 def _lstm_rows(target, stem=None):
@@ -1167,8 +1321,10 @@ def _appF_timings():
         text = (f"one paper-scale run, one core: {floss_s:.1f} s for 500 preflossing epochs (with training epoch 0) "
                 f"+ {train_s:.1f} s for the other 9999 training epochs = {total:.1f} s wall ({load} "
                 f"when it started); the paper: ~{PAPER_FLOSS_S} s + ~{PAPER_TRAIN_S} s")
-        verdict = (f"measured: faster than the paper's times, {PAPER_FLOSS_S / floss_s:.1f}x for preflossing, "
-                   f"{PAPER_TRAIN_S / train_s:.1f}x for training")
+        def ratio(paper, ours):
+            return f"{paper / ours:.1f}x faster" if ours < paper else f"{ours / paper:.1f}x slower"
+        verdict = (f"measured: against the paper's times, {ratio(PAPER_FLOSS_S, floss_s)} for preflossing, "
+                   f"{ratio(PAPER_TRAIN_S, train_s)} for training")
         return text, verdict
     return measure
 
@@ -1408,287 +1564,347 @@ def _fig2():
     return measure
 
 
-AUTHORS = "authors' settings (Adam lr 1e-3, per-array clipping 0.03, input / n_in, their readout, h_0 per slot)"
+# The settings the rows share, as the code sets them: TrainConfig's defaults and AUTHORS_SETTINGS
+# (floss_ref.experiments.config), the cells' random() (floss_ref.core.cells), the scripts of
+# validation/paper/ and the sweep manifests under results/.  Every row states the learning rate, the
+# clipping, the input scaling and the initialisation (W, and the readout and the bias where there
+# is one), or says that they do not apply.
+GAUSSIAN = "W ~ N(0, g^2/N) with g = 1, V ~ N(0, 1), bias b ~ 0.1 U(0, 1) (the authors' code; Eq. 9 has no bias)"
+ORTHOGONAL = "W = g Q (Q Haar orthogonal) with g = 1, V ~ N(0, 1), bias b ~ 0.1 U(0, 1)"
+AUTHORS = ("authors' settings (training: Adam lr 1e-3, each parameter array clipped to norm 0.03; input / n_in, "
+           "n_in the number of input streams, 3 for spatial XOR: our inference; readout w_out ~ N(0, 1), offset "
+           "0.001; one h_0 per batch slot)")
+OURS = ("our settings (training: Adam lr 1e-3, global gradient norm clipped at 0.03; input unscaled; readout "
+        "w_out ~ N(0, 1/N), offset 0; one h_0 for the batch)")
+EPISODES = "flossing episodes: Adam lr 1e-3, no clipping"
+AUTHORS_RUN = f"{GAUSSIAN}; {AUTHORS}; {EPISODES}"
+OURS_RUN = f"{GAUSSIAN}; {OURS}; {EPISODES}"
 DURING = ("'during': flossing before epochs 0, 100, 200, 300, 400, as in App. C/D's figures (Fig. 7C and Fig. 9 "
           "captions); Sec. 7's text says before training and again after 500 epochs")
+FIG6 = ("100 flossing epochs of T = 100 (20 transient), k = 1, Gaussian input x ~ N(0, 1), unscaled, no readout "
+        "(flossing only); Adam without clipping, lr 1e-3 (the paper's 'standard' Adam) and 0.01 (tuned)")
+LSTM_SHARED = ("LSTM, one gain g ~ U(0, 1) for all gates (Fig. 6 caption): W of each gate ~ N(0, g^2/N), "
+               "V ~ N(0, 1/N), forget-gate bias b_f ~ U(0, 1), the other biases 0 (App. B)")
+LSTM_APP_B = ("LSTM with App. B's initialisation: per-gate gains g_ih, g_ix, g_fx, g_ch, g_cx, g_ox ~ U(0, 1), "
+              "g_fh = 0, g_oh = g ~ U(0, 1) (our inference); W of gate x ~ N(0, g_xh^2/N), V of gate x ~ "
+              "N(0, g_xx^2/N), b_f ~ U(0, 1), the other biases 0")
+RELU_BIAS = "V ~ N(0, 1), bias b ~ 0.1 U(0, 1) (the authors' code; App. B's equation has no bias)"
+RELU = f"ReLU, W ~ N(-0.1/N, g^2/N): mean -0.1/N per entry (the authors' code; App. B: -0.1), {RELU_BIAS}"
+RELU_ENTRY = f"ReLU, W ~ N(-0.1, g^2/N): mean -0.1 per entry (App. B read literally), {RELU_BIAS}"
+FIG1 = ("W ~ N(0, g^2/N) with g ~ U(0, 1) per network, V ~ N(0, 1), bias b ~ 0.1 U(0, 1); Gaussian input "
+        "x ~ N(0, 1), unscaled; no readout (flossing only)")
+FIG1B = (f"N = 32, {FIG1}; k = 1, B = 1, 100 epochs of T = 500 steps (100 transient); lambda_1 on 1000 fresh "
+         "steps; Adam lr 1e-3 without clipping, tuned: lr 0.005 with each network's gradient clipped to norm 1")
+APP_F_RUN = ("one preflossing run: binary XOR d = 70, lags (d/2, d), N = 80, B = 16, T = 300, 10^4 epochs, "
+             f"E_f = 500 on k = 75, T_f = 55; {OURS_RUN}; one core, BLAS on one thread "
+             "(`bench_vs_jax.py --paper-run`)")
+NO_TRAINING = "no training: learning rate, clipping and readout not applicable"
+
 ROWS = [
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median), App. B initialisation",
-        "10 (10)", "N = 32, App. B per-gate gains ~ U(0, 1), g_fh = 0, g_oh = g ~ U(0, 1) (our inference), k = 1, "
-        "100 epochs of T = 100, Adam without clipping",
-        "fig6_lstm_relu/lstm_app-b_lr*", _lstm_rows(0.0)),
+        "10 (10)", f"N = 32, {LSTM_APP_B}; {FIG6}",
+        "fig6_lstm_relu/lstm_app-b_lr*", _lstm_rows(0.0), criterion="Fig. 6A/B, LSTM"),
     Row("App. B.1: target lambda_1 = -1 reached by only a subset of LSTMs, App. B initialisation",
-        "10 (not stated)", "as Fig. 6A/B, target -1", "fig6_lstm_relu/lstm_app-b_target-1_lr*", _lstm_rows(-1.0)),
+        "10 (not stated)", f"N = 32, {LSTM_APP_B}; target -1; {FIG6}", "fig6_lstm_relu/lstm_app-b_target-1_lr*",
+        _lstm_rows(-1.0), criterion="App. B, LSTM target -1"),
     Row("App. B.1, Fig. 6C/D: ReLU networks that start unstable (lambda_1 > 0) are brought to lambda_1 = 0",
-        "10 (10)", "N = 32, W mean -0.1/N (authors' code), g ~ U(0, 3) (the caption's U(0, 1) gives no unstable "
-        "network), k = 1, 100 epochs of T = 100, Adam without clipping",
-        "fig6_lstm_relu/relu_meanN_g3_lr*", _unstable_relu()),
+        "10 (10)", f"N = 32, {RELU}, g ~ U(0, 3) (the caption's U(0, 1) gives no unstable network); {FIG6}",
+        "fig6_lstm_relu/relu_meanN_g3_lr*", _unstable_relu(), criterion="Fig. 6C/D, unstable ReLU networks"),
     Row("Fig. 3A/C: copy task, U(0, 1) inputs in training and flossing (the text)",
-        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 40; " + AUTHORS + "; its no-flossing arm is the "
-        "same runs as the mixed-input row's (identical results: without flossing the flossing inputs do not enter)",
+        "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 40; {AUTHORS_RUN}; its no-flossing arm is "
+        "the same runs as the mixed-input row's (identical results: without flossing the flossing inputs do not "
+        "enter)",
         "fig3_copy_xor/authors_k40_inputs-text", _fig3_copy("authors_k40_inputs-text", 1 / 12),
-        known="its no-flossing arm is bit-identical to the mixed-input row's, known before the criterion"),
+        known="its no-flossing arm is bit-identical to the mixed-input row's, known before the criterion",
+        criterion="Fig. 3A/C, copy"),
     Row("Fig. 3A/C: copy task, Bernoulli inputs in training and flossing (the authors' code)",
-        "3 (5)", "as above, Bernoulli{0, 1} inputs", "fig3_copy_xor/authors_k40_inputs-bernoulli",
-        _fig3_copy("authors_k40_inputs-bernoulli", 1 / 4)),
+        "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 40, Bernoulli{{0, 1}} inputs in training "
+        f"and flossing; {AUTHORS_RUN}", "fig3_copy_xor/authors_k40_inputs-bernoulli",
+        _fig3_copy("authors_k40_inputs-bernoulli", 1 / 4), criterion="Fig. 3A/C, copy"),
     Row("Fig. 3A/C: copy task, U(0, 1) training with Bernoulli flossing (neither source's)",
-        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 40, U(0, 1) task inputs, Bernoulli flossing inputs; "
-        "authors' settings; core-hours include about 1 h of paused workers; its no-flossing arm is the same runs as "
-        "the U(0, 1)-input row's (identical results)",
-        "fig3_copy_xor/authors_k40", _fig3_copy("authors_k40", 1 / 12), posthoc=True),
+        "3 (5)", "N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 40, U(0, 1) task inputs, Bernoulli "
+        f"flossing inputs; {AUTHORS_RUN}; core-hours include about 1 h of paused workers; its no-flossing arm is the "
+        "same runs as the U(0, 1)-input row's (identical results)",
+        "fig3_copy_xor/authors_k40", _fig3_copy("authors_k40", 1 / 12), posthoc=True, criterion="Fig. 3A/C, copy"),
     Row("Fig. 3A/C: copy task with the caption's k = 75, U(0, 1) inputs in training and flossing",
-        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75; U(0, 1) inputs; " + AUTHORS,
-        "fig3_copy_xor/authors_k75_inputs-text", _fig3_copy("authors_k75_inputs-text", 1 / 12)),
+        "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; U(0, 1) inputs; {AUTHORS_RUN}",
+        "fig3_copy_xor/authors_k75_inputs-text", _fig3_copy("authors_k75_inputs-text", 1 / 12),
+        criterion="Fig. 3A/C, copy with the caption's k = 75"),
     Row("Fig. 3B/D: preflossing trains continuous XOR, abs(x_(t-d/2) - x_(t-d)), at a substantially longer delay",
-        "3 (5)", "N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 10-50; " + AUTHORS
-        + "; trained: test MSE < 0.12 var(y)", "fig3_copy_xor/authors_k75_inputs-text",
-        _fig3_xor("authors_k75_inputs-text")),
+        "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 10-50; "
+        f"{AUTHORS_RUN}; trained: test MSE < 0.12 var(y)", "fig3_copy_xor/authors_k75_inputs-text",
+        _fig3_xor("authors_k75_inputs-text"), criterion="Fig. 3B/D, continuous XOR"),
     Row("Fig. 5, Figs. 7A-C: harder tasks need more flossed exponents k to reach 100 % accuracy",
-        "3 (not stated)", "binary XOR, lags (d/2, d), N = 80, T = 300, 10^4 epochs, flossing before and during "
-        "training (E_f = 500 before epochs 0-400), k in {1, 4, 16, 40, 75}, d in {30, 50, 70}; " + AUTHORS
-        + "; k*(d): smallest k with median accuracy >= 0.95; " + DURING,
+        "3 (not stated)", "binary XOR, lags (d/2, d), N = 80, T = 300, B = 16, 10^4 epochs, flossing before and "
+        "during training (E_f = 500 before epochs 0-400), k in {1, 4, 16, 40, 75}, d in {30, 50, 70}; "
+        f"{AUTHORS_RUN}; k*(d): smallest k with median accuracy >= 0.95; {DURING}",
         "fig5_k_delay/authors_lags-half", _fig5(), known="its k = 75 arm is Fig. 4's committed runs, so k*(70) = 75 was known to be finite and k*(50) at "
         "most 75; only k*(30) and the order of k*(30) and k*(50) were open",
         figure="figures/fig5_paper_authors.png", caption="left: mean test accuracy of 3 networks against d, one line "
         "per k, 25-75 % band, dots single networks; middle: the same against k, one line per d; right: median test "
-        "accuracy on the (k, d) plane"),
+        "accuracy on the (k, d) plane", criterion="Fig. 5 / Figs. 7A-C"),
     Row("Fig. 14B/D: spatial XOR, orthogonal initialisation: preflossing starts failing beyond d = 60, flossing "
-        "during training goes further", "3 (not stated)", "orthogonal W, N = 80, T = 300, 5000 epochs (App. G), "
-        "E_f = 500 on k = 75, d = 60 and 70; " + AUTHORS + "; solved: test accuracy >= 0.9; " + DURING
-        + " (App. G's text too)",
+        "during training goes further", "3 (not stated)", "N = 80, T = 300, B = 16, 5000 epochs (App. G), "
+        f"E_f = 500 on k = 75, d = 60 and 70; {ORTHOGONAL}; {AUTHORS}; {EPISODES}; solved: test accuracy >= 0.9; "
+        f"{DURING} (App. G's text too)",
         "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial(),
         figure="figures/fig14_spatial_paper_authors_orthogonal_epochs5000.png",
         caption="left: mean accuracy curve of the 3 networks per protocol at d = 70 (100-epoch block means, drawn "
         "as a moving mean), 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per "
-        "protocol and delay, 25-75 % band, dots single networks"),
-    Row("Fig. 9 (App. D.1): the rise of abs(dL/dh_0) precedes the epoch where accuracy leaves chance, aligned as "
+        "protocol and delay, 25-75 % band, dots single networks",
+        criterion="Fig. 14B/D, spatial XOR, orthogonal initialisation"),
+    Row("Fig. 9 (App. D): the rise of abs(dL/dh_0) precedes the epoch where accuracy leaves chance, aligned as "
         "the paper aligns it (10-epoch curves)", "5 (not stated)", "binary XOR d = 70, lags (d/2, d), flossing "
-        "during training, N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75; " + AUTHORS + "; curves stored as "
-        "10-epoch means (the networks of Fig. 4A, rerun); abs(dL/dh_0) measured at training epochs, never inside an "
-        "episode; t_acc: first block with mean accuracy > 0.55; t_grad: the block after the last block before it with "
-        "abs(dL/dh_0) < 1e-3; " + DURING, "fig4_xor_protocols/authors_lags-half_curve10", _fig9_fine(),
-        known="the networks' final accuracies and 100-epoch curves (Fig. 4A's runs)"),
-    Row("App. D.1: the overlap of dL/dh_0 with the first covariant Lyapunov vector rises around the epoch where "
+        f"during training, N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; curves stored "
+        "as 10-epoch means (the networks of Fig. 4A, rerun); abs(dL/dh_0) measured at training epochs, never inside "
+        "an episode; t_acc: first block with mean accuracy > 0.55; t_grad: the block after the last block before it "
+        f"with abs(dL/dh_0) < 1e-3; {DURING}", "fig4_xor_protocols/authors_lags-half_curve10", _fig9_fine(),
+        known="the networks' final accuracies and 100-epoch curves (Fig. 4A's runs)",
+        criterion="Fig. 9, 10-epoch curves"),
+    Row("App. D: the overlap of dL/dh_0 with the first covariant Lyapunov vector rises around the epoch where "
         "accuracy leaves chance, with and without flossing", "3 (not stated)", "quick size: binary XOR d = 20, lags "
-        "(d/2, d), N = 32, T = 100, B = 16, 3000 epochs, W ~ N(0, g^2/N) with g = 1, our settings (Adam lr 1e-3, "
-        "global-norm clipping at 0.03, input unscaled), none and during (E_f = 300 on k = 32 before epochs 0-400); "
-        "every 20 epochs on 64 fixed sequences of 200 steps, at t0 = 100: abs(cos) of dL/dh_(t0) with the first "
-        "covariant vector (100 forward, 99 backward transient steps); rises: median over the 200 epochs after "
-        "accuracy leaves chance (first 10-epoch block > 0.55) >= 2 x that over the 200 before",
+        f"(d/2, d), N = 32, T = 100, B = 16, 3000 epochs; {OURS_RUN}; none and during (E_f = 300 on k = 32 before "
+        "epochs 0-400); every 20 epochs on 64 fixed sequences of 200 steps, at t0 = 100: abs(cos) of dL/dh_(t0) "
+        "with the first covariant vector (100 forward, 99 backward transient steps); rises: median over the 200 "
+        "epochs after accuracy leaves chance (first 10-epoch block > 0.55) >= 2 x that over the 200 before",
         "appD_clv_overlap/quick", _appD_clv(), figure="results/appD_clv_overlap/quick/appD_clv_overlap_quick.png",
         caption="median overlap over the 64 sequences against the epoch relative to where accuracy leaves chance, one "
-        "faint line per network, one panel per protocol; dotted: a random direction"),
+        "faint line per network, one panel per protocol; dotted: a random direction",
+        criterion="App. D, overlap of dL/dh_0 with the first covariant vector over training"),
     Row("Fig. 12 (App. D.2): flossing throughout training is detrimental; accuracy drops after each episode and "
         "recovers in between (10-epoch curves)", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), E_f = 500 on "
-        "k = 75 before every 100th epoch (100 episodes), N = 80, T = 300, 10^4 epochs; " + AUTHORS + "; curves "
-        "stored as 10-epoch means (the networks of the Fig. 12 row, rerun)",
+        f"k = 75 before every 100th epoch (100 episodes), N = 80, T = 300, B = 16, 10^4 epochs; {AUTHORS_RUN}; "
+        "curves stored as 10-epoch means (the networks of the Fig. 12 row, rerun)",
         "fig4_xor_protocols/authors_lags-half_curve10_throughout", _fig12_fine(),
         known="the networks' final accuracies and 100-epoch curves (the Fig. 12 row's runs): they end at chance, "
-        "at most 0.77 in any 100-epoch block"),
+        "at most 0.77 in any 100-epoch block", criterion="Fig. 12, 10-epoch curves"),
     Row("Fig. 4C/D at short delays: plain BPTT learns binary XOR below d = 40", "3 (20)",
         "binary XOR d = 10, 20 (lags (d/2, d)), spatial XOR d = 20, 30 (measured, not graded); N = 80, T = 300, "
-        "10^4 epochs, E_f = 500 on k = 75; " + AUTHORS + "; " + DURING, "fig4_xor_protocols/authors_lags-half",
+        f"B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
         _fig4_short(), known="d = 30 is graded in the Fig. 4C row; without flossing 1 of 3 networks learns there, "
-        "known when this criterion was written"),
+        "known when this criterion was written", criterion="Fig. 4C/D at short delays"),
     Row("App. E at N = 80: flossing helps linear networks on the copy task, not on XOR", "3 (not stated)",
-        "linear networks, N = 80, T = 300, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 20 and 40; "
-        + AUTHORS, "fig3_copy_xor/linear_authors_inputs-text", _appE_paper()),
+        "linear networks (phi the identity), N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) "
+        f"inputs, d = 20 and 40; {AUTHORS_RUN}", "fig3_copy_xor/linear_authors_inputs-text", _appE_paper(),
+        criterion="App. E at N = 80"),
     Row("Table 1 (App. F): a flossing epoch costs O(N^2 T_f (1 + k/t_ONS + k))", "-",
-        "CPU time of one gradient (median of 3, load average 5 on 2 cores), vanilla tanh, t_ONS = 1, one BLAS "
-        "thread; T = 50-400, k = 8-64, N = 128-512; fixed per-step costs flatten the slopes at the small end",
-        "bench/table1.json", _table1()),
+        "CPU time of one flossing gradient (median of 3, load average 5 on 2 cores), vanilla tanh, t_ONS = 1, one "
+        "BLAS thread; T = 50-400, k = 8-64, N = 128-512; fixed per-step costs flatten the slopes at the small end; "
+        f"{GAUSSIAN}, Gaussian input x ~ N(0, 1), unscaled; {NO_TRAINING}",
+        "bench/table1.json", _table1(), criterion="Table 1"),
     Row("Abstract: preflossing speeds up convergence on long time horizons", "3-5 (20, Fig. 4)",
         "binary XOR d = 30-90, spatial XOR d = 40-80, lags (d/2, d), none vs prefloss, same seeds, N = 80, T = 300, "
-        "B = 16, 10^4 epochs, E_f = 500 on k = 75; authors' settings; first 100-epoch block with mean batch "
-        "accuracy >= 0.9", "fig4_xor_protocols/authors_lags-half", _convergence(), posthoc=True),
+        f"B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; first 100-epoch block with mean batch "
+        "accuracy >= 0.9", "fig4_xor_protocols/authors_lags-half", _convergence(), posthoc=True,
+        criterion="Convergence speed"),
     Row("Fig. 13: exponents of trained networks follow -0.2 exp(-0.03 d)",
-        "3 (not stated)", "spatial XOR at the delays of our numbers, none and during, N = 80, 10^4 epochs; " + AUTHORS
-        + "; spectrum after the last epoch; " + DURING, "fig13_trained_exponents/authors_lags-half", _fig13(),
+        "3 (not stated)", "spatial XOR at the delays of our numbers, none and during, N = 80, T = 300, B = 16, "
+        f"10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; spectrum after the last epoch; {DURING}",
+        "fig13_trained_exponents/authors_lags-half", _fig13(),
         known="criterion written after 7 of 36 tasks were committed; the 15 flossed-during networks at d = 40-80 "
-        "are Fig. 4's spatial XOR runs"),
+        "are Fig. 4's spatial XOR runs", criterion="Fig. 13"),
 ]
 
-FIG6 = ("100 flossing epochs of T = 100, k = 1, Adam without clipping, lr 1e-3 (the paper's 'standard' Adam) and "
-        "0.01 (tuned)")
 MAIN_ROWS = [
     Row("Fig. 1B (Sec. 4): lambda_1 of 10 networks reaches the targets -1, -0.5, 0 within 100 Adam epochs",
-        "10 (10)", "N = 32, g ~ U(0, 1), Gaussian input, k = 1, B = 1, 100 epochs of T = 500 steps (100 transient); "
-        "lambda_1 on 1000 fresh steps; Adam lr 1e-3 without clipping, tuned: lr 0.005 with each network's gradient "
-        "clipped to norm 1", "fig1b_targets/lr*.txt", _fig1b(), posthoc=True, details="fig-1b"),
+        "10 (10)", FIG1B, "fig1b_targets/lr*.txt", _fig1b(), posthoc=True, details="fig-1b", criterion="Fig. 1B"),
     Row("Fig. 1B remark (Sec. 4): a positive target does not give a positive lambda_1", "10 (10)",
-        "as Fig. 1B, targets +0.5 and +0.2, at lr 1e-3 without clipping and tuned", "fig1b_targets/positive_*.txt",
+        f"targets +0.5 and +0.2; {FIG1B}", "fig1b_targets/positive_*.txt",
         _fig1b_positive(), posthoc=True, figure="results/fig1b_targets/positive_lr0.005_clip-1.png",
         caption="the tuned run: solid lines are the median of lambda_1 over the 10 networks per target, faint "
-        "lines single networks", details="fig-1b-positive-targets"),
+        "lines single networks", details="fig-1b-positive-targets", criterion="Fig. 1B, positive targets"),
     Row("Fig. 1C/D (Sec. 4): after flossing 1, 16 or 32 exponents, that many are close to zero (abs <= 0.05)",
-        "2 (10)", "quick size: N = 32, g ~ U(0, 1), Gaussian input, 500 flossing epochs (Adam lr 1e-3, T = 55, 16 "
-        "transient; the paper states no epochs for C/D), spectrum on 1100 fresh steps (the first 110 transient)", "fig1_flossing/fig1d_quick.csv",
+        "2 (10)", f"quick size: N = 32, {FIG1}; 500 flossing epochs (Adam lr 1e-3 without clipping, T = 55, 16 "
+        "transient; the paper states no epochs for C/D), spectrum on 1100 fresh steps (the first 110 transient)",
+        "fig1_flossing/fig1d_quick.csv",
         _fig1cd(), posthoc=True, figure="results/fig1_flossing/fig1_quick.png",
         caption="panels B-D of the quick run: B median lambda_1 of 3 networks per target; C median flossing loss of "
         "the 2 networks per k, 25-75 % band, faint single networks; D median spectrum of the 2 networks before and "
         "after flossing k exponents; right: B's gradient norms", details="fig-1cd",
         command="python validation/paper/fig1_flossing.py --quick --out validation/results/fig1_flossing --results "
-        "validation/out/fig1_flossing/results_quick_evidence"),
+        "validation/out/fig1_flossing/results_quick_evidence", criterion="Fig. 1C/D"),
     Row("Fig. 2A: 256-bit kappa_2 follows Eq. 10; flossing lowers kappa_2 by a factor growing with the horizon",
-        "2 (not stated)", "quick size: N = 80, g = 1, Bernoulli input, 15 exponents flossed for 150 epochs (paper: "
-        "500) of T = 300, products at 256 bits, horizons up to 300 (paper: 500), slope over 100-300 steps",
+        "2 (not stated)", f"quick size: N = 80, {GAUSSIAN}; Bernoulli{{0, 1}} input, unscaled; no readout (flossing "
+        "only); 15 exponents flossed for 150 epochs (paper: 500) of T = 300 (50 transient), Adam lr 1e-3 without "
+        "clipping; products at 256 bits, horizons up to 300 (paper: 500), slope over 100-300 steps",
         "fig2_condition_number/fig2a_slopes.csv", _fig2(), posthoc=True,
         figure="results/fig2_condition_number/fig2a.png",
         caption="log10 kappa_2 of single 256-bit products (thin lines, 4 trajectories per network, 2 networks) and "
         "Eq. 10 (dashed), at initialisation and after flossing; no median or mean (fig2b.png, fig2c.png: panels B "
         "and C)", details="fig-2",
         command="python validation/paper/fig2_condition_number.py --panel all --quick --out "
-        "validation/results/fig2_condition_number"),
+        "validation/results/fig2_condition_number", criterion="Fig. 2A"),
     Row("Fig. 3 (Sec. 6), quick size: preflossing helps the copy task and the temporal XOR task (the copy task "
-        "at N = 80 is graded in the first table)", "- (5)", "N = 32, T = 100, 4000 epochs, preflossing on k = 32, "
-        "our settings", "", not_committed, command="python validation/paper/fig3_copy_xor.py --quick",
-        details="fig-3"),
+        "at N = 80 is graded in the first table)", "- (5)", "N = 32, T = 100, B = 16, 4000 epochs, preflossing "
+        f"E_f = 300 on k = 32, U(0, 1) inputs in training and flossing; {OURS_RUN}", "", not_committed,
+        command="python validation/paper/fig3_copy_xor.py --quick", details="fig-3", criterion="Fig. 3, quick size"),
     Row("Fig. 4A (Sec. 7): binary XOR, d = 70: none and prefloss at chance, flossing during training > 80 %; "
         "authors' settings, lags (d/2, d)", "5 (20)", "N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, "
-        "flossing before epochs 0-400; " + AUTHORS + "; " + DURING, "fig4_xor_protocols/authors_lags-half",
+        f"flossing before epochs 0-400; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
         _fig4a("fig4_xor_protocols/authors_lags-half"), posthoc=True,
         figure="figures/fig4_binary_paper_authors_lags-half.png",
         caption="left: mean accuracy curve of the 5 networks per protocol (100-epoch means), 25-75 % band, faint "
-        "single networks; right: mean test accuracy, dots single networks", details="fig-4-binary-xor"),
+        "single networks; right: mean test accuracy, dots single networks", details="fig-4-binary-xor",
+        criterion="Fig. 4A (binary XOR, d = 70)"),
     Row("Fig. 4A, authors' settings, lags (d, 2d) of their code: 70 and 140 steps back, d = 140 in Eq. 20's terms",
-        "5 (20)", "as the row above, `--xor-lags double`; " + DURING, "fig4_xor_protocols/authors_lags-double",
+        "5 (20)", "`--xor-lags double`, N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, flossing before "
+        f"epochs 0-400; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-double",
         _fig4a("fig4_xor_protocols/authors_lags-double", convention_check=True), posthoc=True,
         figure="figures/fig4_binary_paper_authors_lags-double.png",
-        caption="as the row above: means of 5 networks per protocol", details="fig-4-binary-xor"),
-    Row("Fig. 4A, our settings", "- (20)", "N = 80, 10^4 epochs, Adam lr 1e-3 with global-norm clipping at 0.03, "
-        "input unscaled; " + DURING, "", not_committed,
+        caption="as the row above: means of 5 networks per protocol", details="fig-4-binary-xor",
+        criterion="Fig. 4A, lags (d, 2d)"),
+    Row("Fig. 4A, our settings", "- (20)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {OURS_RUN}; "
+        f"{DURING}", "", not_committed,
         command="python validation/paper/fig4_xor_protocols.py --paper --tasks binary_xor --delays 70 --seeds 5",
-        details="fig-4-binary-xor"),
+        details="fig-4-binary-xor", criterion="Fig. 4A, our settings"),
     Row("Fig. 4C (Sec. 7): binary XOR accuracy against d: none at chance for d >= 40, prefloss improves but is "
-        "at chance at d = 70, during > 80 % at d = 70", "3 (20)", "lags (d/2, d), d = 30, 50, 70, 90, as Fig. 4A; "
-        + AUTHORS + "; " + DURING, "fig4_xor_protocols/authors_lags-half", _fig4c(), posthoc=True,
+        "at chance at d = 70, during > 80 % at d = 70", "3 (20)", "lags (d/2, d), d = 30, 50, 70, 90, N = 80, "
+        f"T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}",
+        "fig4_xor_protocols/authors_lags-half", _fig4c(), posthoc=True,
         figure="figures/fig4c_binary_paper_authors_lags-half.png",
         caption="left: mean accuracy curve of 3 networks per protocol at d = 70; right: mean test accuracy of 3 "
-        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4c"),
+        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4c", criterion="Fig. 4C"),
     Row("Fig. 4B/D (Sec. 7): spatial XOR: preflossing improves on no flossing \"but starts failing for long delays "
         "d > 60\"; flossing during training solves more difficult tasks", "5 (20)",
-        "d = 40-80, N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; " + AUTHORS
-        + " (input / 3: our inference); " + DURING, "fig4_xor_protocols/authors_lags-half", _fig4_spatial(),
+        f"d = 40-80, N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}",
+        "fig4_xor_protocols/authors_lags-half", _fig4_spatial(),
         posthoc=True,
         figure="figures/fig4_spatial_paper_authors.png",
         caption="left: mean accuracy curve of 5 networks per protocol at d = 70; right: mean test accuracy of 5 "
-        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4-spatial-xor"),
-    Row("Fig. 4B/D, spatial XOR, our settings", "- (20)", "d = 40-70, N = 80, 10^4 epochs, Adam lr 1e-3 with "
-        "global-norm clipping at 0.03, input unscaled; " + DURING, "", not_committed,
+        "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4-spatial-xor",
+        criterion="Fig. 4B/D (spatial XOR)"),
+    Row("Fig. 4B/D, spatial XOR, our settings", "- (20)", "d = 40-70, N = 80, T = 300, B = 16, 10^4 epochs, "
+        f"E_f = 500 on k = 75; {OURS_RUN}; {DURING}", "", not_committed,
         command="python validation/paper/fig4_xor_protocols.py --paper --tasks spatial_xor --delays 40 50 60 70 "
-        "--seeds 3", details="fig-4-spatial-xor"),
+        "--seeds 3", details="fig-4-spatial-xor", criterion="Fig. 4B/D, spatial XOR, our settings"),
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median); one gain g for all gates, "
         "as the caption (App. B's initialisation is graded in the first table)", "10 (10)",
-        "N = 32, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm"),
+        f"N = 32, {LSTM_SHARED}; {FIG6}", "fig6_lstm_relu/lstm_lr*", _lstm_rows(0.0, "lstm"),
         posthoc=True, figure="results/fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: lstm_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median of "
-        "lambda_1^2 over the 10 with its 25-75 % band", details="fig-6"),
+        "lambda_1^2 over the 10 with its 25-75 % band", details="fig-6",
+        criterion="Fig. 6A/B, LSTM with one gain g; Fig. 6C/D, ReLU networks with g ~ U(0, 1)"),
     Row("Fig. 6C/D: the same for ReLU networks (\"Same as A for recurrent ReLU network\"), the caption's "
-        "g ~ U(0, 1)", "10 (10)", "N = 32, W mean -0.1/N (authors' code), g ~ U(0, 1), " + FIG6,
+        "g ~ U(0, 1)", "10 (10)", f"N = 32, {RELU}, g ~ U(0, 1); {FIG6}",
         "fig6_lstm_relu/relu_meanN_lr*", _lstm_rows(0.0, "relu_meanN"), posthoc=True,
         figure="results/fig6_lstm_relu/relu_meanN_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: relu_meanN_lr0.01/): top lambda_1 of each of the 10 networks, bottom the median "
-        "of lambda_1^2 over the networks that have not broken down, with its 25-75 % band", details="fig-6"),
+        "of lambda_1^2 over the networks that have not broken down, with its 25-75 % band", details="fig-6",
+        criterion="Fig. 6A/B, LSTM with one gain g; Fig. 6C/D, ReLU networks with g ~ U(0, 1)"),
     Row("Fig. 6C/D, ReLU networks with W mean -0.1 per entry (App. B read literally)", "10 (10)",
-        "N = 32, W mean -0.1 per entry, g ~ U(0, 1), " + FIG6, "fig6_lstm_relu/relu_entry_lr*",
+        f"N = 32, {RELU_ENTRY}, g ~ U(0, 1); {FIG6}", "fig6_lstm_relu/relu_entry_lr*",
         _relu_entry(), figure="results/fig6_lstm_relu/relu_entry_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: relu_entry_lr0.01/): top lambda_1 of each of the 10 networks (-inf: every unit "
         "silent, not drawn), bottom the median of lambda_1^2 over the networks that have not broken down",
         command="python validation/paper/fig6_lstm_relu.py --cells relu --relu-mean-scale entry --lr 1e-3 (and --lr "
-        "0.01) --out-dir validation/results/fig6_lstm_relu/relu_entry_lr<lr>", details="fig-6"),
+        "0.01) --out-dir validation/results/fig6_lstm_relu/relu_entry_lr<lr>", details="fig-6",
+        criterion="Fig. 6C/D, ReLU networks with W mean -0.1 per entry"),
 ]
 
 APPENDIX_ROWS = [
     Row("App. B.1: target lambda_1 = -1 reached by only a subset of LSTMs; one gain g for all gates (App. B's "
-        "initialisation is graded in the first table)", "10 (not stated)", "N = 32, g ~ U(0, 1), target -1, " + FIG6,
+        "initialisation is graded in the first table)", "10 (not stated)", f"N = 32, {LSTM_SHARED}; target -1; {FIG6}",
         "fig6_lstm_relu/lstm_target-1_lr*", _lstm_rows(-1.0, "lstm_target-1"), posthoc=True,
         figure="results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png",
         caption="lr 1e-3 (lr 0.01: lstm_target-1_lr0.01/): top lambda_1 of each of the 10 networks, bottom the "
-        "median of (lambda_1 + 1)^2 over the 10 with its 25-75 % band", details="app-b"),
+        "median of (lambda_1 + 1)^2 over the 10 with its 25-75 % band", details="app-b",
+        criterion="App. B.1, LSTM target -1 with one gain g"),
     Row("Fig. 7D (App. B.2): with preflossing only, harder tasks need more k, and even k = N does not solve the "
-        "hardest", "2 (not stated)", "quick size: binary XOR, lags (d/2, d), N = 32, T = 100, 6000 epochs, "
-        "preflossing E_f = 300, our settings (Adam lr 1e-3, global-norm clipping at 0.03)", "fig5_k_delay/",
+        "hardest", "2 (not stated)", "quick size: binary XOR, lags (d/2, d), N = 32, T = 100, B = 16, 6000 epochs, "
+        f"preflossing E_f = 300; {OURS_RUN}", "fig5_k_delay/",
         _fig7d(), posthoc=True, figure="results/fig5_k_delay/fig5_quick_prefloss.png",
         caption="mean test accuracy of 2 networks per k and delay, 25-75 % band, dots single networks; right: "
-        "medians on the (k, d) plane", details="fig-7d"),
+        "medians on the (k, d) plane", details="fig-7d", criterion="Fig. 7D"),
     Row("App. D (Figs. 8, 10): flossing boosts abs(dL/dh_0); subordinate singular values of dL/dW rise", "2 (1)",
-        "quick size: binary XOR d = 30, N = 32, T = 100, 3000 epochs, E_f = 300 on k = 32, our settings (Adam lr "
-        "1e-3, global-norm clipping at 0.03); " + DURING, "appD_diagnostics/appD_quick_summary.csv",
+        "quick size: binary XOR d = 30, N = 32, T = 100, B = 16, 3000 epochs, E_f = 300 on k = 32; "
+        f"{OURS_RUN}; {DURING}", "appD_diagnostics/appD_quick_summary.csv",
         _appD_diagnostics(), posthoc=True, figure="results/appD_diagnostics/appD_quick.png",
         caption="left: median abs(dL/dh_0) of the 2 networks per protocol, 25-75 % band, faint single networks; "
         "middle: mean accuracy (moving mean over 30 epochs); right: median sigma_1, sigma_8, sigma_16 of dL/dW",
         details="app-d-gradient-diagnostics",
         command="python validation/paper/appD_diagnostics.py --quick --out validation/results/appD_diagnostics "
-        "--results validation/out/appD_diagnostics/results_quick_evidence"),
+        "--results validation/out/appD_diagnostics/results_quick_evidence", criterion="App. D (Figs. 8, 10)"),
     Row("Figs. 8C/D, 9, 11 (App. D): the rise of abs(dL/dh_0) precedes the rise of accuracy, network by network",
         "3-5 (20)", "the runs it was graded on: authors_lags-half (binary XOR d = 30, 50, 70, 90, lags (d/2, d); "
-        "spatial XOR d = 40-80), authors_lags-double and authors_lags-half_init-orthogonal (binary XOR d = 70); the "
-        "authors' settings, N = 80, 10^4 epochs; curves stored as 100-epoch means; threshold the paper's "
-        "abs(dL/dh_0) = 1e-3 (Fig. 9B); protocols none, prefloss and during (the 3 'throughout' networks of Fig. "
-        "12 are not counted); " + DURING, "fig4_xor_protocols/", _fig9(), posthoc=True,
+        "spatial XOR d = 40-80), authors_lags-double and authors_lags-half_init-orthogonal (binary XOR d = 70); "
+        f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {GAUSSIAN} (authors_lags-half_init-orthogonal: "
+        f"W = g Q, Q Haar orthogonal, g = 1); {AUTHORS}; {EPISODES}; curves stored as 100-epoch means; threshold "
+        "the paper's abs(dL/dh_0) = 1e-3 (Fig. 9B); protocols none, prefloss and during (the 3 'throughout' "
+        f"networks of Fig. 12 are not counted); {DURING}", "fig4_xor_protocols/", _fig9(), posthoc=True,
         figure="figures/fig9_authors_lags-half.png",
         caption="authors_lags-half only: one line per network (100-epoch means, no median or mean), dashed lines "
-        "at the paper's level 1e-3 (top) and at the accuracy 0.55 (bottom)", details="figs-8cd-9-11"),
+        "at the paper's level 1e-3 (top) and at the accuracy 0.55 (bottom)", details="figs-8cd-9-11",
+        criterion="Figs. 8C/D, 9"),
     Row("Fig. 12 (App. D.2): flossing every 100 epochs throughout training is detrimental: accuracy drops to "
         "chance after each episode and recovers in between", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), "
-        "E_f = 500 on k = 75 before every 100th epoch (100 episodes), N = 80, 10^4 epochs; " + AUTHORS + "; "
-        "compared with flossing before epochs 0-400 only ('during') and none, the same seeds",
+        "E_f = 500 on k = 75 before every 100th epoch (100 episodes), N = 80, T = 300, B = 16, 10^4 epochs; "
+        f"{AUTHORS_RUN}; compared with flossing before epochs 0-400 only ('during') and none, the same seeds",
         "fig4_xor_protocols/authors_lags-half", _fig12(), posthoc=True,
         figure="figures/fig12_binary_paper_authors.png",
         caption="left: mean accuracy curve of 3 networks per protocol (100-epoch means), throughout against "
-        "during, none and prefloss, 25-75 % band, faint single networks", details="fig-12"),
+        "during, none and prefloss, 25-75 % band, faint single networks", details="fig-12", criterion="Fig. 12"),
     Row("Fig. 13 (App. D.3), quick size: exponents of trained networks follow -0.2 exp(-0.03 d) (the paper scale "
         "is graded in the first table)", "2 (not stated)", "spatial XOR d = 10, 20, 30, none and during, N = 32, "
-        "6000 epochs, our settings; spectrum after the last epoch; " + DURING,
+        f"T = 100, B = 16, 6000 epochs, E_f = 300 on k = 32; {OURS_RUN}; spectrum after the last epoch; {DURING}",
         "fig13_trained_exponents/fig13_quick.txt",
         _fig13_quick(), posthoc=True, figure="figures/fig13_quick.png",
-        caption="one dot per network, coloured by its test accuracy; dashed line the paper's fit", details="fig-13"),
+        caption="one dot per network, coloured by its test accuracy; dashed line the paper's fit", details="fig-13",
+        criterion="Fig. 13, quick size"),
     Row("Fig. 14A (App. G): orthogonal init, binary XOR d = 70: none at chance, prefloss close to it, during "
-        "> 80 %", "3 (not stated)", "W = g Q (Haar), g = 1, lags (d/2, d), N = 80, 10^4 epochs, E_f = 500 on k = 75; "
-        + AUTHORS + "; " + DURING + " (App. G's text too); the spatial XOR panels B/D are in the first table",
+        "> 80 %", "3 (not stated)", "lags (d/2, d), N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; "
+        f"{ORTHOGONAL}; {AUTHORS}; {EPISODES}; {DURING} (App. G's text too); the spatial XOR panels B/D are in the "
+        "first table",
         "fig4_xor_protocols/authors_lags-half_init-orthogonal",
         _fig4a("fig4_xor_protocols/authors_lags-half_init-orthogonal"), posthoc=True,
         figure="figures/fig14_binary_paper_authors_orthogonal.png",
         caption="left: mean accuracy curve of 3 networks per protocol, 25-75 % band, faint single networks",
-        details="fig-14"),
+        details="fig-14", criterion="Fig. 14A (orthogonal init)"),
     Row("App. E: for linear networks flossing helps the copy task, not XOR", "2 (not stated)",
-        "quick size: linear networks, N = 32, T = 100, 4000 epochs, preflossing on k = 32, our settings",
+        "quick size: linear networks (phi the identity), N = 32, T = 100, B = 16, 4000 epochs, preflossing E_f = 300 "
+        f"on k = 32, U(0, 1) inputs in training and flossing; {OURS_RUN}",
         "fig3_copy_xor/fig3_summary_quick_linear.csv", _appE(), posthoc=True,
         figure="results/fig3_copy_xor/fig3_quick_linear.png",
         caption="left: median loss curve of 2 networks per protocol, 25-75 % band; right: mean final test MSE, "
-        "20-80 % band, dots single networks", details="app-e"),
+        "20-80 % band, dots single networks", details="app-e", criterion="App. E"),
     Row("Sec. 7 control: regularising the spectral radius of W or the one-step Jacobians gives no such training "
-        "improvement", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), N = 80, 10^4 epochs; episodes of "
-        "E_f = 500 epochs of flossing (k = 75) or of (rho(W) - 1)^2 or mean (log sigma_1(D_s))^2, before epochs "
-        "0-400; " + AUTHORS + "; " + DURING, "sec7_control/authors_lags-half", _sec7(), posthoc=True,
+        "improvement", "3 (not stated)", "binary XOR d = 70, lags (d/2, d), N = 80, T = 300, B = 16, 10^4 epochs; "
+        "episodes of E_f = 500 epochs of flossing (k = 75) or of (rho(W) - 1)^2 or mean (log sigma_1(D_s))^2, "
+        f"before epochs 0-400, each with Adam lr 1e-3, no clipping; {GAUSSIAN}; {AUTHORS}; {DURING}",
+        "sec7_control/authors_lags-half", _sec7(), posthoc=True,
         figure="figures/sec7_paper_authors.png",
         caption="mean accuracy curve of 3 networks per arm (100-epoch means), 25-75 % band, faint single networks",
-        details="sec-7-control"),
+        details="sec-7-control", criterion="Sec. 7 control"),
     Row("App. D: angle between dL/dh_0 and the first covariant Lyapunov vector", "- (not stated)",
-        "quick size: N = 32, binary XOR d = 30, 3000 epochs, with and without flossing during training (the demo's "
-        "configuration), one network each; angle at step t0 = 100 of 64 test sequences; " + DURING,
+        "quick size: N = 32, binary XOR d = 30, T = 100, B = 16, 3000 epochs, with and without flossing during "
+        f"training (the demo's configuration, E_f = 300 on k = 32), one network each; {OURS_RUN}; angle at step "
+        f"t0 = 100 of 64 test sequences; {DURING}; the geometry panel: one random network (W ~ N(0, g^2/N) with "
+        "g = 1.5, V ~ N(0, 1), bias b ~ 0.1 U(0, 1); Gaussian input, unscaled; no readout) flossed on 8 exponents "
+        "for 200 epochs of T = 100, Adam lr 0.005 with the gradient clipped to norm 1",
         "clv_flossing/clv_flossing_quick.csv", _clv(), posthoc=True, figure="results/clv_flossing/clv_flossing_quick.png",
         caption="left: histogram over 101 times of the smallest angle between two of the first 8 covariant vectors "
         "of one random network before and after flossing; right: histogram over 64 sequences of the angle between "
         "dL/dh_(t0) and the first covariant vector, one trained network per protocol", details="app-d-covariant-vectors",
-        command="python validation/paper/clv_flossing.py --quick --out validation/results/clv_flossing"),
+        command="python validation/paper/clv_flossing.py --quick --out validation/results/clv_flossing",
+        criterion="App. D, covariant vectors"),
     Row("App. F: 500 preflossing epochs ~37 s, 10^4 training epochs ~1680 s (the authors' Julia code)", "1 (1)",
-        "binary XOR d = 70, N = 80, B = 16, T = 300, k = 75, T_f = 55, our settings, one core, BLAS on one thread "
-        "(`bench_vs_jax.py --paper-run`)", "bench/bench_vs_jax_paper_run.txt", _appF_timings(), posthoc=True,
-        details="app-f-timings"),
+        APP_F_RUN, "bench/bench_vs_jax_paper_run.txt", _appF_timings(), posthoc=True,
+        details="app-f-timings", criterion="App. F, timings"),
     Row("App. F: \"only approximately 2.2% of the total training time was spent on gradient flossing\"", "1 (1)",
-        "the run of the row above: 500 preflossing epochs against the whole run", "bench/bench_vs_jax_paper_run.txt",
-        _appF_share(), posthoc=True, details="app-f-share-of-flossing"),
+        f"the 500 preflossing epochs against the whole run; {APP_F_RUN}", "bench/bench_vs_jax_paper_run.txt",
+        _appF_share(), posthoc=True, details="app-f-share-of-flossing", criterion="App. F, share of flossing"),
     Row("App. K (Fig. 16): exponents converge to the same values from different initial conditions", "1 (1)",
-        "one network, N = 80, g = 1, Gaussian input sigma = 1 (the same stream for all), 10 initial conditions, "
-        "t_ONS = 1, 2 10^4 steps (paper run) and 2000 (quick)", "appK_convergence/", _appK(), posthoc=True,
+        f"one network, N = 80, {GAUSSIAN}; Gaussian input sigma = 1, unscaled (the same stream for all); 10 initial "
+        f"conditions, t_ONS = 1, 2 10^4 steps (paper run) and 2000 (quick); {NO_TRAINING}",
+        "appK_convergence/", _appK(), posthoc=True,
         figure="results/appK_convergence/appK_paper.png",
         caption="running estimates of lambda_1, 20, 60, 80 from each of the 10 initial conditions, one line each "
         "(no median or mean), 2 10^4 steps", details="app-k",
         command="python validation/paper/appK_convergence.py --paper --out validation/results/appK_convergence "
-        "(and --quick)"),
+        "(and --quick)", criterion="App. K"),
     Row("the demo: binary XOR d = 30, N = 32, flossing during training against none", "5 (-)",
-        "T = 100, B = 16, 6000 epochs, E_f = 300 on k = 32 before epochs 0-400, our settings; holds if during "
-        ">= 0.9 and none <= 0.6", "demo_seeds/demo_seeds.txt", _demo(), posthoc=True, details="the-demo"),
+        f"T = 100, B = 16, 6000 epochs, E_f = 300 on k = 32 before epochs 0-400; {OURS_RUN}; holds if during "
+        ">= 0.9 and none <= 0.6", "demo_seeds/demo_seeds.txt", _demo(), posthoc=True, details="the-demo",
+        criterion="the demo (not a claim of the paper)"),
 ]
 
 
@@ -1716,7 +1932,7 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig5_k_delay/authors_lags-half": "Fig. 5 / Figs. 7A-C (k < 75)",
     "fig13_trained_exponents/authors_lags-half": "Fig. 13 (d = 40-80: Fig. 4's spatial XOR runs again, with the "
     "spectrum)",
-    "appD_clv_overlap/quick": "App. D.1's covariant-vector overlap over training (quick size)",
+    "appD_clv_overlap/quick": "App. D's covariant-vector overlap over training (quick size)",
     "sec7_control/authors_lags-half": "Sec. 7 control (its none and during arms: copies of Fig. 4's runs)",
 }
 
@@ -1886,12 +2102,23 @@ def _evidence_cell(row):
     return "; ".join(parts), problem
 
 
+COLUMNS = ("claim", "the paper's words (where)", "networks per point, ours (paper's)", "settings",
+           "criterion (CRITERIA.md)", "our numbers", "verdict", "evidence")
+
+
 def table(rows=ROWS):
-    """(markdown lines of the table of ``rows``, list of evidence problems)."""
-    lines = ["| claim | networks per point, ours (paper's) | settings | our numbers | verdict | evidence |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    """(markdown lines of the table of ``rows``, list of evidence problems).  Each row shows the
+    paper's words and the criterion of the CRITERIA.md row it names; a row whose criterion is
+    missing or damaged is a problem, as missing evidence is, and the other rows go on."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     problems = []
+    criteria = read_criteria()
     for row in rows:
+        try:
+            words, criterion = criterion_cells(row, criteria)
+        except EvidenceError as exc:
+            problems.append(f"{row.claim}: {exc}")
+            words, criterion = "-", "criterion missing or damaged (see report.py's output)"
         try:
             numbers, verdict = row.measure()
         except NotCommitted:
@@ -1912,7 +2139,8 @@ def table(rows=ROWS):
             verdict += " (criterion written after the results were known)"
         if row.known and (graded or verdict.startswith("**not graded yet")):
             verdict += f" (caveat: {row.known})"
-        lines.append(f"| {row.claim} | {row.networks} | {row.settings} | {numbers} | {verdict} | {evidence} |")
+        cells = (row.claim, words, row.networks, row.settings, criterion, numbers, verdict, evidence)
+        lines.append("| " + " | ".join(cells) + " |")
     return lines, problems
 
 

@@ -1,6 +1,6 @@
-"""App. D.1: the overlap of dL/dh with the first covariant Lyapunov vector over training.
+"""App. D: the overlap of dL/dh with the first covariant Lyapunov vector over training.
 
-Paper (App. D.1): "We note that when measuring the overlap of the orientation of the
+Paper (App. D): "We note that when measuring the overlap of the orientation of the
 gradient vector dL/dh_0 with the first covariant Lyapunov vector of the forward dynamics,
 we found a significant increase in overlap around the training epoch where the accuracy
 surpasses the chance level both in networks with and without gradient flossing."
@@ -337,7 +337,7 @@ def _main(args, out):
     results = _common.sweep(args, NAME, [t for _, _, t in nets], {}, results=args.results)
     m = SCALE["quick"]["measure"]
     base = SCALE["quick"]["base"]
-    print(f"App. D.1 overlap: binary XOR d = {args.delay}, N = {base['N']}, T = {base['T']}, {base['epochs']} epochs; "
+    print(f"App. D overlap: binary XOR d = {args.delay}, N = {base['N']}, T = {base['T']}, {base['epochs']} epochs; "
           f"every {args.every} epochs the median over {m['sequences']} fixed test sequences of "
           f"|cos(dL/dh_t0, v_1(t0))|, t0 = {m['t0']}, loss of the {m['tail']} steps after t0; "
           f"t_acc: first {BLOCK}-epoch block with mean accuracy > {CHANCE}; rises: median over "

@@ -4,7 +4,7 @@ network?  Computed from committed sweep results alone (no training here).
 Paper (binary temporal XOR, d = 70, flossing during training, N = 80, 10^4 epochs): "the
 moments where gradient norm |dL/dh_0| becomes macroscopically large coincides with the
 moment the accuracy is beyond chance level" (Fig. 8D) and "Increase of gradient norm
-precedes epoch when accuracy exceeds chance level" (Fig. 9); App. D.1: "when plotting the
+precedes epoch when accuracy exceeds chance level" (Fig. 9); App. D: "when plotting the
 accuracy as a function of epoch aligned with the last epoch with |dL/dh_0| < 0.001, we
 observe for this task that the increase of gradient norm |dL/dh_0| reliably precedes the
 epoch at which the accuracy surpasses the chance level (See Fig 9B)".
@@ -26,7 +26,7 @@ as the epoch where the block starts):
   - *level*: the first block where |dL/dh_0| >= 10^``--level`` (default -3, the paper's
     0.001 of Fig. 9B; the networks that never learn stay at 1e-8 to 1e-14, those that learn
     reach 1e-3 to 1e-1; -4, chosen after seeing the curves, was the default before);
-  - *last* (the paper's alignment, App. D.1): the block after the last block before e_acc
+  - *last* (the paper's alignment, App. D): the block after the last block before e_acc
     whose mean log10 |dL/dh_0| is < ``--last-level`` (default -3, the paper's 0.001); 0 if
     there is none; undefined for a network that never leaves chance.  By construction
     e_grad <= e_acc, so only "earlier" against "same block" tells anything.
@@ -110,7 +110,7 @@ def events(accuracy, log_grad, margin, rise, level):
 
 
 def last_below(log_grad, e_acc, level):
-    """e_grad by the paper's alignment (App. D.1, Fig. 9B), in blocks: the block after the
+    """e_grad by the paper's alignment (App. D, Fig. 9B), in blocks: the block after the
     last block before ``e_acc`` whose mean log10 |dL/dh_0| is below ``level``; 0 if no block
     before ``e_acc`` is below it; None if ``e_acc`` is None (the network never leaves
     chance).  Always <= e_acc."""
