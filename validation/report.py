@@ -943,6 +943,20 @@ def _fig4a(folder, convention_check=False):
     return measure
 
 
+def _fig4a_partial(folder, planned):
+    """:func:`_fig4a` once all ``planned`` tasks of ``folder`` at d = 70 are committed; until
+    then the count of those that are."""
+    graded = _fig4a(folder)
+
+    def measure():
+        results, _ = sweep_results(folder, "binary_xor_d70_")
+        if len(results) < planned:
+            return (f"{len(results)} of {planned} tasks committed",
+                    f"not graded yet ({len(results)} of {planned} tasks)")
+        return graded()
+    return measure
+
+
 def _fig4c():
     folder = "fig4_xor_protocols/authors_lags-half"
     delays, seeds = (30, 50, 70, 90), 3
@@ -1158,6 +1172,33 @@ def _fig13_quick():
         else:
             verdict = "not reproduced"
         return text, verdict + " (at N = 32)"
+    return measure
+
+
+def _fig3_quick():
+    """Fig. 3 at the quick size: median test MSE without and with preflossing per task and
+    delay (results/fig3_copy_xor/fig3_summary_quick.csv); the criterion at d = 30."""
+    folder = "fig3_copy_xor"
+
+    def measure():
+        if not os.path.exists(os.path.join(RESULTS, folder, "fig3_summary_quick.csv")):
+            raise NotCommitted()      # the quick run's output is not committed yet
+        med = dict(csv_rows(folder, "fig3_summary_quick.csv", log="fig3_quick.txt", parse=lambda r: (
+            (r["task"], int(r["delay"]), r["protocol"]), (float(r["median"]), int(r["n"])))))
+        parts, holds = [], []
+        for task in ("copy", "xor"):
+            delays = sorted(d for t, d, p in med if t == task and p == "none")
+            if 30 not in delays or (task, 30, "prefloss") not in med:
+                raise EvidenceError(f"results/{folder}/fig3_summary_quick.csv has no {task} rows at d = 30")
+            parts.append(f"{TASK_NAMES[task]}: " + "; ".join(
+                f"d = {d}: {med[(task, d, 'none')][0]:.2g} vs {med[(task, d, 'prefloss')][0]:.2g}" for d in delays))
+            holds.append(med[(task, 30, "prefloss")][0] <= 0.5 * med[(task, 30, "none")][0])
+        n = med[("copy", 30, "none")][1]
+        text = f"median test MSE none vs prefloss ({n} networks each), " + "; ".join(parts)
+        verdict = ("partly (the criterion holds at the quick size only)" if all(holds) else
+                   "partly (quick size; " + ("copy" if holds[0] else "continuous XOR") + " only)" if any(holds) else
+                   "not reproduced (quick size)")
+        return text, verdict
     return measure
 
 
@@ -1660,7 +1701,9 @@ ROWS = [
         "an episode; t_acc: first block with mean accuracy > 0.55; t_grad: the block after the last block before it "
         f"with abs(dL/dh_0) < 1e-3; {DURING}", "fig4_xor_protocols/authors_lags-half_curve10", _fig9_fine(),
         known="the networks' final accuracies and 100-epoch curves (Fig. 4A's runs)",
-        criterion="Fig. 9, 10-epoch curves"),
+        criterion="Fig. 9, 10-epoch curves", figure="figures/fig9ab_authors_lags-half_curve10.png",
+        caption="A: log10 abs(dL/dh_0) of each of the 5 networks (10-epoch means, no median or mean) against the "
+        "epoch relative to t_acc; B: their accuracy against the epoch relative to t_grad; dashed: 1e-3 and 0.55"),
     Row("App. D: the overlap of dL/dh_0 with the first covariant Lyapunov vector rises around the epoch where "
         "accuracy leaves chance, with and without flossing", "3 (not stated)", "quick size: binary XOR d = 20, lags "
         f"(d/2, d), N = 32, T = 100, B = 16, 3000 epochs; {OURS_RUN}; none and during (E_f = 300 on k = 32 before "
@@ -1735,9 +1778,14 @@ MAIN_ROWS = [
         command="python validation/paper/fig2_condition_number.py --panel all --quick --out "
         "validation/results/fig2_condition_number", criterion="Fig. 2A"),
     Row("Fig. 3 (Sec. 6), quick size: preflossing helps the copy task and the temporal XOR task (the copy task "
-        "at N = 80 is graded in the first table)", "- (5)", "N = 32, T = 100, B = 16, 4000 epochs, preflossing "
-        f"E_f = 300 on k = 32, U(0, 1) inputs in training and flossing; {OURS_RUN}", "", not_committed,
-        command="python validation/paper/fig3_copy_xor.py --quick", details="fig-3", criterion="Fig. 3, quick size"),
+        "at N = 80 is graded in the first table)", "2 (5)", "N = 32, T = 100, B = 16, 4000 epochs, preflossing "
+        f"E_f = 300 on k = 32, U(0, 1) inputs in training and flossing, d = 20 and 30; {OURS_RUN}",
+        "fig3_copy_xor/fig3_summary_quick.csv", _fig3_quick(), posthoc=True,
+        figure="results/fig3_copy_xor/fig3_quick.png",
+        caption="A/B: test loss over epochs at d = 20 (median of 2 networks per protocol); C/D: final test loss "
+        "against d, median with 20-80 % band, dots single networks",
+        command="python validation/paper/fig3_copy_xor.py --quick --out validation/results/fig3_copy_xor --results "
+        "validation/out/fig3_copy_xor/results_quick_evidence", details="fig-3", criterion="Fig. 3, quick size"),
     Row("Fig. 4A (Sec. 7): binary XOR, d = 70: none and prefloss at chance, flossing during training > 80 %; "
         "authors' settings, lags (d/2, d)", "5 (20)", "N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, "
         f"flossing before epochs 0-400; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
@@ -1753,8 +1801,9 @@ MAIN_ROWS = [
         figure="figures/fig4_binary_paper_authors_lags-double.png",
         caption="as the row above: means of 5 networks per protocol", details="fig-4-binary-xor",
         criterion="Fig. 4A, lags (d, 2d)"),
-    Row("Fig. 4A, our settings", "- (20)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {OURS_RUN}; "
-        f"{DURING}", "", not_committed,
+    Row("Fig. 4A, our settings", "5 (20)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {OURS_RUN}; "
+        f"{DURING}", "fig4_xor_protocols/ours_lags-half", _fig4a_partial("fig4_xor_protocols/ours_lags-half", 15),
+        posthoc=True,
         command="python validation/paper/fig4_xor_protocols.py --paper --tasks binary_xor --delays 70 --seeds 5",
         details="fig-4-binary-xor", criterion="Fig. 4A, our settings"),
     Row("Fig. 4C (Sec. 7): binary XOR accuracy against d: none at chance for d >= 40, prefloss improves but is "
@@ -1916,6 +1965,7 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig4_xor_protocols/authors_lags-double": "Fig. 4A with the lags (d, 2d) of the authors' code",
     "fig4_xor_protocols/authors_lags-half_init-orthogonal": "Fig. 14A",
     "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000": "Fig. 14B/D (5000 epochs)",
+    "fig4_xor_protocols/ours_lags-half": "Fig. 4A at our settings",
     "fig4_xor_protocols/authors_lags-half_curve10": "Fig. 9 on 10-epoch curves (Fig. 4A's d = 70 'during' networks "
     "again)",
     "fig4_xor_protocols/authors_lags-half_curve10_throughout": "Fig. 12 on 10-epoch curves (the Fig. 12 row's "
@@ -2082,20 +2132,22 @@ def markers(name):
 BEGIN, END = markers("graded claims")
 
 
-def _evidence_cell(row):
+def _evidence_cell(row, ran=True):
     """Links to the row's results, its figure and its subsection (or the command of a row
-    whose evidence is not committed); a problem if the figure is missing."""
+    whose evidence is not committed); a problem if the figure of a row that ran (``ran``) is
+    missing; a row not run yet links no figure."""
     parts, problem = [], None
     if row.evidence:
         link = os.path.dirname(row.evidence) + "/" if "*" in row.evidence else row.evidence
         link += "" if link.endswith("/") or "." in os.path.basename(link) else "/"
-        parts.append(f"[results/{row.evidence}](results/{link})")
+        if ran or os.path.exists(os.path.join(RESULTS, link)):     # no link to a file not committed yet
+            parts.append(f"[results/{row.evidence}](results/{link})")
     if row.figure:
         path = (os.path.join(RESULTS, row.figure[len("results/"):]) if row.figure.startswith("results/")
                 else os.path.join(HERE, row.figure))
         if os.path.isfile(path):
             parts.append(f"figure: [{os.path.basename(row.figure)}]({row.figure}) ({row.caption})")
-        else:
+        elif ran:
             problem = f"{row.claim}: {row.figure} is missing"
     if row.details:
         parts.append(f"[details](#{row.details})")
@@ -2128,7 +2180,7 @@ def table(rows=ROWS):
         except EvidenceError as exc:
             problems.append(f"{row.claim}: {exc}")
             numbers, verdict = "evidence missing or damaged (see report.py's output)", "not graded"
-        evidence, problem = _evidence_cell(row)
+        evidence, problem = _evidence_cell(row, ran=numbers != "-")
         if problem:
             problems.append(problem)
         if row.command and numbers == "-":
