@@ -1177,19 +1177,19 @@ def _fig13_quick():
 
 def _fig3_quick():
     """Fig. 3 at the quick size: median test MSE without and with preflossing per task and
-    delay (results/fig3_copy_xor/fig3_summary_quick.csv); the criterion at d = 30."""
+    delay (results/fig3_copy_xor/fig3_summary_quick_inputs-text.csv); the criterion at d = 30."""
     folder = "fig3_copy_xor"
 
     def measure():
-        if not os.path.exists(os.path.join(RESULTS, folder, "fig3_summary_quick.csv")):
+        if not os.path.exists(os.path.join(RESULTS, folder, "fig3_summary_quick_inputs-text.csv")):
             raise NotCommitted()      # the quick run's output is not committed yet
-        med = dict(csv_rows(folder, "fig3_summary_quick.csv", log="fig3_quick.txt", parse=lambda r: (
+        med = dict(csv_rows(folder, "fig3_summary_quick_inputs-text.csv", log="fig3_quick.txt", parse=lambda r: (
             (r["task"], int(r["delay"]), r["protocol"]), (float(r["median"]), int(r["n"])))))
         parts, holds = [], []
         for task in ("copy", "xor"):
             delays = sorted(d for t, d, p in med if t == task and p == "none")
             if 30 not in delays or (task, 30, "prefloss") not in med:
-                raise EvidenceError(f"results/{folder}/fig3_summary_quick.csv has no {task} rows at d = 30")
+                raise EvidenceError(f"results/{folder}/fig3_summary_quick_inputs-text.csv has no {task} rows at d = 30")
             parts.append(f"{TASK_NAMES[task]}: " + "; ".join(
                 f"d = {d}: {med[(task, d, 'none')][0]:.2g} vs {med[(task, d, 'prefloss')][0]:.2g}" for d in delays))
             holds.append(med[(task, 30, "prefloss")][0] <= 0.5 * med[(task, 30, "none")][0])
@@ -1780,12 +1780,13 @@ MAIN_ROWS = [
     Row("Fig. 3 (Sec. 6), quick size: preflossing helps the copy task and the temporal XOR task (the copy task "
         "at N = 80 is graded in the first table)", "2 (5)", "N = 32, T = 100, B = 16, 4000 epochs, preflossing "
         f"E_f = 300 on k = 32, U(0, 1) inputs in training and flossing, d = 20 and 30; {OURS_RUN}",
-        "fig3_copy_xor/fig3_summary_quick.csv", _fig3_quick(), posthoc=True,
-        figure="results/fig3_copy_xor/fig3_quick.png",
-        caption="A/B: test loss over epochs at d = 20 (median of 2 networks per protocol); C/D: final test loss "
-        "against d, median with 20-80 % band, dots single networks",
+        "fig3_copy_xor/fig3_summary_quick_inputs-text.csv", _fig3_quick(), posthoc=True,
+        figure="results/fig3_copy_xor/fig3_quick_inputs-text.png",
+        caption="left: training loss over epochs at d = 20 (moving mean over 40 epochs), median of 2 networks per "
+        "protocol with 25-75 % band; right: final test loss against d, mean with 20-80 % band, dots single networks",
         command="python validation/paper/fig3_copy_xor.py --quick --out validation/results/fig3_copy_xor --results "
-        "validation/out/fig3_copy_xor/results_quick_evidence", details="fig-3", criterion="Fig. 3, quick size"),
+        "validation/out/fig3_copy_xor/results_quick_evidence > validation/results/fig3_copy_xor/fig3_quick.txt",
+        details="fig-3", criterion="Fig. 3, quick size"),
     Row("Fig. 4A (Sec. 7): binary XOR, d = 70: none and prefloss at chance, flossing during training > 80 %; "
         "authors' settings, lags (d/2, d)", "5 (20)", "N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, "
         f"flossing before epochs 0-400; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
