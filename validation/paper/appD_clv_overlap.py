@@ -35,8 +35,30 @@ rises in at least two thirds of those that leave chance (3 * rising >= 2 * left:
 of 2); reproduced if both protocols hold, partly if one does, not reproduced if neither does.
 The grade is an observation: the script exits 0 whatever it is.
 
+``--score-from`` (added after the first measurement, a reviewer's point): which steps of the
+tail the loss L scores.  ``t0`` (the default, the measurement above, bit for bit as before):
+all ``tail`` steps after t0, whose targets depend on inputs held in h_(t0).  ``t0+d``: the
+first d tail steps (d = the task's first scored step, ``Task.first_scored``: the delay d at
+the lags (d/2, d) used here) are masked as the task masks the first d steps of a sequence,
+so that L scores only steps from t0 + d on and dL/dh_(t0) carries no task memory of inputs
+before t0, closer to the paper's dL/dh_0 (h_0 holds no input; a task's first d steps are
+not scored).  The setting enters the sweep task's params and name (``_from-t0d``), so results
+of the two settings never mix; the default's params and names are those of before.
+
+A second grade, "peak", written after the first (t0) measurement's figure was seen (that
+figure showed the no-flossing networks' overlap peaking within about 50 epochs of t_acc,
+a peak the before/after windows split), and printed after the first grade, which is
+unchanged: per network that leaves chance, peak = the highest overlap median among the
+measurements at epochs within +-50 of t_acc (|e - t_acc| <= 50; none finite: "not
+measurable"); the peak counts if it is >= 2 x the network's median overlap over all its
+measurements and >= 1.5 x the median of its random-direction overlaps over all its
+measurements (:func:`peak`).  A protocol holds if at least 2 networks leave chance and the
+peak counts in at least two thirds of those; reproduced / partly / not reproduced as for the
+first grade (:func:`grade` with ``hit="peaks"``).
+
     python validation/paper/appD_clv_overlap.py --quick
     python validation/paper/appD_clv_overlap.py --quick --jobs 2 --results validation/results/appD_clv_overlap/quick
+    python validation/paper/appD_clv_overlap.py --quick --jobs 2 --score-from t0+d --results validation/results/appD_clv_overlap/quick_from-t0d
 
 One sweep task per (protocol, seed), of kind ``appD_clv_overlap:network_result`` (this
 module's :func:`network_result`, imported by the sweep's workers), resumable: a network whose
@@ -88,6 +110,12 @@ WINDOW = 200          # epochs before and after t_acc
 RISE = 2.0            # rises: median after >= RISE * median before
 MIN_MEASUREMENTS = 3  # finite measurements a window needs, else "not measurable"
 MAX_EVERY = WINDOW // MIN_MEASUREMENTS  # 66: a full 200-epoch window then holds at least 3 measurements
+# the loss of the tail: from t0 (all tail steps scored) or from t0 + d (its first d steps unscored)
+SCORE_FROM = ("t0", "t0+d")
+# the second grade, "peak" (written after the first (t0) measurement's figure was seen)
+PEAK_HALF_WIDTH = 50     # the peak: highest measurement at epochs within +-50 of t_acc
+PEAK_OVER_MEDIAN = 2.0   # counts: peak >= 2 x the network's median overlap over all measurements
+PEAK_OVER_RANDOM = 1.5   # and peak >= 1.5 x the median of its random-direction overlaps
 
 
 # ---- the measurement --------------------------------------------------------------------
@@ -102,20 +130,45 @@ def random_directions(measure, n):
     return np.random.default_rng(RANDOM_SEED).standard_normal((measure["sequences"], n))
 
 
-def overlap(model, loss, batch, random, measure):
+def tail_problem(model, batch, measure, unscored=0):
+    """The loss problem of the tail: (the model started from h_(t0) of each sequence, the
+    batch of the steps t0, t0 + 1, ...).  The tail's mask is the task's (``batch.mask[t0:]``)
+    with its first ``unscored`` steps set to False (``--score-from t0+d``: unscored = d), the
+    way the task leaves a sequence's first d steps unscored; unscored = 0 leaves it as is."""
+    t0 = measure["t0"]
+    if model.h0.ndim != 1:
+        raise ValueError("the measurement needs one initial state shared by the batch (h0_mode 'shared')")
+    hs, _ = model.cell.run(model.h0, batch.xs[:t0])
+    h_t0 = hs[t0 - 1]                                                  # the state at t0 of each sequence
+    mask = batch.mask[t0:]
+    if unscored:
+        if not 0 < unscored < mask.size:
+            raise ValueError(f"unscored tail steps must be in [0, tail = {mask.size}), got {unscored}")
+        mask = mask.copy()
+        mask[:unscored] = False
+    tail_batch = TaskBatch(xs=batch.xs[t0:], ys=batch.ys[t0:], mask=mask)
+    shifted = Model(model.cell, model.w_out, model.offset, h_t0)       # one initial state per sequence
+    return shifted, tail_batch
+
+
+def unscored_steps(task, score_from):
+    """Tail steps left unscored by ``--score-from``: 0 for "t0", the task's first scored step
+    (d at the lags (d/2, d)) for "t0+d"."""
+    if score_from not in SCORE_FROM:
+        raise ValueError(f"score_from must be one of {SCORE_FROM}, got {score_from!r}")
+    return task.first_scored if score_from == "t0+d" else 0
+
+
+def overlap(model, loss, batch, random, measure, unscored=0):
     """|cos| of dL/dh_(t0) with v_1(t0) per test sequence, and of ``random`` with v_1(t0);
     plus the growth rate of v_1 (per step) per sequence.  As clv_flossing.py's part B.
+    L scores the tail steps from t0 + ``unscored`` on (:func:`tail_problem`).
 
     Returns (cos_grad (S,), cos_random (S,), rate_1 (S,)).
     """
     t0, tail = measure["t0"], measure["tail"]
     S = batch.xs.shape[1]
-    if model.h0.ndim != 1:
-        raise ValueError("the measurement needs one initial state shared by the batch (h0_mode 'shared')")
-    hs, _ = model.cell.run(model.h0, batch.xs[:t0])
-    h_t0 = hs[t0 - 1]                                                  # the state at t0 of each sequence
-    tail_batch = TaskBatch(xs=batch.xs[t0:], ys=batch.ys[t0:], mask=batch.mask[t0:])
-    shifted = Model(model.cell, model.w_out, model.offset, h_t0)       # one initial state per sequence
+    shifted, tail_batch = tail_problem(model, batch, measure, unscored)
     grad = loss_and_grad(shifted, tail_batch, loss).grads["h0"]        # dL/dh_(t0), (S, n)
     clv = covariant_vectors(model.cell, np.broadcast_to(model.h0, (S, model.h0.shape[-1])), batch.xs,
                             k=measure["k_clv"], times=[t0], transient=t0, transient_backward=tail - 1,
@@ -127,10 +180,12 @@ def overlap(model, loss, batch, random, measure):
     return cos, cos_random, clv.rates[:, 0]
 
 
-def measured_run(config, every, measure):
+def measured_run(config, every, measure, score_from="t0"):
     """Train ``config`` to the end, measuring the overlap at epochs 0, every, 2 every, ...
-    (and after the last epoch if it is one of them).  Returns (run, measurements dict)."""
+    (and after the last epoch if it is one of them), the loss scored from ``score_from``
+    ("t0" or "t0+d").  Returns (run, measurements dict)."""
     run = Run(config)
+    unscored = unscored_steps(run.task, score_from)
     batch = fixed_sequences(run.task, measure)
     random = random_directions(measure, run.model.cell.state_size)
     epochs = np.arange(0, config.epochs + 1, every)
@@ -145,7 +200,7 @@ def measured_run(config, every, measure):
         u = time.perf_counter()
         train_s += u - t
         try:
-            cos, cos_random, rate = overlap(run.model, run.task.loss, batch, random, measure)
+            cos, cos_random, rate = overlap(run.model, run.task.loss, batch, random, measure, unscored)
         except NumericalBreakdownError:
             pass                                                        # left NaN: not a finite measurement
         else:
@@ -165,30 +220,36 @@ def measured_run(config, every, measure):
 def network_result(params):
     """One network, the sweep kind ``appD_clv_overlap:network_result``.
 
-    params : TrainConfig fields plus ``every`` and ``measure`` (t0, tail, sequences, k_clv).
+    params : TrainConfig fields plus ``every`` and ``measure`` (t0, tail, sequences, k_clv),
+        and ``score_from`` ("t0+d"; absent: "t0", the measurement's params before the option).
     Returns the measurements (``epochs``, ``overlap`` medians with ``overlap_q25`` /
     ``overlap_q75``, ``overlap_random`` medians, ``rate_v1``), the training curves as
     10-epoch means (``accuracy_blocks``, ``log10_h0_grad_norm_blocks``), ``test_accuracy``,
     ``seconds`` (``seconds_train``, ``seconds_measure``) and the settings as JSON
-    (``config``: the TrainConfig; ``measurement``: every and measure).
+    (``config``: the TrainConfig; ``measurement``: every and measure, and with "t0+d" the
+    score_from and the unscored tail steps).
     """
     start = time.perf_counter()
     fields = dict(params)
     every = fields.pop("every")
     measure = fields.pop("measure")
+    score_from = fields.pop("score_from", "t0")
     fields["floss_at"] = tuple(fields["floss_at"])
     config = TrainConfig(**fields)
     if config.epochs % BLOCK:
         raise ValueError(f"epochs ({config.epochs}) must be a multiple of the {BLOCK}-epoch accuracy blocks")
     with limit_blas(1):
-        run, out = measured_run(config, every, measure)
+        run, out = measured_run(config, every, measure, score_from)
     h = run.history
     out["accuracy_blocks"] = h["accuracy"].reshape(-1, BLOCK).mean(axis=1)
     out["log10_h0_grad_norm_blocks"] = np.log10(h["h0_grad_norm"]).reshape(-1, BLOCK).mean(axis=1)
     out["test_accuracy"] = float(h["test_accuracy"])
     out["config"] = json.dumps(config.to_dict(), sort_keys=True)
-    out["measurement"] = json.dumps(dict(every=every, measure=measure, block=BLOCK, sequence_seed=SEQUENCE_SEED,
-                                         random_seed=RANDOM_SEED, clv_seed=CLV_SEED), sort_keys=True)
+    measurement = dict(every=every, measure=measure, block=BLOCK, sequence_seed=SEQUENCE_SEED,
+                       random_seed=RANDOM_SEED, clv_seed=CLV_SEED)
+    if score_from != "t0":   # the default's record as before the option
+        measurement.update(score_from=score_from, unscored_tail_steps=unscored_steps(run.task, score_from))
+    out["measurement"] = json.dumps(measurement, sort_keys=True)
     out["seconds"] = time.perf_counter() - start
     return {key: np.asarray(v) for key, v in out.items()}
 
@@ -234,17 +295,57 @@ def rise(epochs, overlap_medians, t):
                 n_before=int(b.size), n_after=int(a.size))
 
 
-def protocol_holds(statuses):
-    """(holds, left, rising) for the statuses (of :func:`rise`) of one protocol's networks:
-    at least 2 leave chance and the overlap rises in at least two thirds of those
-    (3 * rising >= 2 * left); "not measurable" counts as leaving chance and not rising."""
+def peak(epochs, overlap_medians, random_medians, t):
+    """The second grade ("peak", written after the first (t0) measurement's figure was
+    seen) for one network whose accuracy leaves chance at ``t`` (None: never).
+
+    peak: the highest finite overlap median among the measurements at epochs e with
+    |e - t| <= PEAK_HALF_WIDTH; it counts if peak >= PEAK_OVER_MEDIAN x the median of the
+    network's finite overlap medians over all its measurements and peak >= PEAK_OVER_RANDOM
+    x the median of its finite random-direction medians over all its measurements.
+
+    Returns a dict: ``status`` ("peaks", "no peak", "not measurable" (no finite measurement
+    within the window) or "never left chance"), ``counts`` (bool), ``peak``, ``peak_epoch``,
+    ``median`` / ``random_median`` (over all measurements), ``ratio_median`` (peak /
+    median), ``ratio_random`` (peak / random_median) and ``n`` (measurements in the window).
+    """
+    epochs = np.asarray(epochs)
+    values, rand = np.asarray(overlap_medians, dtype=float), np.asarray(random_medians, dtype=float)
+    finite, finite_rand = values[np.isfinite(values)], rand[np.isfinite(rand)]
+    median = float(np.median(finite)) if finite.size else np.nan
+    random_median = float(np.median(finite_rand)) if finite_rand.size else np.nan
+    out = dict(status="never left chance", counts=False, peak=np.nan, peak_epoch=None, median=median,
+               random_median=random_median, ratio_median=np.nan, ratio_random=np.nan, n=0)
+    if t is None:
+        return out
+    near = np.isfinite(values) & (np.abs(epochs - t) <= PEAK_HALF_WIDTH)
+    out["n"] = int(np.count_nonzero(near))
+    if not out["n"]:
+        out["status"] = "not measurable"
+        return out
+    i = np.flatnonzero(near)[np.argmax(values[near])]
+    p = float(values[i])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out.update(peak=p, peak_epoch=int(epochs[i]), ratio_median=float(np.float64(p) / median),
+                   ratio_random=float(np.float64(p) / random_median))
+    counts = bool(p >= PEAK_OVER_MEDIAN * median and p >= PEAK_OVER_RANDOM * random_median)
+    out.update(status="peaks" if counts else "no peak", counts=counts)
+    return out
+
+
+def protocol_holds(statuses, hit="rises"):
+    """(holds, left, rising) for the statuses (of :func:`rise`, or of :func:`peak` with
+    ``hit="peaks"``) of one protocol's networks: at least 2 leave chance and the overlap
+    rises (peaks) in at least two thirds of those (3 * rising >= 2 * left); "not measurable"
+    counts as leaving chance and not rising."""
     left = sum(1 for s in statuses if s != "never left chance")
-    rising = sum(1 for s in statuses if s == "rises")
+    rising = sum(1 for s in statuses if s == hit)
     return left >= 2 and 3 * rising >= 2 * left, left, rising
 
 
-def grade(networks):
-    """The criterion's grade over ``networks``, pairs (protocol, status of :func:`rise`).
+def grade(networks, hit="rises"):
+    """The criterion's grade over ``networks``, pairs (protocol, status of :func:`rise`; of
+    :func:`peak` with ``hit="peaks"``, the second grade).
 
     Returns (per protocol {protocol: (holds, left, rising, networks)}, grade): "reproduced"
     if every protocol of PROTOCOLS holds, "partly" if one does, "not reproduced" otherwise
@@ -252,7 +353,7 @@ def grade(networks):
     per = {}
     for protocol in PROTOCOLS:
         statuses = [s for p, s in networks if p == protocol]
-        holds, left, rising = protocol_holds(statuses)
+        holds, left, rising = protocol_holds(statuses, hit)
         per[protocol] = (holds, left, rising, len(statuses))
     held = sum(1 for v in per.values() if v[0])
     verdict = "reproduced" if held == len(PROTOCOLS) else "partly" if held else "not reproduced"
@@ -261,17 +362,24 @@ def grade(networks):
 
 # ---- the sweep and the report -------------------------------------------------------------
 
-def tasks_for(seeds, delay, every):
-    """(protocol, seed, SweepTask) for every network; the name carries delay and every, so
-    that other settings never clash in one results directory."""
+def tasks_for(seeds, delay, every, score_from="t0"):
+    """(protocol, seed, SweepTask) for every network; the name carries delay, every and
+    (for "t0+d", suffix ``_from-t0d``) score_from, so that other settings never clash in one
+    results directory.  score_from "t0+d" also enters the params; "t0" leaves params and
+    name as they were before the option (the committed results resume)."""
+    if score_from not in SCORE_FROM:
+        raise ValueError(f"score_from must be one of {SCORE_FROM}, got {score_from!r}")
     s = SCALE["quick"]
     out = []
     for protocol in PROTOCOLS:
         for seed in range(seeds):
             config = TrainConfig(protocol=protocol, seed=seed, delay=delay, **s["base"])
             params = dict(config.to_dict(), every=every, measure=dict(s["measure"]))
-            out.append((protocol, seed, SweepTask(f"binary_xor_d{delay}_{protocol}_N{config.N}_s{seed}_every{every}",
-                                                  KIND, params)))
+            name = f"binary_xor_d{delay}_{protocol}_N{config.N}_s{seed}_every{every}"
+            if score_from != "t0":
+                params["score_from"] = score_from
+                name += "_from-t0d"
+            out.append((protocol, seed, SweepTask(name, KIND, params)))
     return out
 
 
@@ -299,6 +407,10 @@ def parse_args(argv):
     p.add_argument("--every", type=every_type, default=DEFAULT_EVERY,
                    help=f"epochs between measurements (default 20, the criterion's; at most {MAX_EVERY}, so that a "
                         f"{WINDOW}-epoch window can hold {MIN_MEASUREMENTS} measurements)")
+    p.add_argument("--score-from", choices=SCORE_FROM, default="t0",
+                   help="steps of the tail scored by the loss L of dL/dh_t0: t0 (default, the criterion's: all "
+                        "tail steps) or t0+d (the first d tail steps unscored, as the task leaves a sequence's "
+                        "first d steps unscored: dL/dh_t0 then holds no task memory of inputs before t0)")
     p.add_argument("--jobs", type=_common.int_at_least(0), default=1,
                    help="worker processes of the sweep (default 1; 0: in this process)")
     p.add_argument("--out", default=None,
@@ -333,23 +445,31 @@ def main(argv=None):
 
 def _main(args, out):
     start = time.perf_counter()
-    nets = tasks_for(args.seeds, args.delay, args.every)
+    nets = tasks_for(args.seeds, args.delay, args.every, args.score_from)
     results = _common.sweep(args, NAME, [t for _, _, t in nets], {}, results=args.results)
     m = SCALE["quick"]["measure"]
     base = SCALE["quick"]["base"]
     print(f"App. D overlap: binary XOR d = {args.delay}, N = {base['N']}, T = {base['T']}, {base['epochs']} epochs; "
           f"every {args.every} epochs the median over {m['sequences']} fixed test sequences of "
-          f"|cos(dL/dh_t0, v_1(t0))|, t0 = {m['t0']}, loss of the {m['tail']} steps after t0; "
+          f"|cos(dL/dh_t0, v_1(t0))|, t0 = {m['t0']}, {loss_words(args.score_from, args.delay, m)}; "
           f"t_acc: first {BLOCK}-epoch block with mean accuracy > {CHANCE}; rises: median over "
           f"[t_acc, t_acc + {WINDOW}) >= {RISE:g} x that over [t_acc - {WINDOW}, t_acc) "
-          f"(>= {MIN_MEASUREMENTS} measurements each)")
-    rows, drawn, statuses = [], [], []
+          f"(>= {MIN_MEASUREMENTS} measurements each); second grade, peak (written after the first (t0) "
+          f"measurement's figure was seen): highest measurement within +-{PEAK_HALF_WIDTH} epochs of t_acc, "
+          f"counts if >= {PEAK_OVER_MEDIAN:g} x the network's median over all measurements and >= "
+          f"{PEAK_OVER_RANDOM:g} x its random directions' median over all measurements")
+    rows, drawn, statuses, peak_statuses = [], [], [], []
     print(f"{'protocol':>8} {'seed':>4} {'test acc':>8} {'t_acc':>6} {'n_bef':>5} {'n_aft':>5} {'before':>8} "
-          f"{'after':>8} {'ratio':>7} {'rand bef':>8} {'rand aft':>8} {'seconds':>7}  rises")
+          f"{'after':>8} {'ratio':>7} {'rand bef':>8} {'rand aft':>8} {'seconds':>7}  {'rises':<21}  "
+          f"{'peak':>7} {'pk/med':>6} {'pk/rand':>7}  peak counts")
     for protocol, seed, task in nets:
         r = results[task.name]
         t = t_acc(r["accuracy_blocks"])
         v = rise(r["epochs"], r["overlap"], t)
+        pk = peak(r["epochs"], r["overlap"], r["overlap_random"], t)
+        peak_statuses.append((protocol, pk["status"]))
+        peak_label = {"peaks": "yes", "no peak": "no", "not measurable": "no (not measurable)",
+                      "never left chance": "-"}[pk["status"]]
         rb, ra = windows(r["epochs"], r["overlap_random"], t) if t is not None else (np.array([]), np.array([]))
         rand_before = float(np.median(rb)) if rb.size else np.nan
         rand_after = float(np.median(ra)) if ra.size else np.nan
@@ -359,10 +479,13 @@ def _main(args, out):
                  "never left chance": "- (never left chance)"}[v["status"]]
         print(f"{protocol:>8} {seed:4d} {float(r['test_accuracy']):8.3f} {'-' if t is None else t:>6} "
               f"{v['n_before']:5d} {v['n_after']:5d} {v['before']:8.4f} {v['after']:8.4f} {v['ratio']:7.2f} "
-              f"{rand_before:8.4f} {rand_after:8.4f} {seconds:7.0f}  {label}")
+              f"{rand_before:8.4f} {rand_after:8.4f} {seconds:7.0f}  {label:<21}  "
+              f"{pk['peak']:7.4f} {pk['ratio_median']:6.2f} {pk['ratio_random']:7.2f}  {peak_label}")
         rows.append([protocol, seed, float(r["test_accuracy"]), "" if t is None else t, v["n_before"], v["n_after"],
                      v["before"], v["after"], v["ratio"], rand_before, rand_after, v["status"], seconds,
-                     float(r["seconds_train"]), float(r["seconds_measure"])])
+                     float(r["seconds_train"]), float(r["seconds_measure"]),
+                     pk["peak"], "" if pk["peak_epoch"] is None else pk["peak_epoch"], pk["median"],
+                     pk["random_median"], pk["ratio_median"], pk["ratio_random"], pk["status"]])
         drawn.append((protocol, seed, t, r))
     per, verdict = grade(statuses)
     for protocol, (holds, left, rising, n) in per.items():
@@ -372,14 +495,37 @@ def _main(args, out):
     if args.seeds != SCALE["quick"]["seeds"] or args.delay != DEFAULT_DELAY or args.every != DEFAULT_EVERY:
         print(f"note: the criterion was fixed for seeds 0-2, d = {DEFAULT_DELAY}, every {DEFAULT_EVERY} epochs; this "
               f"run has {args.seeds} seed(s), d = {args.delay}, every {args.every}: graded by the same rule")
+    if args.score_from != "t0":
+        print(f"note: the criterion was fixed for the loss of all {m['tail']} tail steps (--score-from t0); this run "
+              f"scores from t0 + d (--score-from {args.score_from}): graded by the same rules")
     print(f"verdict (App. D overlap criterion): {verdict}")
+    peak_per, peak_verdict = grade(peak_statuses, hit="peaks")
+    print(f"second grade, peak (written after the first (t0) measurement's figure was seen; loss "
+          f"{'from t0' if args.score_from == 't0' else 'from t0 + d'}):")
+    for protocol, (holds, left, counting, n) in peak_per.items():
+        print(f"{protocol}: {left} of {n} networks leave chance; the peak within +-{PEAK_HALF_WIDTH} epochs of t_acc "
+              f"counts (>= {PEAK_OVER_MEDIAN:g} x median, >= {PEAK_OVER_RANDOM:g} x random) in {counting} of them "
+              f"(needs at least 2 leaving chance and counting in at least two thirds of those): "
+              f"{'holds' if holds else 'does not hold'}")
+    print(f"second grade (peak, written after the first (t0) measurement's figure was seen): {peak_verdict}")
     _common.write_csv(os.path.join(out, f"{NAME}_quick.csv"),
                       ["protocol", "seed", "test_accuracy", "t_acc", "n_before", "n_after", "overlap_before",
                        "overlap_after", "ratio", "random_before", "random_after", "status", "seconds",
-                       "seconds_train", "seconds_measure"], rows)
+                       "seconds_train", "seconds_measure",
+                       "peak", "peak_epoch", "overlap_median_all", "random_median_all", "peak_over_median",
+                       "peak_over_random", "peak_status"], rows)
     plot(drawn, args, os.path.join(out, f"{NAME}_quick.png"))
     print(f"{time.perf_counter() - start:.0f} s")
     return 0
+
+
+def loss_words(score_from, delay, measure):
+    """Which loss L the measurement uses, in words (the header and the figure's title)."""
+    tail = measure["tail"]
+    if score_from == "t0":
+        return f"L: loss of the {tail} steps after t0 (--score-from t0)"
+    return (f"L: loss of the tail steps from t0 + d on (--score-from t0+d: the first d = {delay} of the {tail} "
+            f"steps after t0 unscored, as the task leaves a sequence's first d steps unscored)")
 
 
 def plot(drawn, args, path):
@@ -401,10 +547,12 @@ def plot(drawn, args, path):
                title=f"{protocol}: {len(left)} of {len(nets)} networks left chance")
         if left:
             ax.legend(fontsize=7, loc="upper left")
-    sequences = SCALE["quick"]["measure"]["sequences"]
-    fig.suptitle(f"binary XOR d = {args.delay}: median over {sequences} test sequences of |cos| between dL/dh_t0 "
-                 f"and the first covariant vector,\nevery {args.every} epochs, aligned to t_acc (grey: the "
-                 f"{WINDOW}-epoch windows before and after)", fontsize=8)
+    m = SCALE["quick"]["measure"]
+    scored = (f"L of the {m['tail']} steps after t0" if args.score_from == "t0"
+              else f"L of the tail from t0 + d (first d = {args.delay} steps unscored)")
+    fig.suptitle(f"binary XOR d = {args.delay}: median over {m['sequences']} test sequences of |cos| between dL/dh_t0 "
+                 f"({scored}) and the first covariant vector,\nevery {args.every} epochs, aligned to t_acc (grey: "
+                 f"the {WINDOW}-epoch windows before and after)", fontsize=8)
     _common.save(fig, path)
 
 
