@@ -278,6 +278,7 @@ FIGURE_RUNS = {
     "results/fig6_lstm_relu/lstm_target-1_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_target-1_lr0.001",
     "results/fig5_k_delay/fig5_quick_prefloss.png": "fig5_k_delay/prefloss_quick.txt",
     "figures/fig5_paper_authors.png": "fig5_k_delay/authors_lags-half",
+    "results/appD_clv_overlap/quick_from-t0d/appD_clv_overlap_quick.png": "appD_clv_overlap/quick_from-t0d",
     "results/fig3_copy_xor/fig3_quick_inputs-text.png": "fig3_copy_xor/fig3_quick.txt",
     "figures/fig9ab_authors_lags-half_curve10.png": "fig4_xor_protocols/authors_lags-half_curve10",
     "figures/fig14_spatial_paper_authors_orthogonal_epochs5000.png":
