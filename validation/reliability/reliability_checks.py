@@ -62,8 +62,10 @@ def sleep_task(params):
     """A sweep task that writes its process id to a file and sleeps."""
     import numpy as np
 
-    with open(os.path.join(params["dir"], f"pid{params['i']}"), "w") as f:
+    path = os.path.join(params["dir"], f"pid{params['i']}")
+    with open(path + ".tmp", "w") as f:        # written whole, then renamed: a reader never sees it half-written
         f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
     time.sleep(params["seconds"])
     return {"x": np.array([1.0])}
 
