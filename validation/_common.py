@@ -258,10 +258,15 @@ def save(fig, path, dpi=90):
 class Tee:
     """Within ``with Tee(path):`` everything printed goes to stdout and, when the block
     ends, to ``path`` as well (written atomically), so that a script's output can be
-    committed beside its other results."""
+    committed beside its other results.
 
-    def __init__(self, path):
+    With ``command`` (how the script is called, e.g. ``"validation/paper/fig1_flossing.py"``)
+    the output starts with the provenance line (:func:`provenance`) and the line
+    ``command: <command> <arguments>``, the arguments ``argv`` (default: ``sys.argv[1:]``)."""
+
+    def __init__(self, path, command=None, argv=None):
         self.path = path
+        self.command, self.argv = command, argv
 
     def __enter__(self):
         import io
@@ -278,6 +283,9 @@ class Tee:
                 outer.flush()
 
         sys.stdout = _Both()
+        if self.command is not None:
+            print(provenance())
+            print(f"command: {self.command} " + " ".join(sys.argv[1:] if self.argv is None else self.argv))
         return self
 
     def __exit__(self, *exc):

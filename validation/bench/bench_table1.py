@@ -63,9 +63,8 @@ def main(argv=None):
     p.add_argument("--repeat", type=_common.int_at_least(1), default=3)
     p.add_argument("--out", default=os.path.join(os.path.dirname(FOLDER), "out", "bench_table1"))
     args = p.parse_args(argv)
-    with _common.Tee(os.path.join(args.out, "bench_table1.txt")):
-        print(_common.provenance())
-        print(f"command: validation/bench/bench_table1.py --repeat {args.repeat}")
+    with _common.Tee(os.path.join(args.out, "bench_table1.txt"), "validation/bench/bench_table1.py",
+                     ["--repeat", str(args.repeat)]):
         out = {"repeat": args.repeat, "lines": {}}
         passed = 0
         for name, line in LINES.items():

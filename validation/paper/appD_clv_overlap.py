@@ -437,9 +437,7 @@ def main(argv=None):
     out = args.out or args.results or os.path.join(_common.HERE, "out", NAME)
     args.results = args.results or os.path.join(_common.HERE, "out", NAME, "results_quick")
     os.makedirs(out, exist_ok=True)
-    with _common.Tee(os.path.join(out, f"{NAME}_quick.txt")):
-        print(_common.provenance())
-        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(out, f"{NAME}_quick.txt"), f"validation/paper/{NAME}.py", argv):
         return _main(args, out)
 
 

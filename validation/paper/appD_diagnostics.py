@@ -56,9 +56,7 @@ def main(argv=None):
     cfgs = [TrainConfig(protocol=pr, seed=seed, **s["base"]) for pr in PROTOCOLS for seed in range(seeds)]
     tasks = sweep_tasks(cfgs)
     out = _common.out_dir(args, NAME)
-    with _common.Tee(os.path.join(out, f"appD_{args.scale}.txt")):
-        print(_common.provenance())
-        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(out, f"appD_{args.scale}.txt"), f"validation/paper/{NAME}.py", argv):
         return _main(args, s, cfgs, tasks, out)
 
 

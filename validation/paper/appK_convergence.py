@@ -42,9 +42,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     out = _common.out_dir(args, NAME)
-    with _common.Tee(os.path.join(out, f"appK_{args.scale}.txt")):
-        print(_common.provenance())
-        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(out, f"appK_{args.scale}.txt"), f"validation/paper/{NAME}.py", argv):
         return _main(args, out)
 
 

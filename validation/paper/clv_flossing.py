@@ -98,9 +98,7 @@ def part_b(protocol, epochs):
 def main(argv=None):
     args = _common.scale_parser("clv_flossing", __doc__).parse_args(argv)
     args.out = _common.out_dir(args, "clv_flossing")
-    with _common.Tee(os.path.join(args.out, f"clv_flossing_{args.scale}.txt")):
-        print(_common.provenance())
-        print("command: validation/paper/clv_flossing.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(args.out, f"clv_flossing_{args.scale}.txt"), "validation/paper/clv_flossing.py", argv):
         _main(args)
 
 

@@ -91,9 +91,7 @@ def main(argv=None):
         args.results = os.path.join(_common.out_dir(args, NAME), f"results_{tag}")
     tasks = make_tasks(args.scale, seeds, seeds_b, args.clip_norm)
     out = _common.out_dir(args, NAME)
-    with _common.Tee(os.path.join(out, f"fig1_{tag}.txt")):
-        print(_common.provenance())
-        print(f"command: validation/paper/{NAME}.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(out, f"fig1_{tag}.txt"), f"validation/paper/{NAME}.py", argv):
         return _main(args, tasks, out, s, seeds, seeds_b, tag)
 
 

@@ -430,10 +430,7 @@ def main(argv=None):
     DEST = args.out
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(DEST, exist_ok=True)
-    with _common.Tee(os.path.join(DEST, "fig2.txt")):
-        print(_common.provenance())
-        print("command: validation/paper/fig2_condition_number.py "
-              + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(DEST, "fig2.txt"), "validation/paper/fig2_condition_number.py", argv):
         return _main(args)
 
 

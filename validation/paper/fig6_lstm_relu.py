@@ -221,9 +221,7 @@ def main(argv=None):
     if not args.g_max > 0:
         parser.error(f"--g-max must be > 0, got {args.g_max}")
 
-    with _common.Tee(os.path.join(args.out_dir, "fig6_lstm_relu.txt")):
-        print(_common.provenance())
-        print("command: validation/paper/fig6_lstm_relu.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    with _common.Tee(os.path.join(args.out_dir, "fig6_lstm_relu.txt"), "validation/paper/fig6_lstm_relu.py", argv):
         return _main(args)
 
 

@@ -108,10 +108,8 @@ def main(argv=None):
     fields, label = fig4.setting_fields(args)
     if args.effect:
         out = _common.out_dir(args, NAME)
-        with _common.Tee(os.path.join(out, f"sec7_effect_{args.scale}.txt")):
-            print(_common.provenance())
-            print("command: python validation/paper/sec7_control.py "
-                  + " ".join(argv if argv is not None else sys.argv[1:]))
+        with _common.Tee(os.path.join(out, f"sec7_effect_{args.scale}.txt"), "python validation/paper/sec7_control.py",
+                         argv):
             effect(args, fields, label, out)
         return 0
     runs = tasks_for(args, fields)
