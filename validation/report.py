@@ -150,6 +150,12 @@ def matches(lines, pattern, where, count=None):
     return found
 
 
+def not_graded_yet(done, planned, text=None):
+    """(numbers, verdict) of a row whose runs are not all committed: ``text`` (default: how
+    many tasks are) and "not graded yet (<done> of <planned> tasks)"."""
+    return (f"{done} of {planned} tasks" if text is None else text), f"not graded yet ({done} of {planned} tasks)"
+
+
 def core_hours(results):
     return sum(float(arrays["meta/seconds"]) for _, arrays in results.values()) / 3600
 
@@ -460,7 +466,7 @@ def _fig3_copy(label, variance):
             parts.append(f"d = {d}: {cells[0]} vs {cells[1]}")
         text = "trained none vs prefloss, " + "; ".join(parts) + f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
-            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned, text)
         prefloss_40 = trained[(40, "prefloss")]
         none_30 = trained[(30, "none")]
         if not (len(prefloss_40) == 3 and all(prefloss_40)):
@@ -504,7 +510,7 @@ def _fig13():
                         else ", no more than the spread, so the spread condition does not reject it"))
         text += f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
-            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned, text)
         if l1 is not None and l1[2]:
             verdict = "reproduced"
         elif (during is not None and during[2]) or (l10 is not None and l10[2]):
@@ -603,7 +609,7 @@ def _fig5():
         text = (f"median test accuracy for k = {' / '.join(map(str, ks))} (in brackets: networks of {seeds} "
                 f">= 0.95), " + "; ".join(parts) + f" ({done} of {total} tasks)")
         if done < total:
-            return text, f"not graded yet ({done} of {total} tasks)"
+            return not_graded_yet(done, total, text)
 
         def k_star(d):
             return next((k for k in ks if med[(d, k)] >= 0.95), math.inf)
@@ -639,7 +645,7 @@ def _fig3_xor(label):
             parts.append(f"d = {d}: {cells[0]} vs {cells[1]}")
         text = "trained none vs prefloss, " + "; ".join(parts) + f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
-            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned, text)
 
         def d_max(protocol):
             return max([d for d in delays if sum(trained[(d, protocol)]) >= 2], default=0)
@@ -663,7 +669,7 @@ def _fig14_spatial():
                 + "; ".join(f"d = {d}: " + " / ".join(f"{solved[d][p]}/{n[d][p]}" for p in PROTOCOLS)
                             for d in delays) + f" ({len(results)} of {planned} tasks)")
         if len(results) < planned:
-            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned, text)
         further = solved[70]["during"] > solved[70]["prefloss"]
         helps = solved[60]["prefloss"] > solved[60]["none"]
         fails = solved[70]["prefloss"] < n[70]["prefloss"]
@@ -690,7 +696,7 @@ def _fig4_short():
                                          else "-" for p in PROTOCOLS) for task, d in points)
                 + f" ({done} of {total} tasks)")
         if done < total:
-            return text, f"not graded yet ({done} of {total} tasks)"
+            return not_graded_yet(done, total, text)
         trains = [med[("binary_xor", d)]["none"] >= SOLVED for d in (10, 20)]
         verdict = "reproduced" if all(trains) else "partly" if trains[0] else "not reproduced"
         return text, verdict
@@ -708,7 +714,7 @@ def _fig12_fine():
     def measure():
         throughout, planned = sweep_results(throughout_folder, "binary_xor_d70_throughout_")
         if len(throughout) < planned:
-            return f"{len(throughout)} of {planned} tasks", f"not graded yet ({len(throughout)} of {planned} tasks)"
+            return not_graded_yet(len(throughout), planned)
         try:
             during, _ = sweep_results(during_folder, "binary_xor_d70_during_")
         except NotRun:
@@ -751,7 +757,7 @@ def _fig9_fine():
     def measure():
         results, planned = sweep_results(folder, "binary_xor_d70_during_")
         if len(results) < planned:
-            return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned)
         pairs, parts = [], []
         for params, arrays in sorted(results.values(), key=lambda r: r[0]["seed"]):
             where = f"results/{folder}: seed {params['seed']}"
@@ -784,7 +790,7 @@ def _appD_clv():
     def measure():
         results, planned = sweep_results(folder, "binary_xor_d20_")
         if len(results) < planned:
-            return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned)
         networks, parts = [], {}
         for params, arrays in sorted(results.values(), key=lambda r: (r[0]["protocol"], r[0]["seed"])):
             t = clv.t_acc(arrays["accuracy_blocks"])
@@ -811,7 +817,7 @@ def _appD_clv_peak():
     def measure():
         results, planned = sweep_results(folder, "binary_xor_d20_")
         if len(results) < planned:
-            return f"{len(results)} of {planned} tasks", f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned)
         peaks, windows, parts = [], [], {}
         for params, arrays in sorted(results.values(), key=lambda r: (r[0]["protocol"], r[0]["seed"])):
             t = clv.t_acc(arrays["accuracy_blocks"])
@@ -847,7 +853,7 @@ def _appE_paper():
                                               for p in ("none", "prefloss"))
             for task in ("copy", "xor") for d in (20, 40)) + f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
-            return text, f"not graded yet ({len(results)} of {planned} tasks)"
+            return not_graded_yet(len(results), planned, text)
         copy_helps = mean[("copy", 40, "prefloss")] <= 0.5 * mean[("copy", 40, "none")]
         xor_not = all(mean[("xor", d, "prefloss")] >= 0.9 * mean[("xor", d, "none")] for d in (20, 40))
         verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[copy_helps + xor_not]
@@ -982,8 +988,7 @@ def _fig4a_partial(folder, planned):
     def measure():
         results, _ = sweep_results(folder, "binary_xor_d70_")
         if len(results) < planned:
-            return (f"{len(results)} of {planned} tasks committed",
-                    f"not graded yet ({len(results)} of {planned} tasks)")
+            return not_graded_yet(len(results), planned, f"{len(results)} of {planned} tasks committed")
         return graded()
     return measure
 
@@ -1031,7 +1036,7 @@ def _fig4_spatial(folder="fig4_xor_protocols/authors_lags-half", delays=(40, 50,
         if planned is not None:
             done = sum(1 for p, _ in results.values() if p["delay"] in delays)
             if done < planned:
-                return f"{done} of {planned} tasks committed", f"not graded yet ({done} of {planned} tasks)"
+                return not_graded_yet(done, planned, f"{done} of {planned} tasks committed")
         acc = {d: _accuracies(results, "spatial_xor", d) for d in delays}
         for d in delays:
             _need(acc[d], PROTOCOLS, f"{folder} (spatial XOR, d = {d})")
