@@ -135,6 +135,9 @@ VARIANTS = {
     "fig4 throughout, orthogonal": ("fig4_xor_protocols", [
         "--tasks", "binary_xor", "--protocols", "during", "throughout", "--init", "orthogonal",
         "--settings", "authors", "--xor-lags", "double"]),
+    "fig4 throughout, 4-epoch curves": ("fig4_xor_protocols", [
+        "--tasks", "binary_xor", "--protocols", "during", "throughout", "--settings", "authors",
+        "--curve-every", "4"]),
     "fig6 target -1": ("fig6_lstm_relu", ["--cells", "lstm", "--target", "-1"]),
     "fig1b positive target": ("fig1b_targets", ["--targets", "0.5"]),
     "fig5 preflossing only": ("fig5_k_delay", ["--protocol", "prefloss"]),
@@ -157,6 +160,9 @@ def test_script_option_runs_at_a_tiny_size(variant, tmp_path, monkeypatch):
     assert "verdict:" in out, out
     if name == "fig4_xor_protocols":
         assert "throughout" in out and "Fig. 12" in out, out
+    if variant == "fig4 throughout, 4-epoch curves":  # curves finer than 100 epochs: one panel per network
+        assert [p.name for p in (tmp_path / "out").glob("fig4_fine_*.png")] == [
+            "fig4_fine_quick_authors_lags-half_curve4.png"], out
     if variant == "fig3 k and authors' settings":  # k = 2 runs, outputs named by the label
         results = tmp_path / "results"
         assert sorted(p.name for p in results.glob("*.npz")) == [

@@ -187,6 +187,36 @@ def main(argv=None):
     return verdicts(args, by).exit_code()
 
 
+def draw_fine_curves(by, png, window=1000):
+    """Per network, the accuracy as stored (block means finer than 100 epochs, e.g. with
+    ``--curve-every 10``), with a dotted line at the start of each flossing episode: the
+    resolution at which Fig. 12's drop after every episode and recovery between them can
+    show.  Top row: all epochs; bottom row: ``window`` epochs around the network's highest
+    block mean.  Drawn only when some run stores such curves; returns the number drawn."""
+    runs = [(task, d, protocol, seed, r) for (task, d, protocol), rs in sorted(by.items()) for seed, _, r in rs
+            if "curve/accuracy" in r and int(r["summary/epochs"]) // np.size(r["curve/accuracy"]) < 100]
+    if not runs:
+        return 0
+    fig, axes = _common.figure(len(runs), 2, size=(4.2, 2.8))
+    for col, (task, d, protocol, seed, r) in enumerate(runs):
+        x, y = _common.training_curve(r, "accuracy", 1)
+        starts = np.asarray(r["history/floss_epochs"]) if "history/floss_epochs" in r else np.array([])
+        peak = int(x[np.argmax(y)]) // 100 * 100
+        lo = int(np.clip(peak - window // 2, 0, max(0, x[-1] - window)))
+        for row, (a, b) in enumerate(((0, x[-1]), (lo, lo + window))):
+            ax = axes[row][col]
+            for e in starts[(starts >= a) & (starts <= b)]:
+                ax.axvline(e, color="grey", ls=":", lw=0.5)
+            keep = (x >= a) & (x <= b)
+            ax.plot(x[keep], y[keep], color=_common.COLORS.get(protocol, "k"), lw=0.8)
+            ax.axhline(0.5, color="grey", ls="-", lw=0.5)
+            ax.set(xlabel="epoch", ylabel=f"accuracy ({int(x[0])}-epoch means)", ylim=(0.4, 1.02),
+                   title=f"{protocol}, seed {seed}" + ("" if row == 0 else f", epochs {a}-{b}"))
+    fig.suptitle(f"{runs[0][0]}, d = {runs[0][1]}: dotted lines, flossing episodes", fontsize=9)
+    _common.save(fig, png)
+    return len(runs)
+
+
 def verdicts(args, by):
     """The claims of Fig. 4 at the headline delay of each task run."""
     v = _common.Verdicts()
@@ -293,6 +323,7 @@ def report(args, cfgs, tasks, results, out, suffix=""):
         ax.legend(fontsize=8)
     png = os.path.join(out, f"fig4_{args.scale}{suffix}.png")
     _common.save(fig, png)
+    draw_fine_curves(by, os.path.join(out, f"fig4_fine_{args.scale}{suffix}.png"))
     if curves:
         n = max(len(r) for r in curves) - 4
         _common.write_csv(os.path.join(out, f"fig4_curves_{args.scale}{suffix}.csv"),
