@@ -210,7 +210,7 @@ def draw_fine_curves(by, png, window=1000):
             keep = (x >= a) & (x <= b)
             ax.plot(x[keep], y[keep], color=_common.COLORS.get(protocol, "k"), lw=0.8)
             ax.axhline(0.5, color="grey", ls="-", lw=0.5)
-            ax.set(xlabel="epoch", ylabel=f"accuracy ({int(x[0])}-epoch means)", ylim=(0.4, 1.02),
+            ax.set(xlabel="epoch", ylabel=f"batch accuracy ({int(x[0])}-epoch means)", ylim=(0.4, 1.02),
                    title=f"{protocol}, seed {seed}" + ("" if row == 0 else f", epochs {a}-{b}"))
     fig.suptitle(f"{runs[0][0]}, d = {runs[0][1]}: dotted lines, flossing episodes", fontsize=9)
     _common.save(fig, png)
