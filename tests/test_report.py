@@ -271,6 +271,7 @@ FIGURE_RUNS = {
     "figures/fig4c_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig4_spatial_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig12_fine_paper_authors.png": "fig4_xor_protocols/authors_lags-half_curve10_throughout",
+    "figures/fig4_spatial_paper_ours.png": "fig4_xor_protocols/ours_lags-half",
     "results/fig6_lstm_relu/lstm_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_lr0.01",
     "results/fig6_lstm_relu/lstm_lr0.001/fig6_lstm_relu.png": "fig6_lstm_relu/lstm_lr0.001",
     "results/fig6_lstm_relu/relu_meanN_lr0.01/fig6_lstm_relu.png": "fig6_lstm_relu/relu_meanN_lr0.01",
