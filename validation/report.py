@@ -1750,8 +1750,8 @@ ROWS = [
         f"{DURING} (App. G's text too)",
         "fig4_xor_protocols/authors_lags-half_init-orthogonal_epochs5000", _fig14_spatial(),
         figure="figures/fig14_spatial_paper_authors_orthogonal_epochs5000.png",
-        caption="left: mean accuracy curve of the 3 networks per protocol at d = 70 (100-epoch block means, drawn "
-        "as a moving mean), 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per "
+        caption="left: mean training-batch accuracy curve of the 3 networks per protocol at d = 70 (100-epoch block means)"
+        ", 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per "
         "protocol and delay, 25-75 % band, dots single networks",
         criterion="Fig. 14B/D, spatial XOR, orthogonal initialisation"),
     Row("Fig. 9 (App. D): the rise of abs(dL/dh_0) precedes the epoch where accuracy leaves chance, aligned as "
@@ -1867,7 +1867,7 @@ MAIN_ROWS = [
         f"flossing before epochs 0-400; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
         _fig4a("fig4_xor_protocols/authors_lags-half"), posthoc=True,
         figure="figures/fig4_binary_paper_authors_lags-half.png",
-        caption="left: mean accuracy curve of the 5 networks per protocol (100-epoch means), 25-75 % band, faint "
+        caption="left: mean training-batch accuracy curve of the 5 networks per protocol (100-epoch means), 25-75 % band, faint "
         "single networks; right: mean test accuracy, dots single networks", details="fig-4-binary-xor",
         criterion="Fig. 4A (binary XOR, d = 70)"),
     Row("Fig. 4A, authors' settings, lags (d, 2d) of their code: 70 and 140 steps back, d = 140 in Eq. 20's terms",
@@ -1887,7 +1887,7 @@ MAIN_ROWS = [
         f"T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}",
         "fig4_xor_protocols/authors_lags-half", _fig4c(), posthoc=True,
         figure="figures/fig4c_binary_paper_authors_lags-half.png",
-        caption="left: mean accuracy curve of 3 networks per protocol at d = 70; right: mean test accuracy of 3 "
+        caption="left: mean training-batch accuracy curve of 3 networks per protocol at d = 70; right: mean test accuracy of 3 "
         "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4c", criterion="Fig. 4C"),
     Row("Fig. 4B/D (Sec. 7): spatial XOR: preflossing improves on no flossing \"but starts failing for long delays "
         "d > 60\"; flossing during training solves more difficult tasks", "5 (20)",
@@ -1895,7 +1895,7 @@ MAIN_ROWS = [
         "fig4_xor_protocols/authors_lags-half", _fig4_spatial(),
         posthoc=True,
         figure="figures/fig4_spatial_paper_authors.png",
-        caption="left: mean accuracy curve of 5 networks per protocol at d = 70; right: mean test accuracy of 5 "
+        caption="left: mean training-batch accuracy curve of 5 networks per protocol at d = 70; right: mean test accuracy of 5 "
         "networks per protocol and delay, 25-75 % band, dots single networks", details="fig-4-spatial-xor",
         criterion="Fig. 4B/D (spatial XOR)"),
     Row("Fig. 4B/D, spatial XOR, our settings", "3 (20)", "d = 40-70, N = 80, T = 300, B = 16, 10^4 epochs, "
@@ -1905,8 +1905,8 @@ MAIN_ROWS = [
         command="python validation/paper/fig4_xor_protocols.py --paper --tasks spatial_xor --delays 40 50 60 70 "
         "--seeds 3", details="fig-4-spatial-xor", criterion="Fig. 4B/D, spatial XOR, our settings",
         figure="figures/fig4_spatial_paper_ours.png",
-        caption="left: mean accuracy curve of 3 networks per protocol at d = 70 (100-epoch block means, drawn as a "
-        "moving mean), 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per protocol "
+        caption="left: mean training-batch accuracy curve of 3 networks per protocol at d = 70 (100-epoch block "
+        "means), 25-75 % band, faint single networks; right: mean test accuracy of 3 networks per protocol "
         "and delay, 25-75 % band, dots single networks"),
     Row("Fig. 6A/B: flossing brings lambda_1 of LSTMs to 0 within 100 epochs (median); one gain g for all gates, "
         "as the caption (App. B's initialisation is graded in the first table)", "10 (10)",
@@ -1972,7 +1972,7 @@ APPENDIX_ROWS = [
         f"{AUTHORS_RUN}; compared with flossing before epochs 0-400 only ('during') and none, the same seeds",
         "fig4_xor_protocols/authors_lags-half", _fig12(), posthoc=True,
         figure="figures/fig12_binary_paper_authors.png",
-        caption="left: mean accuracy curve of 3 networks per protocol (100-epoch means), throughout against "
+        caption="left: mean training-batch accuracy curve of 3 networks per protocol (100-epoch means), throughout against "
         "during, none and prefloss, 25-75 % band, faint single networks", details="fig-12", criterion="Fig. 12"),
     Row("Fig. 13 (App. D.3), quick size: exponents of trained networks follow -0.2 exp(-0.03 d) (the paper scale "
         "is graded in the first table)", "2 (not stated)", "spatial XOR d = 10, 20, 30, none and during, N = 32, "
@@ -1988,7 +1988,7 @@ APPENDIX_ROWS = [
         "fig4_xor_protocols/authors_lags-half_init-orthogonal",
         _fig4a("fig4_xor_protocols/authors_lags-half_init-orthogonal"), posthoc=True,
         figure="figures/fig14_binary_paper_authors_orthogonal.png",
-        caption="left: mean accuracy curve of 3 networks per protocol, 25-75 % band, faint single networks",
+        caption="left: mean training-batch accuracy curve of 3 networks per protocol, 25-75 % band, faint single networks",
         details="fig-14", criterion="Fig. 14A (orthogonal init)"),
     Row("App. E: for linear networks flossing helps the copy task, not XOR", "2 (not stated)",
         "quick size: linear networks (phi the identity), N = 32, T = 100, B = 16, 4000 epochs, preflossing E_f = 300 "
@@ -2003,7 +2003,7 @@ APPENDIX_ROWS = [
         f"before epochs 0-400, each with Adam lr 1e-3, no clipping; {GAUSSIAN}; {AUTHORS}; {DURING}",
         "sec7_control/authors_lags-half", _sec7(), posthoc=True,
         figure="figures/sec7_paper_authors.png",
-        caption="mean accuracy curve of 3 networks per arm (100-epoch means), 25-75 % band, faint single networks",
+        caption="mean training-batch accuracy curve of 3 networks per arm (100-epoch means), 25-75 % band, faint single networks",
         details="sec-7-control", criterion="Sec. 7 control"),
     Row("App. D: angle between dL/dh_0 and the first covariant Lyapunov vector", "- (not stated)",
         "quick size: N = 32, binary XOR d = 30, T = 100, B = 16, 3000 epochs, with and without flossing during "
