@@ -221,7 +221,11 @@ def verdicts(args, by):
     """The claims of Fig. 4 at the headline delay of each task run."""
     v = _common.Verdicts()
     for task in sorted({task for task, _, _ in by}, key=TASKS.index):
-        _, d = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
+        headline = SCALE[args.scale]["headline"][task]
+        _, d = _common.delays_and_headline(by, task, headline)
+        if d != headline:   # e.g. the short delays of Fig. 4C/D, where plain BPTT is expected to learn
+            print(f"{task}: the claims are checked at d = {headline}, which this run does not hold: no check")
+            continue
         med = {p: np.median([a for _, a, _ in by[(task, d, p)]]) for p in ALL_PROTOCOLS if (task, d, p) in by}
         if "none" in med:
             v.check(f"{task}, d = {d}: without flossing, accuracy near chance (median <= 0.6)", med["none"] <= 0.6,
