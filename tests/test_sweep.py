@@ -737,3 +737,144 @@ def test_a_worker_inside_a_c_call_holding_the_gil_dies_with_its_killed_driver(tm
 def test_the_watchdog_thread_alone_would_not_end_such_a_worker(tmp_path):
     """Positive control: without the kernel's signal the worker outlives its driver."""
     assert _driver_killed_while_worker_hogs_the_gil(tmp_path, "watchdog", wait=2.0)
+
+
+# ---- merging results directories of sweeps that ran apart ---------------------------------
+
+from floss_ref.runs.sweep import merge_results  # noqa: E402
+
+MERGE_SCRIPT = os.path.join(VALIDATION, "merge_results.py")
+
+
+def _ones(names):
+    return [SweepTask(f"m{i}", "test_sweep:ones_task", {"n": i + 1}) for i in names]
+
+
+def _snapshot(d):
+    """Every file of a directory (but the lock) with its bytes."""
+    return {f: (d / f).read_bytes() for f in sorted(os.listdir(d)) if f != ".lock"}
+
+
+def test_merged_halves_equal_one_sweep_of_all_tasks_and_resume_runs_nothing(tmp_path):
+    whole = run_sweep(_ones(range(4)), tmp_path / "whole", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([0, 1]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([2, 3]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    assert merge_results(tmp_path / "b", tmp_path / "a") == {"copied": ["m2", "m3"], "present": []}
+    merged = json.loads((tmp_path / "a" / MANIFEST).read_text())
+    assert merged == json.loads((tmp_path / "whole" / MANIFEST).read_text())
+    lines = []
+    again = run_sweep(_ones(range(4)), tmp_path / "a", settings=F_SETTINGS, jobs=0, log=lines.append)
+    assert lines == [f"4 of 4 tasks already done in {tmp_path / 'a'}"]
+    assert_same(again, whole)
+    before = _snapshot(tmp_path / "a")
+    assert merge_results(tmp_path / "b", tmp_path / "a") == {"copied": [], "present": ["m2", "m3"]}
+    assert _snapshot(tmp_path / "a") == before
+
+
+def test_merge_into_a_new_directory_copies_only_finished_tasks(tmp_path):
+    run_sweep(_ones([0, 1]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    manifest = json.loads((tmp_path / "a" / MANIFEST).read_text())
+    manifest["tasks"]["m9"] = {"kind": "test_sweep:ones_task", "params": {"n": 10}}  # started, not finished
+    (tmp_path / "a" / MANIFEST).write_text(json.dumps(manifest))
+    assert merge_results(tmp_path / "a", tmp_path / "new")["copied"] == ["m0", "m1"]
+    assert sorted(json.loads((tmp_path / "new" / MANIFEST).read_text())["tasks"]) == ["m0", "m1"]
+    assert set(os.listdir(tmp_path / "new")) == {MANIFEST, "m0.npz", "m1.npz"}
+
+
+def _refused(tmp_path, match):
+    before = _snapshot(tmp_path / "a")
+    with pytest.raises(SweepError, match=match):
+        merge_results(tmp_path / "b", tmp_path / "a")
+    assert _snapshot(tmp_path / "a") == before
+
+
+def test_merge_of_other_settings_is_refused_and_writes_nothing(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings={"script": "other"}, jobs=0)
+    _refused(tmp_path, "different settings")
+
+
+def test_merge_of_a_task_with_the_same_name_and_other_parameters_is_refused(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep([SweepTask("m0", "test_sweep:ones_task", {"n": 5})], tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    _refused(tmp_path, "same name but other parameters: m0")
+
+
+def test_merge_of_a_task_finished_in_both_with_other_arrays_is_refused(tmp_path):
+    run_sweep(_ones([0, 1]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1, 2]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    # a valid, hashed result of task m1 with other numbers (e.g. a task that is not deterministic)
+    _sweep._save(str(tmp_path / "b"), _ones([1])[0], {"x": np.full(2, 1.5)}, 1.0, F_SETTINGS)
+    _refused(tmp_path, r"1 task\(s\) finished in both .* with different arrays .*: m1; nothing was merged")
+
+
+def test_merge_of_a_damaged_source_result_is_refused_by_name(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1, 2]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    data = (tmp_path / "b" / "m2.npz").read_bytes()
+    (tmp_path / "b" / "m2.npz").write_bytes(data[: len(data) // 2])
+    _refused(tmp_path, "the result of task 'm2' in .* cannot be trusted")
+
+
+def test_merge_into_a_directory_held_by_a_running_sweep_is_refused_naming_it(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    with LockHolder(tmp_path / "a", tmp_path / "a" / ".lock") as holder:
+        _refused(tmp_path, f"pid {holder.pid}")
+    with LockHolder(tmp_path / "b", tmp_path / "b" / ".lock"):  # the source is only read
+        assert merge_results(tmp_path / "b", tmp_path / "a")["copied"] == ["m1"]
+
+
+def test_merge_of_a_directory_into_itself_or_of_no_results_directory_is_refused(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    with pytest.raises(SweepError, match="same results directory"):
+        merge_results(tmp_path / "a", tmp_path / "a")
+    os.mkdir(tmp_path / "b")
+    _refused(tmp_path, "source .* is not a results directory")
+
+
+def test_merge_script_exit_codes(tmp_path, capsys):
+    import importlib.util
+    import subprocess
+    spec = importlib.util.spec_from_file_location("merge_results_script", MERGE_SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([2]), tmp_path / "c", settings={"script": "other"}, jobs=0)
+    ok = subprocess.run([sys.executable, MERGE_SCRIPT, str(tmp_path / "b"), str(tmp_path / "a")],
+                        capture_output=True, text=True, timeout=300,
+                        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(__file__))))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip().endswith("1 task(s) copied, 0 already there")
+    capsys.readouterr()
+    assert script.main([str(tmp_path / "c"), str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "different settings" in err
+    for bad in ([tmp_path / "a"], [tmp_path / "missing", tmp_path / "a"]):
+        with pytest.raises(SystemExit) as exit_:
+            script.main([str(d) for d in bad])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith("merge_results: error:")
+
+
+def test_a_copy_that_does_not_read_back_as_checked_is_removed_and_the_merge_can_be_run_again(tmp_path, monkeypatch):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    write = _sweep.atomic_write
+
+    def damaging(path, fn):
+        if not str(path).endswith(".npz"):
+            return write(path, fn)
+        import io
+        buf = io.BytesIO()
+        fn(buf)
+        return write(path, lambda f: f.write(buf.getvalue()[:-40]))
+
+    monkeypatch.setattr(_sweep, "atomic_write", damaging)
+    with pytest.raises(SweepError, match="the copy of task 'm1' .* differs from the file checked .*; the copy was removed"):
+        merge_results(tmp_path / "b", tmp_path / "a")
+    assert not os.path.exists(tmp_path / "a" / "m1.npz")
+    monkeypatch.setattr(_sweep, "atomic_write", write)
+    assert merge_results(tmp_path / "b", tmp_path / "a")["copied"] == ["m1"]
+    assert set(load_results(tmp_path / "a")) == {"m0", "m1"}

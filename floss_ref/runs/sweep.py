@@ -348,6 +348,124 @@ def _check_finished(results_dir, tasks, settings):
     return done
 
 
+def merge_results(source_dir, target_dir):
+    """Copy the finished tasks of one results directory into another of the same settings.
+
+    Two sweeps of one experiment can run apart (two machines, two worktrees, each its share
+    of the tasks) and be joined afterwards.  A results directory's manifest is then the
+    union of task entries, and each finished task brings its result file.
+
+    Every result file of ``source_dir`` is checked first (:func:`load_result`: its hash,
+    its task and the settings).  The manifests must have the same format and settings, and
+    a task named in both must have the same description; a task finished in both must
+    have the same arrays (same content hash), since a task gives the same arrays bit for
+    bit wherever it runs.  Only then is anything written: the target's manifest gains the
+    entries of the copied tasks (atomically, before their files), then each file is copied
+    atomically.  A stop in between leaves the target as an interrupted sweep leaves it, and
+    running the merge again completes it.  Tasks of ``source_dir`` that have no result
+    file are not copied and add no entry.
+
+    The target's writer lock is held throughout (a running sweep there refuses the merge);
+    the source is only read, so its sweep may still be running.
+
+    Returns
+    -------
+    dict with keys ``copied`` and ``present`` (sorted task names: copied now, or already in
+    the target with the same content).
+
+    Raises
+    ------
+    SweepError
+        Either directory or manifest cannot be read, the settings differ, a task's
+        description or content differs between the two, a result file of the source cannot
+        be trusted, or the target cannot be written.
+    """
+    source_dir, target_dir = os.fspath(source_dir), os.fspath(target_dir)
+    if os.path.realpath(source_dir) == os.path.realpath(target_dir):
+        raise SweepError(f"source and target are the same results directory {source_dir!r}")
+    src_path = os.path.join(source_dir, MANIFEST)
+    try:
+        source = _read_manifest(src_path)
+    except (FileFormatError, OSError) as exc:
+        raise SweepError(f"source {source_dir!r} is not a results directory: {exc}") from None
+    if source["format"] != FORMAT:
+        raise SweepError(f"{src_path!r} is not a sweep manifest of format {FORMAT!r}")
+    settings = source["settings"]
+    finished = {}
+    for name, entry in sorted(source["tasks"].items()):
+        if not os.path.exists(result_path(source_dir, name)):
+            continue
+        try:
+            task = SweepTask(name, entry["kind"], entry["params"])
+            finished[name] = load_result(source_dir, name, task, settings)
+        except (ValueError, TypeError) as exc:  # FileFormatError is a ValueError
+            raise SweepError(f"the result of task {name!r} in {source_dir!r} cannot be trusted: {exc}") from None
+    _make_results_dir(target_dir)
+    with _directory_lock(target_dir):
+        tgt_path = os.path.join(target_dir, MANIFEST)
+        if os.path.lexists(tgt_path):
+            try:
+                target = _read_manifest(tgt_path)
+            except FileFormatError as exc:
+                raise SweepError(f"target {target_dir!r}: {exc}") from None
+            if target["format"] != FORMAT or target["settings"] != settings:
+                raise SweepError(f"results directories {source_dir!r} and {target_dir!r} hold results of "
+                                 "different settings (or formats); they cannot be merged")
+        else:
+            if any(f.endswith(".npz") for f in os.listdir(target_dir)):
+                raise SweepError(f"results directory {target_dir!r} holds result files but no manifest")
+            target = {"format": FORMAT, "settings": settings, "tasks": {}}
+        clash = sorted(n for n in finished if n in target["tasks"]
+                       and _canonical(target["tasks"][n]) != _canonical(source["tasks"][n]))
+        if clash:
+            raise SweepError(f"{source_dir!r} and {target_dir!r} hold tasks of the same name but other parameters: "
+                             f"{', '.join(clash[:5])}{' ...' if len(clash) > 5 else ''}")
+        copied, present, differ = [], [], []
+        for name, arrays in finished.items():
+            if not os.path.exists(result_path(target_dir, name)):
+                copied.append(name)
+                continue
+            try:
+                theirs = load_result(target_dir, name, SweepTask(name, source["tasks"][name]["kind"],
+                                                                 source["tasks"][name]["params"]), settings)
+            except FileFormatError as exc:
+                raise SweepError(f"the result of task {name!r} in the target cannot be trusted: {exc}") from None
+            mine = {k: v for k, v in arrays.items() if k not in _UNHASHED}
+            other = {k: v for k, v in theirs.items() if k not in _UNHASHED}
+            (present if content_hash(mine) == content_hash(other) else differ).append(name)
+        if differ:
+            raise SweepError(f"{len(differ)} task(s) finished in both {source_dir!r} and {target_dir!r} with "
+                             f"different arrays (a task should give the same arrays bit for bit): "
+                             f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}; nothing was merged")
+        if copied:
+            new_entries = {n: source["tasks"][n] for n in copied if n not in target["tasks"]}
+            if new_entries:
+                target["tasks"].update(new_entries)
+                text = json.dumps(target, indent=1, sort_keys=True).encode()
+                try:
+                    atomic_write(tgt_path, lambda f: f.write(text))
+                except WriteError as exc:
+                    raise SweepError(str(exc)) from None
+            for name in copied:
+                with open(result_path(source_dir, name), "rb") as f:
+                    data = f.read()
+                try:
+                    atomic_write(result_path(target_dir, name), lambda f: f.write(data))
+                except WriteError as exc:
+                    raise SweepError(f"{exc} (copying task {name!r}; the tasks before it are merged)") from None
+                mine = {k: v for k, v in finished[name].items() if k not in _UNHASHED}
+                try:
+                    copy = load_result(target_dir, name)
+                except FileFormatError:
+                    copy = {}
+                if content_hash({k: v for k, v in copy.items() if k not in _UNHASHED}) != content_hash(mine):
+                    os.remove(result_path(target_dir, name))
+                    raise SweepError(f"the copy of task {name!r} in {target_dir!r} differs from the file checked in "
+                                     f"{source_dir!r} (was the source changed during the merge?); the copy was "
+                                     "removed, the tasks before it are merged")
+    return {"copied": copied, "present": present}
+
+
 # ---- engines ----------------------------------------------------------------------------
 
 def _worker_init(parent):
