@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without install
 sys.path[:0] = [HERE, os.path.join(HERE, "paper")]  # _common, and the scripts whose criteria the rows apply
 
 from floss_ref.runs.io import read_json  # noqa: E402
+from floss_ref.experiments.config import TrainConfig, stored_fields  # noqa: E402
 from floss_ref.runs.sweep import MANIFEST, load_result  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
@@ -876,6 +877,53 @@ def _appE_paper():
         xor_not = all(mean[("xor", d, "prefloss")] >= 0.9 * mean[("xor", d, "none")] for d in (20, 40))
         verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[copy_helps + xor_not]
         return text + f"; {core_hours(results):.2f} core-hours", verdict
+    return measure
+
+
+def _appD_paper():
+    """App. D, Figs. 8 and 10 at paper scale: the numbers and the two parts of the criterion
+    come from appD_diagnostics.py's own ``episode_measures`` and ``paper_criterion`` (one
+    definition), applied to the committed sweep."""
+    folder = "appD_diagnostics/authors"
+
+    def measure():
+        results, planned = sweep_results(folder)
+        sys.path.insert(0, os.path.join(HERE, "paper"))
+        try:
+            import appD_diagnostics as script
+        finally:
+            sys.path.remove(os.path.join(HERE, "paper"))
+        sv = script.SCALE["paper"]["sv"]
+        during = [p for p, _ in results.values() if p["protocol"] == "during"]
+        episodes = TrainConfig(**stored_fields(during[0])).flossing_epochs() if during else ()
+        header, rows = None, []
+        for params, arrays in results.values():
+            m = script.episode_measures(arrays, episodes, sv)
+            header = ["protocol", "seed", *m, "test_accuracy"]
+            rows.append([params["protocol"], params["seed"], *m.values(), float(arrays["summary/test_accuracy"])])
+        by = {p: [r for r in rows if r[0] == p] for p in ("none", "during")}
+        col = {name: i for i, name in enumerate(header or [])}
+
+        def each(protocol, name, fmt):
+            return " / ".join(format(r[col[name]], fmt) for r in by[protocol])
+
+        def peaks(protocol):
+            return " / ".join(", ".join(f"{r[col[f'peak_sigma_{i}']]:.2f}" for i in sv) for r in by[protocol])
+
+        text = f"{len(by['during'])} flossed, {len(by['none'])} unflossed networks ({len(results)} of {planned} tasks)"
+        if by["during"] and by["none"]:
+            text += (f"; episodes followed by a spike > 1e-2, per flossed network: {each('during', 'spikes', '.0f')} "
+                     f"of 5; median abs(dL/dh_0) after epoch 500, unflossed: {each('none', 'median_h0_after_500', '.1e')}"
+                     f"; peaks of sigma_{'/'.join(map(str, sv))} at the episodes, flossed: {peaks('during')}; "
+                     f"unflossed (same epochs): {peaks('none')}")
+        if len(results) < planned or not by["none"] or not by["during"]:
+            return not_graded_yet(len(results), planned, text)
+        (_, fig8, n8), (_, fig10, n10) = script.paper_criterion(header, rows, sv)
+        verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[fig8 + fig10]
+        if fig8 != fig10:
+            verdict += f" (Fig. {8 if fig8 else 10} holds, Fig. {10 if fig8 else 8} not)"
+        return (text + f"; Fig. 8: {n8}; Fig. 10: {n10}; {core_hours(results):.2f} core-hours",
+                verdict + "; seeds 0-4 repeat Fig. 4A's d = 70 networks")
     return measure
 
 
@@ -1805,6 +1853,16 @@ ROWS = [
         "linear networks (phi the identity), N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) "
         f"inputs, d = 20 and 40; {AUTHORS_RUN}", "fig3_copy_xor/linear_authors_inputs-text", _appE_paper(),
         criterion="App. E at N = 80"),
+    Row("App. D (Figs. 8, 10) at paper scale: flossing makes abs(dL/dh_0) spike and the subordinate singular "
+        "values of dL/dW peak; without it both stay very small", "10 (10)",
+        "binary XOR d = 70, lags (d/2, d), none and during, same seeds, N = 80, T = 300, B = 16, 10^4 epochs, "
+        f"E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}; abs(dL/dh_0) every epoch, sigma_i(dL/dW) every 20 epochs",
+        "appD_diagnostics/authors", _appD_paper(),
+        command="python validation/paper/appD_diagnostics.py --paper --settings authors --jobs 1 "
+        "--out validation/results/appD_diagnostics",
+        known="seeds 0-4 are Fig. 4A's committed d = 70 runs (their accuracies and block means of abs(dL/dh_0) were "
+        "known); the measurement was tried on one quick-size network per protocol",
+        criterion="App. D (Figs. 8, 10) at paper scale"),
     Row("Table 1 (App. F): a flossing epoch costs O(N^2 T_f (1 + k/t_ONS + k))", "-",
         "CPU time of one flossing gradient (median of 3, load average 5 on 2 cores), vanilla tanh, t_ONS = 1, one "
         "BLAS thread; T = 50-400, k = 8-64, N = 128-512; fixed per-step costs flatten the slopes at the small end; "
@@ -2065,6 +2123,8 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig5_k_delay/authors_lags-half": "Fig. 5 / Figs. 7A-C (k < 75)",
     "fig13_trained_exponents/authors_lags-half": "Fig. 13 (d = 40-80: Fig. 4's spatial XOR runs again, with the "
     "spectrum)",
+    "appD_diagnostics/authors": "App. D, Figs. 8 and 10 at paper scale (seeds 0-4: Fig. 4A's d = 70 networks "
+    "again, with diagnostics)",
     "appD_clv_overlap/quick": "App. D's covariant-vector overlap over training (quick size)",
     "appD_clv_overlap/quick_from-t0d": "the same, with the loss from t0 + d (quick size)",
     "sec7_control/authors_lags-half": "Sec. 7 control (its none and during arms: copies of Fig. 4's runs)",
@@ -2177,6 +2237,8 @@ TO_RUN = (
      lambda p: (p["task"], p["delay"]) in SHORT and p["protocol"] in PROTOCOLS and p["seed"] < 3, 4 * 3 * 3, 1.0),
     ("App. E at N = 80: copy and continuous XOR x d in {20, 40} x none, prefloss x 3 seeds",
      "fig3_copy_xor/linear_authors_inputs-text", None, 2 * 2 * 2 * 3, 1.0),
+    ("App. D (Figs. 8, 10) at paper scale: binary XOR d = 70 x none, during x 10 seeds, diagnostics every 20 epochs "
+     "(about 1.3 times a task's time)", "appD_diagnostics/authors", None, 2 * 10, 1.3),
 )
 
 

@@ -11,12 +11,24 @@ dL/dW peak while sigma_1 barely changes, i.e. flossing raises the effective rank
 weight gradient (Fig. 10).
 
     python validation/paper/appD_diagnostics.py --quick
-    python validation/paper/appD_diagnostics.py --paper
+    python validation/paper/appD_diagnostics.py --paper --settings authors --out validation/results/appD_diagnostics
 
-Writes into ``--out`` (default validation/out/appD_diagnostics/) appD_<scale>.txt (the printed
-output, its first line the provenance), appD_<scale>.png, appD_<scale>.csv (per network and
-diagnostic epoch: |dL/dh_0|, accuracy, sigma_i) and appD_<scale>_summary.csv (per network: the
-medians the table prints and the test accuracy).  The committed evidence of REPRODUCTION.md is
+At the paper's size it also measures, per network, what the paper's words on Figs. 8 and
+10 describe (the row "App. D (Figs. 8, 10) at paper scale" of CRITERIA.md): how many of
+the five episodes are followed, within 20 training epochs, by abs(dL/dh_0) > 1e-2 (a
+spike); the median abs(dL/dh_0) after epoch 500; the peak of sigma_i at the episodes of
+epochs 100-400 (sigma_i at the episode's epoch over sigma_i 20 epochs before, median over
+the four); and, after epoch 500, the medians of sigma_1 and of sigma_40/sigma_1.  The
+same numbers are taken at the same epochs of the networks without flossing, as a control.
+
+Writes into ``--out`` (default validation/out/appD_diagnostics/) appD_<stem>.txt (the printed
+output, its first line the provenance), appD_<stem>.png, appD_<stem>.csv (per network and
+diagnostic epoch: |dL/dh_0|, accuracy, sigma_i), appD_<stem>_summary.csv (per network: the
+medians the table prints and the test accuracy) and appD_<stem>_episodes.csv (per network: the
+numbers of the paper-scale criterion above); <stem> is the scale, with ``_authors`` appended
+under ``--settings authors``.  At ``--paper --settings authors`` the sweep's results go to
+``validation/results/appD_diagnostics/authors/`` (committed, so that the same command resumes
+and the report reads them).  The committed evidence of REPRODUCTION.md is
 made with ``--out validation/results/appD_diagnostics --results
 validation/out/appD_diagnostics/results_quick_evidence`` (a new directory, so that no task
 finished by older code is reused; the sweep's per-task files stay out of the repository).
@@ -33,7 +45,7 @@ sys.path[:0] = [FOLDER, os.path.dirname(FOLDER)]  # this folder's scripts, and v
 import _common  # noqa: E402
 
 from floss_ref.runs.run import sweep_tasks  # noqa: E402
-from floss_ref.runs.run import TrainConfig  # noqa: E402
+from floss_ref.runs.run import AUTHORS_SETTINGS, TrainConfig  # noqa: E402
 
 NAME = "appD_diagnostics"
 PROTOCOLS = ("none", "during")
@@ -45,27 +57,108 @@ SCALE = {
                             diag_every=20),
                   seeds=10, sv=(1, 20, 40)),
 }
+SPIKE = 1e-2        # abs(dL/dh_0) above this after an episode is a spike ("surpassing values larger than 10^-2")
+SPIKE_WINDOW = 20   # training epochs after an episode in which the spike is looked for
+SMALL = 1e-6        # "diminishes to extremely small values (<10^-6)" (App. D)
+LATE = 500          # "after epoch 500": the medians of the late phase start here
+
+
+def episode_measures(history, episodes, sv):
+    """The numbers of the paper-scale criterion for one network (see the module docstring).
+
+    ``history``: the run's arrays (``history/h0_grad_norm`` per epoch, ``history/diag_epochs``,
+    ``history/grad_W_sv``); ``episodes``: the epochs of the flossing episodes (the same epochs
+    are measured for a network without flossing); ``sv``: the 1-based indices i of sigma_i.
+    Returns a dict of floats.
+    """
+    h0 = np.asarray(history["history/h0_grad_norm"], dtype=float)
+    diag = [int(e) for e in history["history/diag_epochs"]]
+    sigma = np.asarray(history["history/grad_W_sv"], dtype=float)
+    at = {e: j for j, e in enumerate(diag)}
+    nan = float("nan")
+    out = {"spikes": float(sum(np.nanmax(h0[e:e + SPIKE_WINDOW]) > SPIKE for e in episodes if e < h0.size)),
+           "episodes": float(len(episodes)),
+           "median_h0_after_500": float(np.median(h0[LATE:])) if h0.size > LATE else nan}
+    later = [e for e in episodes if e > 0 and e in at and e - SPIKE_WINDOW in at]
+    for i in sv:
+        peaks = [sigma[at[e], i - 1] / sigma[at[e - SPIKE_WINDOW], i - 1] for e in later]
+        out[f"peak_sigma_{i}"] = float(np.median(peaks)) if peaks else nan
+    late = [j for j, e in enumerate(diag) if e >= LATE]   # empty in runs shorter than 500 epochs
+    out["median_sigma_1_after_500"] = float(np.median(sigma[late, 0])) if late else nan
+    out[f"median_sigma_{sv[-1]}_over_sigma_1_after_500"] = (
+        float(np.median(sigma[late, sv[-1] - 1] / sigma[late, 0])) if late else nan)
+    return out
+
+
+def paper_criterion(header, rows, sv):
+    """The two parts of the criterion "App. D (Figs. 8, 10) at paper scale" (CRITERIA.md), from
+    the rows of appD_<stem>_episodes.csv: a list of (claim, holds, numbers)."""
+    col = {name: i for i, name in enumerate(header)}
+    by = {}
+    for row in rows:
+        by.setdefault(row[0], []).append([float(v) for v in row[2:]])
+    none, during = (np.array(by[p]) for p in ("none", "during"))
+
+    def get(a, name):
+        return a[:, col[name] - 2]
+
+    j = sv[-1]
+    subordinate = list(sv[1:])
+    spiking = int(np.sum(get(during, "spikes") >= get(during, "episodes") - 1))
+    small = int(np.sum(get(none, "median_h0_after_500") < SMALL))
+
+    def most(n):   # "8 of 10": at least 80 % of the networks
+        return int(np.ceil(0.8 * n))
+
+    peaked = (np.min([get(during, f"peak_sigma_{i}") for i in subordinate], axis=0) >= 2) & \
+        (get(during, "peak_sigma_1") < np.min([get(during, f"peak_sigma_{i}") for i in subordinate], axis=0))
+    ratio_n = float(np.median(get(none, f"median_sigma_{j}_over_sigma_1_after_500")))
+    ratio_d = float(np.median(get(during, f"median_sigma_{j}_over_sigma_1_after_500")))
+    s1_n = float(np.median(get(none, "median_sigma_1_after_500")))
+    s1_d = float(np.median(get(during, "median_sigma_1_after_500")))
+    fig8 = spiking >= most(len(during)) and small >= most(len(none))
+    fig10 = (int(peaked.sum()) >= most(len(during)) and ratio_n <= ratio_d / 10
+             and 0.1 <= s1_n / s1_d <= 10)
+    return [
+        ("Fig. 8: a spike > 1e-2 after at least 4 of 5 episodes in 8 of 10 flossed networks, and median "
+         "abs(dL/dh_0) after epoch 500 < 1e-6 in 8 of 10 unflossed ones", fig8,
+         f"{spiking} of {len(during)} flossed, {small} of {len(none)} unflossed"),
+        (f"Fig. 10: sigma_{'/'.join(map(str, subordinate))} peak (x2) at the episodes, more than sigma_1, in 8 of 10 "
+         f"flossed networks; unflossed sigma_{j}/sigma_1 after epoch 500 at most 1/10 of the flossed; sigma_1 "
+         "within a factor 10", fig10,
+         f"{int(peaked.sum())} of {len(during)} peaked; sigma_{j}/sigma_1 {ratio_n:.2g} vs {ratio_d:.2g}; "
+         f"sigma_1 {s1_n:.2g} vs {s1_d:.2g}"),
+    ]
 
 
 def main(argv=None):
     p = _common.parser(NAME, __doc__)
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
+    p.add_argument("--settings", choices=("ours", "authors"), default="ours",
+                   help="'ours' (TrainConfig defaults) or 'authors': where the paper is silent, the authors' "
+                        "code's input scaling, readout init, per-array clipping and one h0 per batch slot "
+                        "(floss_ref.runs.run.AUTHORS_SETTINGS)")
     args = p.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
     s = SCALE[args.scale]
     seeds = args.seeds or s["seeds"]
-    cfgs = [TrainConfig(protocol=pr, seed=seed, **s["base"]) for pr in PROTOCOLS for seed in range(seeds)]
+    fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
+    cfgs = [TrainConfig(protocol=pr, seed=seed, **s["base"], **fields) for pr in PROTOCOLS for seed in range(seeds)]
     tasks = sweep_tasks(cfgs)
     out = _common.out_dir(args, NAME)
-    with _common.Tee(os.path.join(out, f"appD_{args.scale}.txt"), f"validation/paper/{NAME}.py", argv):
-        return _main(args, s, cfgs, tasks, out)
+    stem = args.scale + ("" if args.settings == "ours" else f"_{args.settings}")
+    with _common.Tee(os.path.join(out, f"appD_{stem}.txt"), f"validation/paper/{NAME}.py", argv):
+        return _main(args, s, cfgs, tasks, out, stem)
 
 
-def _main(args, s, cfgs, tasks, out):
+def _main(args, s, cfgs, tasks, out, stem):
     start = time.perf_counter()
-    res = _common.sweep(args, NAME, tasks, {})
+    label = None if args.settings == "ours" else args.settings
+    res = _common.sweep(args, NAME, tasks, {"settings": label} if label else {}, label=label)
 
     fig, axes = _common.figure(3)
-    rows, medians, per_network = [], {}, []
+    rows, medians, per_network, episodes = [], {}, [], []
     width = max(1, cfgs[0].epochs // 100)
     print(f"{'protocol':>9} {'median |dL/dh0| first 100 ep':>29} {'after ep 500':>13} "
           f"{'median sigma_1/sigma_' + str(s['sv'][2]) + ' (ep < 500)':>30} {'test acc':>9}")
@@ -88,17 +181,23 @@ def _main(args, s, cfgs, tasks, out):
                              np.median([float(r['summary/test_accuracy']) for r in runs]))
         print(f"{protocol:>9} {np.median(h0[:, :100]):>29.3g} {np.median(h0[:, 500:]):>13.3g} {ratio:>30.3g} "
               f"{np.median([float(r['summary/test_accuracy']) for r in runs]):>9.3f}")
+        floss_at = cfgs[-1].flossing_epochs()   # the "during" schedule, measured in both protocols
         for seed, r in enumerate(runs):
+            m = episode_measures(r, floss_at, s["sv"])
+            episodes.append([protocol, seed, *m.values(), float(r["summary/test_accuracy"])])
             per_network.append([protocol, seed, float(np.median(h0[seed, :100])), float(np.median(h0[seed, 500:])),
                                 float(np.median(sv[seed, early, 0] / sv[seed, early, s["sv"][2] - 1])),
                                 float(r["summary/test_accuracy"])])
             for j, e in enumerate(diag):
                 rows.append([protocol, seed, int(e), float(r["history/h0_grad_norm"][e]),
                              float(r["history/accuracy"][e]), *[float(sv[seed, j, i - 1]) for i in s["sv"]]])
-    _common.write_csv(os.path.join(out, f"appD_{args.scale}.csv"),
+    episode_header = ["protocol", "seed", *episode_measures(res[tasks[0].name], cfgs[-1].flossing_epochs(),
+                                                            s["sv"]), "test_accuracy"]
+    _common.write_csv(os.path.join(out, f"appD_{stem}_episodes.csv"), episode_header, episodes)
+    _common.write_csv(os.path.join(out, f"appD_{stem}.csv"),
                       ["protocol", "seed", "epoch", "h0_grad_norm", "accuracy",
                        *[f"sigma_{i}" for i in s["sv"]]], rows)
-    _common.write_csv(os.path.join(out, f"appD_{args.scale}_summary.csv"),
+    _common.write_csv(os.path.join(out, f"appD_{stem}_summary.csv"),
                       ["protocol", "seed", "median_h0_grad_norm_first_100", "median_h0_grad_norm_after_500",
                        f"median_sigma_1_over_sigma_{s['sv'][2]}_before_500", "test_accuracy"], per_network)
     axes[0][0].set(xlabel="epoch", ylabel=r"$|dL/dh_0|$", yscale="log", title="Fig. 8A: median, 25-75 %")
@@ -110,7 +209,7 @@ def _main(args, s, cfgs, tasks, out):
         ax.legend(fontsize=7)
     fig.suptitle(f"binary temporal XOR d = {cfgs[0].delay}, N = {cfgs[0].N}; flossing at epochs "
                  f"{', '.join(map(str, cfgs[-1].flossing_epochs()))} (during)")
-    _common.save(fig, os.path.join(out, f"appD_{args.scale}.png"))
+    _common.save(fig, os.path.join(out, f"appD_{stem}.png"))
     verdicts = _common.Verdicts()
     if {"none", "during"} <= set(medians):
         (h0_n, ratio_n, acc_n), (h0_d, ratio_d, acc_d) = medians["none"], medians["during"]
@@ -119,6 +218,9 @@ def _main(args, s, cfgs, tasks, out):
         verdicts.check("flossing raises the subordinate singular values of dL/dW (sigma_1/sigma_j lower)",
                        ratio_d < ratio_n, f"{ratio_d:.3g} vs {ratio_n:.3g}")
         verdicts.check("with flossing the accuracy leaves chance", acc_d > acc_n, f"{acc_d:.3f} vs {acc_n:.3f}")
+    if args.scale == "paper" and {"none", "during"} <= {row[0] for row in episodes}:
+        for claim, ok, detail in paper_criterion(episode_header, episodes, s["sv"]):
+            verdicts.check(claim, ok, detail)
     print(f"time: {time.perf_counter() - start:.0f} s")
     return verdicts.exit_code()
 
