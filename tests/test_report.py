@@ -269,6 +269,7 @@ FIGURE_RUNS = {
     "figures/fig4_binary_paper_authors_lags-double.png": "fig4_xor_protocols/authors_lags-double",
     "figures/fig4_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig4c_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
+    "figures/fig4cd_short_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig4_spatial_paper_authors.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig12_fine_paper_authors.png": "fig4_xor_protocols/authors_lags-half_curve10_throughout",
     "figures/fig4_spatial_paper_ours.png": "fig4_xor_protocols/ours_lags-half",

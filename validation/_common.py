@@ -228,6 +228,14 @@ def training_curve(result, key, width):
     return np.arange(1, y.size + 1) * every, y
 
 
+def curve_label(result, key, width):
+    """How :func:`training_curve` draws ``key`` of ``result``, for an axis label."""
+    if "history/" + key in result:
+        return f"moving mean, {width} epochs"
+    every = int(result["summary/epochs"]) // np.asarray(result["curve/" + key]).size
+    return f"means of {every}-epoch blocks"
+
+
 def smooth(y, width):
     """Moving average over ``width`` entries (shorter windows at the start)."""
     y = np.asarray(y, dtype=float)

@@ -1848,7 +1848,11 @@ ROWS = [
         "binary XOR d = 10, 20 (lags (d/2, d)), spatial XOR d = 20, 30 (measured, not graded); N = 80, T = 300, "
         f"B = 16, 10^4 epochs, E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}", "fig4_xor_protocols/authors_lags-half",
         _fig4_short(), known="d = 30 is graded in the Fig. 4C row; without flossing 1 of 3 networks learns there, "
-        "known when this criterion was written", criterion="Fig. 4C/D at short delays"),
+        "known when this criterion was written", figure="figures/fig4cd_short_paper_authors.png",
+        caption="right: mean test accuracy of seeds 0-2 per protocol against d, from d = 10 (binary) and 20 (spatial) "
+        "on, 25-75 % band, dots single networks; left: the d = 70 curves, means of 100-epoch blocks (`fig4_xor_protocols.py "
+        "--paper --settings authors --tasks binary_xor spatial_xor --delays 10 20 30 40 50 60 70 80 90 --seeds 3 "
+        "--report-only`)", criterion="Fig. 4C/D at short delays"),
     Row("App. E at N = 80: flossing helps linear networks on the copy task, not on XOR", "3 (not stated)",
         "linear networks (phi the identity), N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) "
         f"inputs, d = 20 and 40; {AUTHORS_RUN}", "fig3_copy_xor/linear_authors_inputs-text", _appE_paper(),

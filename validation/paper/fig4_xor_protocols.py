@@ -305,7 +305,8 @@ def report(args, cfgs, tasks, results, out, suffix=""):
             for e in range(0, curves_p.shape[1], max(1, curves_p.shape[1] * width // cfgs[0].epochs)):
                 curves.append([task, head, protocol, x[e], *curves_p[:, e]])
         ax.axhline(0.5, color="grey", ls=":", lw=1)
-        ax.set(xlabel="epoch", ylabel=f"accuracy (moving mean, {width} epochs)", ylim=(0.4, 1.02),
+        any_run = next(r for (t, d, _), runs in by.items() if t == task and d == head for _, _, r in runs)
+        ax.set(xlabel="epoch", ylabel=f"accuracy ({_common.curve_label(any_run, 'accuracy', width)})", ylim=(0.4, 1.02),
                title=f"{task}, d = {head}, N = {cfgs[0].N}")
         ax.legend(fontsize=8)
         ax = axes[row][1]
