@@ -266,6 +266,8 @@ def test_new_runs_in_a_graded_folder_do_not_change_the_graded_rows(report, tmp_p
 FIGURE_RUNS = {
     "results/fig1b_targets/positive_lr0.005_clip-1.png": "fig1b_targets/positive_lr0.005_clip-1.txt",
     "figures/fig3_copy_paper_authors_k40.png": "fig3_copy_xor/authors_k40",
+    "figures/fig3_paper_authors_k40_inputs-text.png": "fig3_copy_xor/authors_k40_inputs-text",
+    "figures/fig3_paper_authors_k40_inputs-bernoulli.png": "fig3_copy_xor/authors_k40_inputs-bernoulli",
     "figures/fig4_binary_paper_authors_lags-double.png": "fig4_xor_protocols/authors_lags-double",
     "figures/fig4_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
     "figures/fig4c_binary_paper_authors_lags-half.png": "fig4_xor_protocols/authors_lags-half",
