@@ -878,3 +878,11 @@ def test_a_copy_that_does_not_read_back_as_checked_is_removed_and_the_merge_can_
     monkeypatch.setattr(_sweep, "atomic_write", write)
     assert merge_results(tmp_path / "b", tmp_path / "a")["copied"] == ["m1"]
     assert set(load_results(tmp_path / "a")) == {"m0", "m1"}
+
+
+def test_a_target_file_without_its_manifest_entry_gains_the_entry(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    (tmp_path / "a" / "m1.npz").write_bytes((tmp_path / "b" / "m1.npz").read_bytes())   # a merge stopped here
+    assert merge_results(tmp_path / "b", tmp_path / "a") == {"copied": [], "present": ["m1"]}
+    assert sorted(json.loads((tmp_path / "a" / MANIFEST).read_text())["tasks"]) == ["m0", "m1"]

@@ -34,11 +34,12 @@ def main(argv=None):
             p.error(f"SOURCE {d!r} is not a directory")
     if os.path.exists(target) and not os.path.isdir(target):
         p.error(f"TARGET {target!r} exists and is not a directory")
-    for d in sources:
+    for n, d in enumerate(sources):
         try:
             done = merge_results(d, target)
         except SweepError as exc:
-            print(f"merge_results: {d} -> {target}: {' '.join(str(exc).split())}", file=sys.stderr)
+            before = f" (the SOURCEs before it are merged: {', '.join(sources[:n])})" if n else ""
+            print(f"merge_results: {d} -> {target}: {' '.join(str(exc).split())}{before}", file=sys.stderr)
             return 1
         print(f"{d} -> {target}: {len(done['copied'])} task(s) copied, {len(done['present'])} already there")
     return 0

@@ -348,6 +348,11 @@ def _check_finished(results_dir, tasks, settings):
     return done
 
 
+def _arrays_only(result):
+    """A result's arrays without its metadata (``meta/...``: task, settings, hash, time)."""
+    return {k: v for k, v in result.items() if not k.startswith("meta/")}
+
+
 def merge_results(source_dir, target_dir):
     """Copy the finished tasks of one results directory into another of the same settings.
 
@@ -359,7 +364,8 @@ def merge_results(source_dir, target_dir):
     its task and the settings).  The manifests must have the same format and settings, and
     a task named in both must have the same description; a task finished in both must
     have the same arrays (same content hash), since a task gives the same arrays bit for
-    bit wherever it runs.  Only then is anything written: the target's manifest gains the
+    bit wherever it runs (on one BLAS build; another build may differ in the last bits, and is
+    then refused).  Only then is anything written: the target's manifest gains the
     entries of the copied tasks (atomically, before their files), then each file is copied
     atomically.  A stop in between leaves the target as an interrupted sweep leaves it, and
     running the merge again completes it.  Tasks of ``source_dir`` that have no result
@@ -406,7 +412,7 @@ def merge_results(source_dir, target_dir):
         if os.path.lexists(tgt_path):
             try:
                 target = _read_manifest(tgt_path)
-            except FileFormatError as exc:
+            except (FileFormatError, OSError) as exc:
                 raise SweepError(f"target {target_dir!r}: {exc}") from None
             if target["format"] != FORMAT or target["settings"] != settings:
                 raise SweepError(f"results directories {source_dir!r} and {target_dir!r} hold results of "
@@ -428,18 +434,19 @@ def merge_results(source_dir, target_dir):
             try:
                 theirs = load_result(target_dir, name, SweepTask(name, source["tasks"][name]["kind"],
                                                                  source["tasks"][name]["params"]), settings)
-            except FileFormatError as exc:
+            except (FileFormatError, OSError) as exc:
                 raise SweepError(f"the result of task {name!r} in the target cannot be trusted: {exc}") from None
-            mine = {k: v for k, v in arrays.items() if k not in _UNHASHED}
-            other = {k: v for k, v in theirs.items() if k not in _UNHASHED}
-            (present if content_hash(mine) == content_hash(other) else differ).append(name)
+            # the task's arrays, not its metadata: load_result checked that both hold this task (as it reads
+            # today), and a description stored under an older field name is the same task
+            (present if content_hash(_arrays_only(arrays)) == content_hash(_arrays_only(theirs)) else differ
+             ).append(name)
         if differ:
             raise SweepError(f"{len(differ)} task(s) finished in both {source_dir!r} and {target_dir!r} with "
                              f"different arrays (a task should give the same arrays bit for bit): "
                              f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}; nothing was merged")
-        if copied:
-            new_entries = {n: source["tasks"][n] for n in copied if n not in target["tasks"]}
-            if new_entries:
+        new_entries = {n: source["tasks"][n] for n in copied + present if n not in target["tasks"]}
+        if new_entries or copied:
+            if new_entries:   # a file of the target without its entry (e.g. a stopped merge) gains it too
                 target["tasks"].update(new_entries)
                 text = json.dumps(target, indent=1, sort_keys=True).encode()
                 try:
@@ -447,18 +454,21 @@ def merge_results(source_dir, target_dir):
                 except WriteError as exc:
                     raise SweepError(str(exc)) from None
             for name in copied:
-                with open(result_path(source_dir, name), "rb") as f:
-                    data = f.read()
+                try:
+                    with open(result_path(source_dir, name), "rb") as f:
+                        data = f.read()
+                except OSError as exc:
+                    raise SweepError(f"the result of task {name!r} in {source_dir!r} cannot be read any more ({exc}); "
+                                     "the tasks before it are merged") from None
                 try:
                     atomic_write(result_path(target_dir, name), lambda f: f.write(data))
                 except WriteError as exc:
                     raise SweepError(f"{exc} (copying task {name!r}; the tasks before it are merged)") from None
-                mine = {k: v for k, v in finished[name].items() if k not in _UNHASHED}
                 try:
                     copy = load_result(target_dir, name)
-                except FileFormatError:
+                except (FileFormatError, OSError):
                     copy = {}
-                if content_hash({k: v for k, v in copy.items() if k not in _UNHASHED}) != content_hash(mine):
+                if content_hash(_arrays_only(copy)) != content_hash(_arrays_only(finished[name])):
                     os.remove(result_path(target_dir, name))
                     raise SweepError(f"the copy of task {name!r} in {target_dir!r} differs from the file checked in "
                                      f"{source_dir!r} (was the source changed during the merge?); the copy was "
