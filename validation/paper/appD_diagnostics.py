@@ -144,6 +144,30 @@ def paper_criterion(header, rows, sv):
     ]
 
 
+def _late_network(ax, res, cfgs, tasks, sv, width):
+    """Fig. 11: the flossed network whose accuracy (moving mean) leaves chance last (> 0.6
+    for the first time latest, or never): sigma_i of dL/dW and abs(dL/dh_0), with its
+    accuracy on the right axis."""
+    flossed = [(c, res[t.name]) for c, t in zip(cfgs, tasks) if c.protocol == "during"]
+
+    def leaves(r):
+        above = np.flatnonzero(_common.smooth(r["history/accuracy"], width) > 0.6)
+        return above[0] if above.size else np.inf
+
+    config, r = max(flossed, key=lambda cr: leaves(cr[1]))
+    diag = r["history/diag_epochs"]
+    for i, ls in zip(sv, ("-", "--", ":")):
+        ax.plot(diag, r["history/grad_W_sv"][:, i - 1], color="k", ls=ls, lw=1.2, label=f"$\\sigma_{{{i}}}$")
+    ax.plot(np.arange(1, len(r["history/h0_grad_norm"]) + 1), r["history/h0_grad_norm"], color="tab:purple",
+            lw=0.6, alpha=0.6, label=r"$|dL/dh_0|$")
+    ax.set(xlabel="epoch", yscale="log", title=f"Fig. 11: flossed, last to leave chance (seed {config.seed})")
+    ax.legend(fontsize=7, loc="lower left")
+    twin = ax.twinx()
+    twin.plot(np.arange(1, len(r["history/accuracy"]) + 1), _common.smooth(r["history/accuracy"], width),
+              color=_common.COLORS["during"], lw=1.2)
+    twin.set(ylabel="accuracy (green, moving mean)", ylim=(0.4, 1.02))
+
+
 def main(argv=None):
     p = _common.parser(NAME, __doc__)
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
@@ -170,7 +194,8 @@ def _main(args, s, cfgs, tasks, out, stem):
     label = None if args.settings == "ours" else args.settings
     res = _common.sweep(args, NAME, tasks, {"settings": label} if label else {}, label=label)
 
-    fig, axes = _common.figure(3)
+    fig, axes = _common.figure(3, 2)
+    horizon = min(FIG10_EPOCHS, cfgs[0].epochs)   # the second row: the first 10^3 epochs, as Figs. 8A and 10A
     rows, medians, per_network, episodes = [], {}, [], []
     width = max(1, cfgs[0].epochs // 100)
     print(f"{'protocol':>9} {'median |dL/dh0| first 100 ep':>29} {'after ep 500':>13} "
@@ -188,6 +213,11 @@ def _main(args, s, cfgs, tasks, out, stem):
         for i, ls in zip(s["sv"], ("-", "--", ":")):
             mid = np.median(sv[:, :, i - 1], axis=0)
             axes[0][2].plot(diag, mid, color=color, ls=ls, lw=1.4, label=f"{protocol}: $\\sigma_{{{i}}}$")
+            first = diag < horizon
+            axes[1][1].plot(diag[first], mid[first], color=color, ls=ls, lw=1.4, label=f"{protocol}: $\\sigma_{{{i}}}$")
+        for n, curve in enumerate(h0[:, :horizon]):   # Fig. 8A: one network solid, the others faint
+            axes[1][0].plot(x[:horizon], curve, color=color, lw=1.2 if n == 0 else 0.6, alpha=1 if n == 0 else 0.3,
+                            label=f"{protocol} (seed 0 solid)" if n == 0 else None)
         early = diag < 500
         ratio = np.median(sv[:, early, 0] / sv[:, early, s["sv"][2] - 1])
         medians[protocol] = (np.median(h0[:, 500:]), ratio,
@@ -213,12 +243,16 @@ def _main(args, s, cfgs, tasks, out, stem):
     _common.write_csv(os.path.join(out, f"appD_{stem}_summary.csv"),
                       ["protocol", "seed", "median_h0_grad_norm_first_100", "median_h0_grad_norm_after_500",
                        f"median_sigma_1_over_sigma_{s['sv'][2]}_before_500", "test_accuracy"], per_network)
+    _late_network(axes[1][2], res, cfgs, tasks, s["sv"], width)
+    axes[1][0].set(xlabel="epoch", ylabel=r"$|dL/dh_0|$", yscale="log", title="Fig. 8A: each network, first epochs")
+    axes[1][1].set(xlabel="epoch", ylabel=r"$\sigma_i(dL/dW)$ (median over runs)", yscale="log",
+                   title="Fig. 10A: first epochs")
     axes[0][0].set(xlabel="epoch", ylabel=r"$|dL/dh_0|$", yscale="log", title="Fig. 8A: median, 25-75 %")
-    axes[0][1].set(xlabel="epoch", ylabel=f"accuracy (moving mean, {width})", ylim=(0.4, 1.02),
+    axes[0][1].set(xlabel="epoch", ylabel=f"accuracy (moving mean, {width} epochs)", ylim=(0.4, 1.02),
                    title="accuracy: mean, 25-75 %")
     axes[0][2].set(xlabel="epoch", ylabel=r"$\sigma_i(dL/dW)$ (median over runs)", yscale="log",
                    title="Fig. 10A")
-    for ax in axes[0]:
+    for ax in [*axes[0], axes[1][0], axes[1][1]]:
         ax.legend(fontsize=7)
     fig.suptitle(f"binary temporal XOR d = {cfgs[0].delay}, N = {cfgs[0].N}; flossing at epochs "
                  f"{', '.join(map(str, cfgs[-1].flossing_epochs()))} (during)")
