@@ -771,14 +771,28 @@ def test_merged_halves_equal_one_sweep_of_all_tasks_and_resume_runs_nothing(tmp_
     assert _snapshot(tmp_path / "a") == before
 
 
-def test_merge_into_a_new_directory_copies_only_finished_tasks(tmp_path):
+def test_merge_copies_finished_tasks_and_the_entries_of_those_still_to_run(tmp_path):
     run_sweep(_ones([0, 1]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
     manifest = json.loads((tmp_path / "a" / MANIFEST).read_text())
     manifest["tasks"]["m9"] = {"kind": "test_sweep:ones_task", "params": {"n": 10}}  # started, not finished
     (tmp_path / "a" / MANIFEST).write_text(json.dumps(manifest))
     assert merge_results(tmp_path / "a", tmp_path / "new")["copied"] == ["m0", "m1"]
-    assert sorted(json.loads((tmp_path / "new" / MANIFEST).read_text())["tasks"]) == ["m0", "m1"]
+    assert sorted(json.loads((tmp_path / "new" / MANIFEST).read_text())["tasks"]) == ["m0", "m1", "m9"]
     assert set(os.listdir(tmp_path / "new")) == {MANIFEST, "m0.npz", "m1.npz"}
+    run_sweep(_ones([9]), tmp_path / "a", settings=F_SETTINGS, jobs=0)   # it finishes there; merging again brings it
+    assert merge_results(tmp_path / "a", tmp_path / "new") == {"copied": ["m9"], "present": ["m0", "m1"]}
+    lines = []
+    run_sweep(_ones([0, 1, 9]), tmp_path / "new", settings=F_SETTINGS, jobs=0, log=lines.append)
+    assert lines == [f"3 of 3 tasks already done in {tmp_path / 'new'}"]
+
+
+def test_merge_refuses_an_unfinished_task_of_the_same_name_and_other_parameters(tmp_path):
+    run_sweep(_ones([0]), tmp_path / "a", settings=F_SETTINGS, jobs=0)
+    run_sweep(_ones([1]), tmp_path / "b", settings=F_SETTINGS, jobs=0)
+    manifest = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    manifest["tasks"]["m0"] = {"kind": "test_sweep:ones_task", "params": {"n": 7}}   # planned there, other n
+    (tmp_path / "b" / MANIFEST).write_text(json.dumps(manifest))
+    _refused(tmp_path, "same name but other parameters: m0")
 
 
 def _refused(tmp_path, match):

@@ -369,7 +369,9 @@ def merge_results(source_dir, target_dir):
     entries of the copied tasks (atomically, before their files), then each file is copied
     atomically.  A stop in between leaves the target as an interrupted sweep leaves it, and
     running the merge again completes it.  Tasks of ``source_dir`` that have no result
-    file are not copied and add no entry.
+    file yet are not copied, but their entries join the target's manifest as a sweep's do
+    when it starts (so that the target counts the tasks planned, not only those finished);
+    merging again once they finish copies them.
 
     The target's writer lock is held throughout (a running sweep there refuses the merge);
     the source is only read, so its sweep may still be running.
@@ -421,7 +423,7 @@ def merge_results(source_dir, target_dir):
             if any(f.endswith(".npz") for f in os.listdir(target_dir)):
                 raise SweepError(f"results directory {target_dir!r} holds result files but no manifest")
             target = {"format": FORMAT, "settings": settings, "tasks": {}}
-        clash = sorted(n for n in finished if n in target["tasks"]
+        clash = sorted(n for n in source["tasks"] if n in target["tasks"]
                        and _canonical(target["tasks"][n]) != _canonical(source["tasks"][n]))
         if clash:
             raise SweepError(f"{source_dir!r} and {target_dir!r} hold tasks of the same name but other parameters: "
@@ -444,9 +446,9 @@ def merge_results(source_dir, target_dir):
             raise SweepError(f"{len(differ)} task(s) finished in both {source_dir!r} and {target_dir!r} with "
                              f"different arrays (a task should give the same arrays bit for bit): "
                              f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}; nothing was merged")
-        new_entries = {n: source["tasks"][n] for n in copied + present if n not in target["tasks"]}
+        new_entries = {n: e for n, e in source["tasks"].items() if n not in target["tasks"]}
         if new_entries or copied:
-            if new_entries:   # a file of the target without its entry (e.g. a stopped merge) gains it too
+            if new_entries:
                 target["tasks"].update(new_entries)
                 text = json.dumps(target, indent=1, sort_keys=True).encode()
                 try:
