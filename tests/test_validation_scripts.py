@@ -173,3 +173,19 @@ def test_script_option_runs_at_a_tiny_size(variant, tmp_path, monkeypatch):
         for f in results.glob("*.npz"):
             task = json.loads(str(np.load(f)["meta/task"]))["params"]
             assert (task["task_inputs"], task["floss_inputs"]) == ("bernoulli", "bernoulli"), f
+
+
+def test_fig3_report_only_draws_the_finished_tasks_and_runs_nothing(tmp_path, monkeypatch):
+    module = load("fig3_copy_xor", monkeypatch)
+    *_, argv = TINY["fig3_copy_xor"](module, tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    code, out = run(module, argv + ["--tasks", "copy"])
+    assert code in (0, 1), out
+    before = sorted(p.name for p in (tmp_path / "results").glob("*.npz"))
+    assert len(before) == 4, before                      # copy x d in {2, 4} x none, prefloss, one seed
+    (tmp_path / "out" / "fig3_quick_inputs-text.png").unlink()
+    code, out = run(module, argv + ["--tasks", "copy", "xor", "--report-only"])
+    assert code in (0, 1), out
+    assert "4 of 8 tasks finished" in out, out
+    assert sorted(p.name for p in (tmp_path / "results").glob("*.npz")) == before   # nothing ran
+    assert (tmp_path / "out" / "fig3_quick_inputs-text.png").exists(), out

@@ -84,6 +84,8 @@ def main(argv=None):
                    help="input convention: text (U(0, 1) for training and flossing, the default), bernoulli "
                         "(Bernoulli{0, 1} for both, the authors' code) or mixed (U(0, 1) training, Bernoulli "
                         "flossing)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: report and draw the finished tasks found in the results directory")
     args = p.parse_args(argv)
     linear = args.nonlinearity == "linear"
     if args.k is not None and not 1 <= args.k <= SCALE[args.scale]["base"]["N"]:
@@ -104,12 +106,21 @@ def main(argv=None):
         settings["inputs"] = args.inputs
         parts.append(f"inputs-{args.inputs}")
     label = "_".join(parts) or None
-    results = _common.sweep(args, NAME, tasks, settings, label=label)
+    if args.report_only:
+        from floss_ref.runs.sweep import load_results
+        results = load_results(_common.results_dir(args, NAME, label), [t.name for t in tasks])
+        print(f"{NAME}: {len(results)} of {len(tasks)} tasks finished")
+        if not results:
+            return 0
+    else:
+        results = _common.sweep(args, NAME, tasks, settings, label=label)
     out = _common.out_dir(args, NAME)
     suffix = f"_{label}" if label else ""
 
     by, rows = {}, []
     for c, t in zip(cfgs, tasks):
+        if t.name not in results:  # not finished yet (--report-only)
+            continue
         r = results[t.name]
         loss = float(r["summary/test_loss"])
         rows.append([c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, loss, float(r["meta/seconds"])])
@@ -138,7 +149,7 @@ def main(argv=None):
                 verdicts.check(f"{'linear networks, ' if linear else ''}{task}, d = {d}: preflossing lowers the "
                                "mean test loss", pre < none, f"{pre:.4g} vs {none:.4g} without flossing")
 
-    names = [t for t in TASKS if t in args.tasks]
+    names = [t for t in TASKS if t in args.tasks and any(key[0] == t for key in by)]   # with finished tasks
     fig, axes = _common.figure(2, len(names))
     width = max(1, cfgs[0].epochs // 100)
     for row, task in enumerate(names):
