@@ -1782,11 +1782,13 @@ ROWS = [
     Row("Fig. 3A/C: copy task with the caption's k = 75, U(0, 1) inputs in training and flossing",
         "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75; U(0, 1) inputs; {AUTHORS_RUN}",
         "fig3_copy_xor/authors_k75_inputs-text", _fig3_copy("authors_k75_inputs-text", 1 / 12),
-        criterion="Fig. 3A/C, copy with the caption's k = 75"),
+        figure="figures/fig3_paper_authors_k75_inputs-text.png",
+        caption="top: copy, bottom: continuous XOR; left: training loss at d = 40, median of 3 networks per protocol with its 25-75 % band (moving mean over 100 epochs); right: mean final test MSE of 3 networks per protocol against d, 20-80 % band, dots single networks", criterion="Fig. 3A/C, copy with the caption's k = 75"),
     Row("Fig. 3B/D: preflossing trains continuous XOR, abs(x_(t-d/2) - x_(t-d)), at a substantially longer delay",
         "3 (5)", f"N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) inputs, d = 10-50; "
         f"{AUTHORS_RUN}; trained: test MSE < 0.12 var(y)", "fig3_copy_xor/authors_k75_inputs-text",
-        _fig3_xor("authors_k75_inputs-text"), criterion="Fig. 3B/D, continuous XOR"),
+        _fig3_xor("authors_k75_inputs-text"), figure="figures/fig3_paper_authors_k75_inputs-text.png",
+        caption="as the row above (bottom row of panels)", criterion="Fig. 3B/D, continuous XOR"),
     Row("Fig. 5, Figs. 7A-C: harder tasks need more flossed exponents k to reach 100 % accuracy",
         "3 (not stated)", "binary XOR, lags (d/2, d), N = 80, T = 300, B = 16, 10^4 epochs, flossing before and "
         "during training (E_f = 500 before epochs 0-400), k in {1, 4, 16, 40, 75}, d in {30, 50, 70}; "
@@ -1861,6 +1863,9 @@ ROWS = [
     Row("App. E at N = 80: flossing helps linear networks on the copy task, not on XOR", "3 (not stated)",
         "linear networks (phi the identity), N = 80, T = 300, B = 16, 10^4 epochs, E_f = 500 on k = 75, U(0, 1) "
         f"inputs, d = 20 and 40; {AUTHORS_RUN}", "fig3_copy_xor/linear_authors_inputs-text", _appE_paper(),
+        figure="figures/fig3_paper_linear_authors_inputs-text.png",
+        caption="top: copy, bottom: continuous XOR; left: training loss at d = 40, median of 3 linear networks per "
+        "protocol, 25-75 % band; right: mean final test MSE against d, 20-80 % band, dots single networks",
         criterion="App. E at N = 80"),
     Row("App. D (Figs. 8, 10) at paper scale: flossing makes abs(dL/dh_0) spike and the subordinate singular "
         "values of dL/dW peak; without it both stay very small", "10 (10)",
@@ -1868,7 +1873,10 @@ ROWS = [
         f"E_f = 500 on k = 75; {AUTHORS_RUN}; {DURING}; abs(dL/dh_0) every epoch, sigma_i(dL/dW) every 20 epochs",
         "appD_diagnostics/authors", _appD_paper(),
         command="python validation/paper/appD_diagnostics.py --paper --settings authors --jobs 1 "
-        "--out validation/results/appD_diagnostics",
+        "--out validation/results/appD_diagnostics", figure="results/appD_diagnostics/appD_paper_authors.png",
+        caption="top: abs(dL/dh_0) median and 25-75 % band, accuracy mean and band, median sigma_1/20/40 of dL/dW, "
+        "10 networks per protocol over 10^4 epochs; bottom: each network's abs(dL/dh_0) and the median sigma_i over "
+        "the first 10^3 epochs, and the flossed network that leaves chance last (Fig. 11)",
         known="seeds 0-4 are Fig. 4A's committed d = 70 runs (their accuracies and block means of abs(dL/dh_0) were "
         "known); the measurement was tried on one quick-size network per protocol",
         criterion="App. D (Figs. 8, 10) at paper scale"),
