@@ -25,12 +25,13 @@ def test_the_committed_table_is_what_the_committed_results_give(report, capsys):
 
 
 def test_every_table_stands_between_its_markers(report):
-    """The three claims tables and the two tables on compute, each between its own markers,
-    are what report.py generates."""
+    """The three claims tables, the two tables on compute and Fig. 4's per-delay accuracy tables,
+    each between its own markers, are what report.py generates."""
     text = (VALIDATION / "REPRODUCTION.md").read_text()
     generated, _ = report.tables()
     assert [name for name, _ in generated] == ["graded claims", "main-text claims", "appendix claims",
-                                               "core hours", "runs to make"]
+                                               "core hours", "runs to make", "binary XOR accuracy per delay",
+                                               "spatial XOR accuracy per delay"]
     for name, lines in generated:
         begin, end = report.markers(name)
         assert text.count(begin) == 1 and text.count(end) == 1, name

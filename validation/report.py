@@ -2365,9 +2365,33 @@ def table(rows=ROWS):
     return lines, problems
 
 
+def accuracy_table(folder, task, delays, seeds=None):
+    """Per delay and protocol: the median test accuracy of ``task``'s networks in
+    results/<folder> (seeds below ``seeds``, if given), their range and how many reach
+    SOLVED; a cell of a protocol not run is "-"."""
+    def make():
+        results, _ = sweep_results(folder, task + "_")
+        lines = ["| d | none | prefloss | during |", "|---|---|---|---|"]
+        for d in delays:
+            acc = _accuracies(results, task, d, seeds)
+            cells = []
+            for p in PROTOCOLS:
+                a = np.array(acc.get(p, []))
+                cells.append("-" if a.size == 0 else
+                             f"**{np.median(a):.3f}** [{a.min():.3f}-{a.max():.3f}], {int(np.sum(a >= SOLVED))} of "
+                             f"{a.size} >= {SOLVED}")
+            lines.append(f"| {d} | " + " | ".join(cells) + " |")
+        return lines, []
+    return make
+
+
 SECTIONS = (   # the other generated parts of REPRODUCTION.md
     ("core hours", compute_table),
     ("runs to make", to_run_table),
+    ("binary XOR accuracy per delay", accuracy_table("fig4_xor_protocols/authors_lags-half", "binary_xor",
+                                                     (10, 20, 30, 50, 70, 90), seeds=3)),
+    ("spatial XOR accuracy per delay", accuracy_table("fig4_xor_protocols/authors_lags-half", "spatial_xor",
+                                                      (20, 30, 40, 50, 60, 70, 80))),
 )
 
 
