@@ -31,7 +31,8 @@ def test_every_table_stands_between_its_markers(report):
     generated, _ = report.tables()
     assert [name for name, _ in generated] == ["graded claims", "main-text claims", "appendix claims",
                                                "core hours", "runs to make", "binary XOR accuracy per delay",
-                                               "spatial XOR accuracy per delay", "copy MSE per delay, mixed inputs"]
+                                               "spatial XOR accuracy per delay", "copy MSE per delay, mixed inputs",
+                                               "Sec. 7 first episode", "Fig. 1B clipping"]
     for name, lines in generated:
         begin, end = report.markers(name)
         assert text.count(begin) == 1 and text.count(end) == 1, name

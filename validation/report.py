@@ -2406,6 +2406,47 @@ def mse_table(folder, task, delays, trained_below):
     return make
 
 
+def sec7_effect_table():
+    """The first episode of each Sec. 7 arm on the paper-scale networks, [lowest, highest]
+    over the networks (results/sec7_control/sec7_effect_paper.csv, weight 1)."""
+    arms = (("spectral_radius", "spectral radius, (rho(W) - 1)^2"),
+            ("jacobian_norm", "one-step Jacobians, mean (log sigma_1(D_s))^2"), ("flossing", "flossing, k = 75"))
+    keys = ("rho_before", "rho_after", "dW_rel", "lambda1_before", "lambda1_after", "loss_first", "loss_last")
+    rows = csv_rows("sec7_control", "sec7_effect_paper.csv",
+                    parse=lambda r: (r["kind"], float(r["weight"]), [float(r[k]) for k in keys]))
+
+    def span(values, fmt):
+        low, high = (fmt(x) for x in (min(values), max(values)))
+        return low if low == high else f"[{low}, {high}]"
+
+    def small(x):
+        return f"{x:.2g}" if abs(x) >= 0.01 else _sci(x)
+
+    lines = ["| arm | rho(W) before -> after | abs(dW)/abs(W) | lambda_1 before -> after | objective first -> last "
+             "epoch |", "| --- | --- | --- | --- | --- |"]
+    for kind, label in arms:
+        v = np.array([x for k, w, x in rows if k == kind and w == 1.0])
+        if v.size == 0:
+            raise EvidenceError(f"results/sec7_control/sec7_effect_paper.csv has no {kind} row of weight 1")
+        f3, f2 = (lambda x: f"{x:.3f}"), (lambda x: f"{x:.2f}")
+        lines.append(f"| {label} | {span(v[:, 0], f3)} -> {span(v[:, 1], f3)} | {span(v[:, 2], f2)} | "
+                     f"{span(v[:, 3], f3)} -> {span(v[:, 4], f3)} | {span(v[:, 5], small)} -> {span(v[:, 6], small)} |")
+    return lines, []
+
+
+def fig1b_clipping_table():
+    """fig1b_clipping.py's quick run: per clip value, the median abs(lambda_1 - target), the
+    networks that failed (> 0.05) and the median of each network's largest gradient norm."""
+    rows = csv_rows("fig1b_clipping", "fig1b_clipping_summary_quick.csv", log="fig1b_clipping_quick.txt",
+                    parse=lambda r: (r["clip"], r["target"], int(r["nets"]), float(r["median_abs_error"]),
+                                     int(r["failed"]), float(r["median_max_grad_norm"])))
+    lines = ["| clip | target | median abs(lambda_1 - target) | failed (> 0.05) | largest gradient norm, median over "
+             "nets |", "|---|---|---|---|---|"]
+    for clip, target, nets, err, failed, grad in rows:
+        lines.append(f"| {clip} | {target} | {err:.2g} | {failed} of {nets} | {grad:.3g} |")
+    return lines, []
+
+
 SECTIONS = (   # the other generated parts of REPRODUCTION.md
     ("core hours", compute_table),
     ("runs to make", to_run_table),
@@ -2414,6 +2455,8 @@ SECTIONS = (   # the other generated parts of REPRODUCTION.md
     ("spatial XOR accuracy per delay", accuracy_table("fig4_xor_protocols/authors_lags-half", "spatial_xor",
                                                       (20, 30, 40, 50, 60, 70, 80))),
     ("copy MSE per delay, mixed inputs", mse_table("fig3_copy_xor/authors_k40", "copy", (20, 30, 40, 50), 0.01)),
+    ("Sec. 7 first episode", sec7_effect_table),
+    ("Fig. 1B clipping", fig1b_clipping_table),
 )
 
 
