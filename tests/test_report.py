@@ -32,6 +32,7 @@ def test_every_table_stands_between_its_markers(report):
     assert [name for name, _ in generated] == ["graded claims", "main-text claims", "appendix claims",
                                                "core hours", "runs to make", "binary XOR accuracy per delay",
                                                "spatial XOR accuracy per delay", "copy MSE per delay, mixed inputs",
+                                               "copy MSE per delay, k = 75", "continuous XOR MSE per delay, k = 75",
                                                "Sec. 7 first episode", "Fig. 1B clipping"]
     for name, lines in generated:
         begin, end = report.markers(name)
