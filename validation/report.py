@@ -2369,45 +2369,41 @@ def table(rows=ROWS):
     return lines, problems
 
 
-def accuracy_table(folder, task, delays, seeds=None):
-    """Per delay and protocol: the median test accuracy of ``task``'s networks in
-    results/<folder> (seeds below ``seeds``, if given), their range and how many reach
-    SOLVED; a cell of a protocol not run is "-"."""
+def _per_delay_table(folder, task, delays, protocols, value, cell, seeds=None):
+    """A table builder: one line per delay, one cell per protocol, ``cell`` of the array of
+    ``value(arrays)`` of ``task``'s networks in results/<folder> at that delay and protocol,
+    in the order of the seeds (below ``seeds``, if given); "-" where none is finished."""
     def make():
         results, _ = sweep_results(folder, task + "_")
-        lines = ["| d | none | prefloss | during |", "|---|---|---|---|"]
+        runs = sorted(results.values(), key=lambda r: r[0]["seed"])
+        lines = ["| d | " + " | ".join(protocols) + " |", "|---" * (len(protocols) + 1) + "|"]
         for d in delays:
-            acc = _accuracies(results, task, d, seeds)
             cells = []
-            for p in PROTOCOLS:
-                a = np.array(acc.get(p, []))
-                cells.append("-" if a.size == 0 else
-                             f"**{np.median(a):.3f}** [{a.min():.3f}-{a.max():.3f}], {int(np.sum(a >= SOLVED))} of "
-                             f"{a.size} >= {SOLVED}")
+            for p in protocols:
+                v = np.array([value(arrays) for params, arrays in runs if params["delay"] == d
+                              and params["protocol"] == p and (seeds is None or params["seed"] < seeds)])
+                cells.append("-" if v.size == 0 else cell(v))
             lines.append(f"| {d} | " + " | ".join(cells) + " |")
         return lines, []
     return make
+
+
+def accuracy_table(folder, task, delays, seeds=None):
+    """Per delay and protocol: the median test accuracy of ``task``'s networks in
+    results/<folder> (seeds below ``seeds``, if given), their range and how many reach
+    SOLVED."""
+    return _per_delay_table(folder, task, delays, PROTOCOLS, lambda a: float(a["summary/test_accuracy"]),
+                            lambda v: f"**{np.median(v):.3f}** [{v.min():.3f}-{v.max():.3f}], "
+                                      f"{int(np.sum(v >= SOLVED))} of {v.size} >= {SOLVED}", seeds)
 
 
 def mse_table(folder, task, delays, trained_below):
     """Per delay, none and prefloss: the mean final test MSE of ``task``'s networks in
     results/<folder>, each network's MSE (in the order of the seeds) and how many are below
     ``trained_below`` (trained)."""
-    def make():
-        results, _ = sweep_results(folder, task + "_")
-        lines = ["| d | none | prefloss |", "|---|---|---|"]
-        for d in delays:
-            cells = []
-            for p in ("none", "prefloss"):
-                runs = sorted((params["seed"], float(arrays["summary/test_loss"])) for params, arrays in results.values()
-                              if params["delay"] == d and params["protocol"] == p)
-                v = np.array([x for _, x in runs])
-                cells.append("-" if v.size == 0 else
-                             f"**{v.mean():.2g}** [{', '.join(f'{x:.2g}' for x in v)}], {int(np.sum(v < trained_below))} "
-                             f"of {v.size} trained")
-            lines.append(f"| {d} | " + " | ".join(cells) + " |")
-        return lines, []
-    return make
+    return _per_delay_table(folder, task, delays, ("none", "prefloss"), lambda a: float(a["summary/test_loss"]),
+                            lambda v: f"**{v.mean():.2g}** [{', '.join(f'{x:.2g}' for x in v)}], "
+                                      f"{int(np.sum(v < trained_below))} of {v.size} trained")
 
 
 def sec7_effect_table():
