@@ -57,6 +57,9 @@ def test_a_changed_committed_value_fails_the_check(report, tmp_path, monkeypatch
     np.savez(path, **arrays)
     lines, problems = report.table()
     assert any("copy_d40_none_k40_N80_s0" in p and "hash" in p for p in problems), problems
+    _, problems = report.tables()       # the generated per-delay table of that sweep names it too
+    assert any(p.startswith("the copy MSE per delay, mixed inputs table") and "copy_d40_none_k40_N80_s0" in p
+               for p in problems), problems
     assert report.main(["--check"]) == 1
     assert "differs" in capsys.readouterr().err
 

@@ -2476,7 +2476,11 @@ def tables():
         out.append((name, lines))
         problems += found
     for name, make in SECTIONS:
-        lines, found = make()
+        try:
+            lines, found = make()
+        except (EvidenceError, NotRun) as exc:   # a damaged or missing file: said, and the other tables go on
+            lines, found = ["(not generated: its evidence is missing or damaged, see report.py's output)"], [
+                f"the {name} table: {exc}"]
         out.append((name, lines))
         problems += found
     return out, problems
