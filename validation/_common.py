@@ -22,7 +22,7 @@ if hasattr(sys.stdout, "reconfigure"):  # whole lines at once, also into a log f
     sys.stdout.reconfigure(line_buffering=True)
 
 from floss_ref.cli.options import float_range, int_at_least  # noqa: E402
-from floss_ref.runs.sweep import SweepError, run_sweep  # noqa: E402
+from floss_ref.runs.sweep import SweepError, load_results, run_sweep  # noqa: E402
 
 SCALES = ("quick", "paper")
 COLORS = {"none": "tab:blue", "prefloss": "tab:orange", "during": "tab:green", "throughout": "tab:red"}
@@ -139,8 +139,13 @@ def results_dir(args, name, label=None):
 
 def sweep(args, name, tasks, settings, label=None, results=None):
     """Run the tasks through floss_ref.runs.sweep, in ``results`` (default: :func:`results_dir`);
-    exits with the error text on SweepError."""
+    exits with the error text on SweepError.  With ``args.report_only`` (a script's
+    --report-only) nothing runs: the finished tasks found there are returned."""
     results = results or results_dir(args, name, label)
+    if getattr(args, "report_only", False):
+        finished = load_results(results, [t.name for t in tasks])
+        print(f"{name}: {len(finished)} of {len(tasks)} tasks finished")
+        return finished
     settings = {"script": name, "scale": args.scale, **settings}
     print(provenance(), flush=True)
     print(f"{name}: {len(tasks)} tasks -> {results}", flush=True)

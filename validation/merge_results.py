@@ -6,8 +6,9 @@ Each SOURCE is a results directory of the same sweep settings as TARGET (for exa
 same script and folder run from another worktree, or on another machine, with its share
 of the seeds or delays).  Its finished tasks are checked (hash, task, settings) and copied
 into TARGET, whose manifest gains SOURCE's entries (those of tasks still to finish too:
-run the merge again when they have); tasks already in TARGET must be bit for bit the same.  Nothing else is changed, and a merge stopped part way is completed by
-running it again (:func:`floss_ref.runs.sweep.merge_results`).  Prints one line per
+run the merge again when they have); tasks already in TARGET must be bit for bit the same.
+Nothing else is changed, and a merge stopped part way is completed by running it again
+(:func:`floss_ref.runs.sweep.merge_results`).  Prints one line per
 SOURCE: how many tasks were copied and how many were already there.
 
 Exit codes: 0 merged; 1 a directory was refused (other settings, a task that differs,

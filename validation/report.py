@@ -890,19 +890,11 @@ def _appD_paper():
     def measure():
         results, planned = sweep_results(folder)
         planned = max(planned, 2 * 10)   # the criterion's 10 networks per protocol, whatever a partial sweep started
-        sys.path.insert(0, os.path.join(HERE, "paper"))
-        try:
-            import appD_diagnostics as script
-        finally:
-            sys.path.remove(os.path.join(HERE, "paper"))
+        import appD_diagnostics as script   # the measures and the grading, as the script applies them
         sv = script.SCALE["paper"]["sv"]
         during = [p for p, _ in results.values() if p["protocol"] == "during"]
         episodes = TrainConfig(**stored_fields(during[0])).flossing_epochs() if during else ()
-        header, rows = None, []
-        for params, arrays in results.values():
-            m = script.episode_measures(arrays, episodes, sv)
-            header = ["protocol", "seed", *m, "test_accuracy"]
-            rows.append([params["protocol"], params["seed"], *m.values(), float(arrays["summary/test_accuracy"])])
+        header, rows = script.episode_table(((p["protocol"], p["seed"], a) for p, a in results.values()), episodes, sv)
         by = {p: [r for r in rows if r[0] == p] for p in ("none", "during")}
         col = {name: i for i, name in enumerate(header or [])}
 

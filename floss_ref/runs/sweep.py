@@ -447,34 +447,33 @@ def merge_results(source_dir, target_dir):
                              f"different arrays (a task should give the same arrays bit for bit): "
                              f"{', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}; nothing was merged")
         new_entries = {n: e for n, e in source["tasks"].items() if n not in target["tasks"]}
-        if new_entries or copied:
-            if new_entries:
-                target["tasks"].update(new_entries)
-                text = json.dumps(target, indent=1, sort_keys=True).encode()
-                try:
-                    atomic_write(tgt_path, lambda f: f.write(text))
-                except WriteError as exc:
-                    raise SweepError(str(exc)) from None
-            for name in copied:
-                try:
-                    with open(result_path(source_dir, name), "rb") as f:
-                        data = f.read()
-                except OSError as exc:
-                    raise SweepError(f"the result of task {name!r} in {source_dir!r} cannot be read any more ({exc}); "
-                                     "the tasks before it are merged") from None
-                try:
-                    atomic_write(result_path(target_dir, name), lambda f: f.write(data))
-                except WriteError as exc:
-                    raise SweepError(f"{exc} (copying task {name!r}; the tasks before it are merged)") from None
-                try:
-                    copy = load_result(target_dir, name)
-                except (FileFormatError, OSError):
-                    copy = {}
-                if content_hash(_arrays_only(copy)) != content_hash(_arrays_only(finished[name])):
-                    os.remove(result_path(target_dir, name))
-                    raise SweepError(f"the copy of task {name!r} in {target_dir!r} differs from the file checked in "
-                                     f"{source_dir!r} (was the source changed during the merge?); the copy was "
-                                     "removed, the tasks before it are merged")
+        if new_entries:   # the entries first: a stop before the files leaves an interrupted sweep
+            target["tasks"].update(new_entries)
+            text = json.dumps(target, indent=1, sort_keys=True).encode()
+            try:
+                atomic_write(tgt_path, lambda f: f.write(text))
+            except WriteError as exc:
+                raise SweepError(str(exc)) from None
+        for name in copied:
+            try:
+                with open(result_path(source_dir, name), "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise SweepError(f"the result of task {name!r} in {source_dir!r} cannot be read any more ({exc}); "
+                                 "the tasks before it are merged") from None
+            try:
+                atomic_write(result_path(target_dir, name), lambda f: f.write(data))
+            except WriteError as exc:
+                raise SweepError(f"{exc} (copying task {name!r}; the tasks before it are merged)") from None
+            try:
+                copy = load_result(target_dir, name)
+            except (FileFormatError, OSError):
+                copy = {}
+            if content_hash(_arrays_only(copy)) != content_hash(_arrays_only(finished[name])):
+                os.remove(result_path(target_dir, name))
+                raise SweepError(f"the copy of task {name!r} in {target_dir!r} differs from the file checked in "
+                                 f"{source_dir!r} (was the source changed during the merge?); the copy was "
+                                 "removed, the tasks before it are merged")
     return {"copied": copied, "present": present}
 
 

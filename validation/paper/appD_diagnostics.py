@@ -102,6 +102,18 @@ def episode_measures(history, episodes, sv):
     return out
 
 
+def episode_table(networks, episodes, sv):
+    """(header, rows) of appD_<stem>_episodes.csv: one row per network of ``networks``, an
+    iterable of (protocol, seed, result arrays), with its :func:`episode_measures` and test
+    accuracy (header None if there is no network)."""
+    header, rows = None, []
+    for protocol, seed, arrays in networks:
+        m = episode_measures(arrays, episodes, sv)
+        header = ["protocol", "seed", *m, "test_accuracy"]
+        rows.append([protocol, seed, *m.values(), float(arrays["summary/test_accuracy"])])
+    return header, rows
+
+
 def paper_criterion(header, rows, sv):
     """The two parts of the criterion "App. D (Figs. 8, 10) at paper scale" (CRITERIA.md), from
     the rows of appD_<stem>_episodes.csv: a list of (claim, holds, numbers)."""
@@ -196,7 +208,7 @@ def _main(args, s, cfgs, tasks, out, stem):
 
     fig, axes = _common.figure(3, 2)
     horizon = min(FIG10_EPOCHS, cfgs[0].epochs)   # the second row: the first 10^3 epochs, as Figs. 8A and 10A
-    rows, medians, per_network, episodes = [], {}, [], []
+    rows, medians, per_network, networks = [], {}, [], []
     width = max(1, cfgs[0].epochs // 100)
     print(f"{'protocol':>9} {'median |dL/dh0| first 100 ep':>29} {'after ep 500':>13} "
           f"{'median sigma_1/sigma_' + str(s['sv'][2]) + ' (ep < 500)':>30} {'test acc':>9}")
@@ -224,18 +236,16 @@ def _main(args, s, cfgs, tasks, out, stem):
                              np.median([float(r['summary/test_accuracy']) for r in runs]))
         print(f"{protocol:>9} {np.median(h0[:, :100]):>29.3g} {np.median(h0[:, 500:]):>13.3g} {ratio:>30.3g} "
               f"{np.median([float(r['summary/test_accuracy']) for r in runs]):>9.3f}")
-        floss_at = cfgs[-1].flossing_epochs()   # the "during" schedule, measured in both protocols
         for seed, r in enumerate(runs):
-            m = episode_measures(r, floss_at, s["sv"])
-            episodes.append([protocol, seed, *m.values(), float(r["summary/test_accuracy"])])
+            networks.append((protocol, seed, r))
             per_network.append([protocol, seed, float(np.median(h0[seed, :100])), float(np.median(h0[seed, 500:])),
                                 float(np.median(sv[seed, early, 0] / sv[seed, early, s["sv"][2] - 1])),
                                 float(r["summary/test_accuracy"])])
             for j, e in enumerate(diag):
                 rows.append([protocol, seed, int(e), float(r["history/h0_grad_norm"][e]),
                              float(r["history/accuracy"][e]), *[float(sv[seed, j, i - 1]) for i in s["sv"]]])
-    episode_header = ["protocol", "seed", *episode_measures(res[tasks[0].name], cfgs[-1].flossing_epochs(),
-                                                            s["sv"]), "test_accuracy"]
+    # the "during" schedule, measured in both protocols
+    episode_header, episodes = episode_table(networks, cfgs[-1].flossing_epochs(), s["sv"])
     _common.write_csv(os.path.join(out, f"appD_{stem}_episodes.csv"), episode_header, episodes)
     _common.write_csv(os.path.join(out, f"appD_{stem}.csv"),
                       ["protocol", "seed", "epoch", "h0_grad_norm", "accuracy",

@@ -106,14 +106,9 @@ def main(argv=None):
         settings["inputs"] = args.inputs
         parts.append(f"inputs-{args.inputs}")
     label = "_".join(parts) or None
-    if args.report_only:
-        from floss_ref.runs.sweep import load_results
-        results = load_results(_common.results_dir(args, NAME, label), [t.name for t in tasks])
-        print(f"{NAME}: {len(results)} of {len(tasks)} tasks finished")
-        if not results:
-            return 0
-    else:
-        results = _common.sweep(args, NAME, tasks, settings, label=label)
+    results = _common.sweep(args, NAME, tasks, settings, label=label)   # --report-only: the finished ones
+    if not results:
+        return 0
     out = _common.out_dir(args, NAME)
     suffix = f"_{label}" if label else ""
 

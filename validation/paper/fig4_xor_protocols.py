@@ -176,12 +176,7 @@ def main(argv=None):
             p.error(f"--curve-every {args.curve_every} must divide the {epochs} training epochs")
     tasks = sweep_tasks(cfgs, curve_every=curve_every(args.scale, args.curve_every))
     settings, label = sweep_settings(args)
-    if args.report_only:
-        from floss_ref.runs.sweep import load_results
-        results = load_results(_common.results_dir(args, NAME, label), [t.name for t in tasks])
-        print(f"{NAME}: {len(results)} of {len(tasks)} tasks finished")
-    else:
-        results = _common.sweep(args, NAME, tasks, settings, label=label)
+    results = _common.sweep(args, NAME, tasks, settings, label=label)   # --report-only: the finished ones
     out = _common.out_dir(args, NAME)
     by = report(args, cfgs, tasks, results, out, suffix="" if not settings else "_" + label)
     return verdicts(args, by).exit_code()
