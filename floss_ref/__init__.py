@@ -30,7 +30,7 @@ from floss_ref import _moved
 _moved.install()
 
 from floss_ref.core.cells import CELLS, GRU, LSTM, VanillaRNN, get_cell
-from floss_ref.errors import NumericalBreakdownError, SingularRError
+from floss_ref.errors import NumericalBreakdownError, SingularRError, TrainingDivergedError
 from floss_ref.experiments.driver import FlossingHistory, floss
 from floss_ref.core.flossing import FlossingGrad, flossing_grad, flossing_loss, flossing_loss_jvp
 from floss_ref.core.clv import CovariantVectors, covariant_vectors
@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Adam", "CELLS", "GRU", "LSTM", "ConditioningWarning", "FlossingGrad", "FlossingHistory", "FunctionMap",
     "LinearMap", "LyapunovResult", "NumericalBreakdownError", "QRFallbackWarning", "RoundoffWarning",
-    "SingularRError", "VanillaRNN",
+    "SingularRError", "TrainingDivergedError", "VanillaRNN",
     "ConvergenceWarning", "CovariantVectors", "ShortBlocksWarning", "covariant_vectors", "entropy_bound",
     "finite_time_exponents", "kaplan_yorke_dimension",
     "floss", "flossing_grad", "flossing_loss", "flossing_loss_jvp", "get_cell", "lyapunov_spectrum", "random_orthonormal",

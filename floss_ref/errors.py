@@ -19,3 +19,21 @@ class SingularRError(NumericalBreakdownError):
     R_11) the tangent directions have collapsed onto fewer than k dimensions and the
     derivative of Q does not exist (or is dominated by round-off).
     """
+
+
+class TrainingDivergedError(NumericalBreakdownError):
+    """A training run's task loss rose above the divergence bound
+    (:data:`floss_ref.runs.run.DIVERGED_LOSS`): the forward pass grew without limit.
+
+    Attributes
+    ----------
+    loss : float
+        The task loss that stopped the run.
+    epoch : int
+        The training epoch whose batch gave it.
+    """
+
+    def __init__(self, message, *, loss, epoch):
+        super().__init__(message)
+        self.loss = float(loss)
+        self.epoch = int(epoch)

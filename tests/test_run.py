@@ -124,6 +124,53 @@ def test_F14_diverging_training_stops_with_the_epoch():
         Run(config).train()
 
 
+def _diverging_linear(**kw):
+    # a linear network with g = 3: rho(W) ~ 3, so the task loss passes 1e10 within T = 60 steps
+    return dict(dict(task="copy", delay=2, N=8, T=60, batch=2, epochs=5, nonlinearity="linear", g=3.0,
+                     diag_every=0, seed=0), **kw)
+
+
+def test_a_diverged_run_raises_with_its_loss_and_epoch_by_default():
+    from floss_ref.errors import TrainingDivergedError
+    from floss_ref.runs.run import DIVERGED_LOSS, train_result
+
+    with pytest.raises(TrainingDivergedError, match=r"\(in training epoch 0\)") as info:
+        train_result(_diverging_linear())
+    assert info.value.epoch == 0 and info.value.loss > DIVERGED_LOSS
+    assert isinstance(info.value, NumericalBreakdownError)   # callers catching the base class still see it
+
+
+def test_a_diverged_run_is_recorded_as_a_result_when_asked():
+    from floss_ref.errors import TrainingDivergedError
+    from floss_ref.runs.run import DIVERGED_LOSS, train_result
+
+    with pytest.raises(TrainingDivergedError) as info:
+        train_result(_diverging_linear())
+    out = train_result(dict(_diverging_linear(), on_divergence="record"))
+    assert int(out["summary/diverged_epoch"]) == info.value.epoch == 0
+    assert float(out["summary/diverged_loss"]) == info.value.loss > DIVERGED_LOSS   # deterministic: the same loss
+    assert int(out["summary/epochs"]) == 0
+    assert np.isnan(out["summary/test_loss"]) and np.isnan(out["history/loss"]).all()
+
+
+def test_a_finished_run_records_no_divergence_when_asked():
+    from floss_ref.runs.run import train_result
+
+    out = train_result(dict(_diverging_linear(g=0.5, T=20), on_divergence="record"))
+    assert int(out["summary/diverged_epoch"]) == -1 and np.isnan(out["summary/diverged_loss"])
+    assert int(out["summary/epochs"]) == 5 and np.isfinite(out["summary/test_loss"])
+    plain = train_result(_diverging_linear(g=0.5, T=20))   # the option changes nothing else
+    assert all(np.array_equal(plain[key], out[key], equal_nan=True) for key in plain)
+    assert set(out) - set(plain) == {"summary/diverged_epoch", "summary/diverged_loss"}
+
+
+def test_on_divergence_refuses_other_values():
+    from floss_ref.runs.run import train_result
+
+    with pytest.raises(ValueError, match="on_divergence must be one of 'raise', 'record'; got 'ignore'"):
+        train_result(dict(_diverging_linear(), on_divergence="ignore"))
+
+
 def test_F14_breakdown_during_a_flossing_episode_names_the_epoch(monkeypatch):
     import floss_ref.runs.run as training
 

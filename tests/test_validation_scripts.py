@@ -189,3 +189,23 @@ def test_fig3_report_only_draws_the_finished_tasks_and_runs_nothing(tmp_path, mo
     assert "4 of 8 tasks finished" in out, out
     assert sorted(p.name for p in (tmp_path / "results").glob("*.npz")) == before   # nothing ran
     assert (tmp_path / "out" / "fig3_quick_inputs-text.png").exists(), out
+
+
+def test_fig3_linear_records_diverged_networks_and_draws_no_verdict_for_them(tmp_path, monkeypatch):
+    module = load("fig3_copy_xor", monkeypatch)
+    *_, argv = TINY["fig3_copy_xor"](module, tmp_path, monkeypatch)
+    base = dict(module.SCALE["quick"]["base"], g=3.0)   # linear with rho(W) ~ 3: the forward pass explodes
+    monkeypatch.setitem(module.SCALE, "quick", dict(module.SCALE["quick"], base=base))
+    monkeypatch.chdir(tmp_path)
+    code, out = run(module, argv + ["--tasks", "copy", "--nonlinearity", "linear"])
+    assert code in (0, 1), out
+    results = sorted((tmp_path / "results").glob("*.npz"))
+    assert len(results) == 4, results                    # a diverged network is a result, not a failed task
+    epochs = [int(np.load(f)["summary/diverged_epoch"]) for f in results]
+    assert 0 in epochs, epochs                            # the unflossed ones diverge at the first batch
+    assert "no verdict, networks diverged" in out, out
+    summary = (tmp_path / "out" / "fig3_summary_quick_linear_inputs-text.csv").read_text().splitlines()
+    assert summary[0].endswith("n_diverged"), summary
+    none = [line for line in summary if ",none," in line]
+    assert none and all(line.endswith(",1") for line in none), summary   # 1 of 1 seed diverged per delay
+    assert (tmp_path / "out" / "fig3_quick_linear_inputs-text.png").exists(), out

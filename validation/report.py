@@ -863,17 +863,32 @@ def _appE_paper():
 
     def measure():
         results, planned = sweep_results(folder)
-        loss = {}
+        loss, diverged = {}, {}
         for params, arrays in results.values():
-            loss.setdefault((params["task"], params["delay"], params["protocol"]), []).append(
-                float(arrays["summary/test_loss"]))
+            key = (params["task"], params["delay"], params["protocol"])
+            if int(arrays["summary/diverged_epoch"]) >= 0:   # stopped by the divergence bound
+                diverged.setdefault(key, []).append((params["seed"], int(arrays["summary/diverged_epoch"])))
+            else:
+                loss.setdefault(key, []).append(float(arrays["summary/test_loss"]))
         mean = {key: float(np.mean(v)) for key, v in loss.items()}
-        text = "mean test MSE none vs prefloss: " + "; ".join(
-            f"{task} d = {d}: " + " vs ".join(f"{mean[(task, d, p)]:.4f}" if (task, d, p) in mean else "-"
-                                              for p in ("none", "prefloss"))
+
+        def cell(key):
+            gone = sorted(diverged.get(key, []))
+            text = f"{mean[key]:.4f}" if key in mean else "-"
+            if gone:
+                text += f" ({len(gone)} diverged: " + ", ".join(f"seed {s} at epoch {e}" for s, e in gone) + ")"
+            return text
+
+        text = "mean test MSE none vs prefloss (of the networks that did not diverge): " + "; ".join(
+            f"{task} d = {d}: " + " vs ".join(cell((task, d, p)) for p in ("none", "prefloss"))
             for task in ("copy", "xor") for d in (20, 40)) + f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
             return not_graded_yet(len(results), planned, text)
+        needed = [("copy", 40)] + [("xor", d) for d in (20, 40)]
+        if any(key[:2] in needed for key in diverged):   # the criterion's divergence clause
+            n = sum(len(v) for v in diverged.values())
+            return (text + f"; {n} of {len(results)} networks diverged; {core_hours(results):.2f} core-hours",
+                    "blocked: networks diverge at these settings")
         copy_helps = mean[("copy", 40, "prefloss")] <= 0.5 * mean[("copy", 40, "none")]
         xor_not = all(mean[("xor", d, "prefloss")] >= 0.9 * mean[("xor", d, "none")] for d in (20, 40))
         verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[copy_helps + xor_not]

@@ -25,7 +25,7 @@ from floss_ref.experiments.bptt import LOSSES, Model, Workspace, accuracy, forwa
 from floss_ref.core.cells import make_cell
 from floss_ref.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_history
 from floss_ref.experiments.driver import floss
-from floss_ref.errors import NumericalBreakdownError
+from floss_ref.errors import NumericalBreakdownError, TrainingDivergedError
 from floss_ref.core.lyapunov import TRANSIENT_FRACTION, lyapunov_spectrum
 from floss_ref.experiments.optim import Adam
 from floss_ref.experiments.controls import OBJECTIVES, regularize
@@ -38,7 +38,7 @@ from floss_ref.experiments.config import (AUTHORS_SETTINGS, DEFAULT_DIAG_K, DEFA
 # the initial network and every task batch unchanged.
 _INIT, _DATA, _FLOSS, _DIAG, _TEST = range(5)
 
-# A task loss above this stops a run as diverged (NumericalBreakdownError): the losses
+# A task loss above this stops a run as diverged (TrainingDivergedError): the losses
 # of the tasks here are O(1) at initialisation (BCE log 2, MSE of unit-variance targets),
 # so 1e10 is far beyond any run that is still learning, and far below float64 overflow.
 DIVERGED_LOSS = 1e10
@@ -156,9 +156,9 @@ class Run:
             batch = self.task.sample(c.T, c.batch, self.rng)
             res = loss_and_grad(self.model, batch, self.task.loss, self.work)
             if res.loss > DIVERGED_LOSS:
-                raise NumericalBreakdownError(
+                raise TrainingDivergedError(
                     f"training diverged: the task loss is {res.loss:.3g} (> {DIVERGED_LOSS:g}); lower lr or g, "
-                    "or clip the gradient (--clip-norm)")
+                    "or clip the gradient (--clip-norm)", loss=res.loss, epoch=e)
             if e in self._diag_index:
                 part = "the diagnostics of training epoch"
                 self._diagnose(e, batch, res.grads)
@@ -474,9 +474,17 @@ def train_result(params, run_class=None):
     per-epoch entries (``loss``, ``accuracy``, ``grad_norm``, ``h0_grad_norm``) are
     stored as means over blocks of c epochs instead, ``curve/<name>`` of shape (E / c,)
     (the norms as means of log10), so that a result is small enough to commit.
+
+    With ``on_divergence = "record"`` in params, a run stopped by the divergence bound
+    (:class:`floss_ref.errors.TrainingDivergedError`) is a result, not an error: its
+    history up to that epoch (NaN after), NaN test figures, ``summary/diverged_epoch``
+    (the epoch whose batch diverged) and ``summary/diverged_loss``.  Runs that finish get
+    ``diverged_epoch = -1`` and ``diverged_loss = NaN``.  Divergence is deterministic (same
+    seed, same loss), so a retry would only repeat it.  The default, ``"raise"``, raises.
     """
     fields = dict(params)
     curve_every = fields.pop("curve_every", None)
+    on_divergence = _validate.choice("on_divergence", fields.pop("on_divergence", "raise"), ("raise", "record"))
     if "floss_at" in fields:
         fields["floss_at"] = tuple(fields["floss_at"])
     config = TrainConfig(**fields)
@@ -485,8 +493,17 @@ def train_result(params, run_class=None):
         if config.epochs % curve_every:
             raise ValueError(f"curve_every ({curve_every}) must divide the epochs ({config.epochs})")
     run = (run_class or Run)(config)
-    run.train(blas_threads=1)
+    diverged = None
+    try:
+        run.train(blas_threads=1)
+    except TrainingDivergedError as exc:
+        if on_divergence == "raise":
+            raise
+        diverged = exc
     out = {"summary/" + name: np.asarray(v) for name, v in run.summary().items()}
+    if on_divergence == "record":
+        out["summary/diverged_epoch"] = np.asarray(-1 if diverged is None else diverged.epoch)
+        out["summary/diverged_loss"] = np.asarray(np.nan if diverged is None else diverged.loss)
     for name, v in run.history.items():
         v = np.asarray(v)
         if curve_every is None or v.shape != (config.epochs,):
@@ -498,9 +515,9 @@ def train_result(params, run_class=None):
     return out
 
 
-def sweep_tasks(configs, prefix="", curve_every=None):
+def sweep_tasks(configs, prefix="", curve_every=None, on_divergence=None):
     """Sweep tasks of kind "train" for TrainConfigs, named from task, delay, protocol, k, N
-    and seed (``curve_every``: see :func:`train_result`)."""
+    and seed (``curve_every``, ``on_divergence``: see :func:`train_result`)."""
     from floss_ref.runs.sweep import SweepTask
 
     tasks = []
@@ -509,6 +526,8 @@ def sweep_tasks(configs, prefix="", curve_every=None):
         params = c.to_dict()
         if curve_every is not None:
             params["curve_every"] = curve_every
+        if on_divergence is not None:
+            params["on_divergence"] = on_divergence
         tasks.append(SweepTask(name, "train", params))
     return tasks
 

@@ -27,6 +27,11 @@ Writes validation/out/fig3_copy_xor/{fig3_<scale>.png, fig3_final_<scale>.csv,
 fig3_summary_<scale>.csv}; with ``--nonlinearity linear``, ``--settings authors`` or ``--k``
 the same names end in the results directory's label (``_linear``, ``_authors_k40``, ...).  App. E: preflossing helps
 linear networks on the copy task, and not on XOR (which no linear network computes).
+
+A linear network whose forward pass grows without bound (task loss above
+``floss_ref.runs.run.DIVERGED_LOSS``) is recorded as diverged, with the epoch, instead of
+failing the sweep; the tables count diverged networks and average the test MSE over the
+others, and no verdict is drawn for a (task, d) where a network diverged.
 """
 
 import os
@@ -93,7 +98,7 @@ def main(argv=None):
     fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
     fields.update(INPUTS[args.inputs])
     cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity, args.k, fields)
-    tasks = sweep_tasks(cfgs)
+    tasks = sweep_tasks(cfgs, on_divergence="record" if linear else None)
     settings = {"nonlinearity": "linear"} if linear else {}
     parts = ["linear"] if linear else []
     if args.settings != "ours":
@@ -112,27 +117,44 @@ def main(argv=None):
     out = _common.out_dir(args, NAME)
     suffix = f"_{label}" if label else ""
 
-    by, rows = {}, []
+    by, rows, diverged = {}, [], {}
     for c, t in zip(cfgs, tasks):
         if t.name not in results:  # not finished yet (--report-only)
             continue
         r = results[t.name]
         loss = float(r["summary/test_loss"])
-        rows.append([c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, loss, float(r["meta/seconds"])])
+        row = [c.task, c.delay, c.protocol, c.seed, c.N, c.T, c.epochs, loss, float(r["meta/seconds"])]
+        if linear:
+            row.append(int(r["summary/diverged_epoch"]))
+            if row[-1] >= 0:   # stopped by the divergence bound: counted, not averaged
+                diverged.setdefault((c.task, c.delay, c.protocol), []).append(c.seed)
+                continue
+        rows.append(row)
         by.setdefault((c.task, c.delay, c.protocol), []).append((loss, r["history/loss"]))
     _common.write_csv(os.path.join(out, f"fig3_final_{args.scale}{suffix}.csv"),
-                      ["task", "delay", "protocol", "seed", "N", "T", "epochs", "test_loss", "seconds"], rows)
+                      ["task", "delay", "protocol", "seed", "N", "T", "epochs", "test_loss", "seconds"]
+                      + (["diverged_epoch"] if linear else []), rows)
     summary = []
-    print(f"{'task':>5} {'d':>3} {'protocol':>9} {'mean':>8} {'median':>8} {'20%':>8} {'80%':>8}  n")
-    for (task, d, protocol), runs in sorted(by.items()):
-        v = np.array([x for x, _ in runs])
-        row = [task, d, protocol, v.size, v.mean(), np.median(v), np.percentile(v, 20), np.percentile(v, 80)]
+    print(f"{'task':>5} {'d':>3} {'protocol':>9} {'mean':>8} {'median':>8} {'20%':>8} {'80%':>8}  n"
+          + ("  diverged" if linear else ""))
+    for key in sorted(set(by) | set(diverged)):
+        task, d, protocol = key
+        v = np.array([x for x, _ in by.get(key, [])])
+        stats = [v.mean(), np.median(v), np.percentile(v, 20), np.percentile(v, 80)] if v.size else [np.nan] * 4
+        row = [task, d, protocol, v.size, *stats] + ([len(diverged.get(key, []))] if linear else [])
         summary.append(row)
-        print(f"{task:>5} {d:>3} {protocol:>9} {row[4]:>8.4f} {row[5]:>8.4f} {row[6]:>8.4f} {row[7]:>8.4f}  {v.size}")
+        print(f"{task:>5} {d:>3} {protocol:>9} {row[4]:>8.4f} {row[5]:>8.4f} {row[6]:>8.4f} {row[7]:>8.4f}  {v.size}"
+              + (f"  {row[8]}" if linear else ""))
     _common.write_csv(os.path.join(out, f"fig3_summary_{args.scale}{suffix}.csv"),
-                      ["task", "delay", "protocol", "n", "mean", "median", "p20", "p80"], summary)
+                      ["task", "delay", "protocol", "n", "mean", "median", "p20", "p80"]
+                      + (["n_diverged"] if linear else []), summary)
     verdicts = _common.Verdicts()
-    for task, d in sorted({(task, d) for task, d, _ in by}):
+    for task, d in sorted({(task, d) for task, d, _ in set(by) | set(diverged)}):
+        stopped = {p: diverged[(task, d, p)] for p in PROTOCOLS if (task, d, p) in diverged}
+        if stopped:
+            print(f"linear networks, {task}, d = {d}: no verdict, networks diverged ("
+                  + "; ".join(f"{p}: seeds {', '.join(map(str, s))}" for p, s in stopped.items()) + ")")
+            continue
         if (task, d, "none") in by and (task, d, "prefloss") in by:
             none = np.mean([x for x, _ in by[(task, d, "none")]])
             pre = np.mean([x for x, _ in by[(task, d, "prefloss")]])
@@ -144,37 +166,55 @@ def main(argv=None):
                 verdicts.check(f"{'linear networks, ' if linear else ''}{task}, d = {d}: preflossing lowers the "
                                "mean test loss", pre < none, f"{pre:.4g} vs {none:.4g} without flossing")
 
-    names = [t for t in TASKS if t in args.tasks and any(key[0] == t for key in by)]   # with finished tasks
+    ran = set(by) | set(diverged)   # (task, d, protocol) with finished tasks
+
+    def label(protocol, *where):   # a protocol's legend entry, with its diverged networks counted
+        n = sum(len(diverged.get((t, d, protocol), [])) for t, d in where)
+        return protocol + (f" ({n} diverged, not shown)" if n else "")
+
+    names = [t for t in TASKS if t in args.tasks and any(key[0] == t for key in ran)]
     fig, axes = _common.figure(2, len(names))
     width = max(1, cfgs[0].epochs // 100)
     for row, task in enumerate(names):
-        delays, head = _common.delays_and_headline(by, task, SCALE[args.scale]["headline"][task])
+        delays, head = _common.delays_and_headline(ran, task, SCALE[args.scale]["headline"][task])
         ax = axes[row][0]
         for protocol in PROTOCOLS:
             runs = by.get((task, head, protocol))
             if runs:
                 curves = np.array([_common.smooth(h, width) for _, h in runs])
-                _common.band(ax, np.arange(1, curves.shape[1] + 1), curves, _common.COLORS[protocol], protocol)
-        ax.set(xlabel="epoch", ylabel=f"loss (moving mean, {width} epochs)", yscale="log",
+                _common.band(ax, np.arange(1, curves.shape[1] + 1), curves, _common.COLORS[protocol],
+                             label(protocol, (task, head)))
+        ax.set(xlabel="epoch", ylabel=f"loss (moving mean, {width} epochs)",
                title=f"{task}, d = {head}, N = {cfgs[0].N}, k = {cfgs[0].k}{', linear' if linear else ''}: "
                      "median, 25-75 %")
-        ax.legend(fontsize=8)
+        _log_axis_or_note(ax)
         ax = axes[row][1]
         for protocol in PROTOCOLS:
             pts = [(d, np.array([x for x, _ in by[(task, d, protocol)]])) for d in delays
                    if (task, d, protocol) in by]
+            if not pts:   # every network of this protocol diverged
+                continue
             x = np.array([d for d, _ in pts])
             color = _common.COLORS[protocol]
             ax.fill_between(x, [np.percentile(v, 20) for _, v in pts], [np.percentile(v, 80) for _, v in pts],
                             color=color, alpha=0.2, lw=0)
-            ax.plot(x, [v.mean() for _, v in pts], color=color, marker="o", ms=3, lw=1.8, label=protocol)
+            ax.plot(x, [v.mean() for _, v in pts], color=color, marker="o", ms=3, lw=1.8,
+                    label=label(protocol, *((task, d) for d in delays)))
             for d, v in pts:
                 ax.scatter(np.full(v.size, d), v, color=color, alpha=0.35, s=8)
-        ax.set(xlabel="delay d", ylabel="final test loss (MSE)", yscale="log",
-               title=f"{task}: mean, 20-80 %, dots = runs")
-        ax.legend(fontsize=8)
+        ax.set(xlabel="delay d", ylabel="final test loss (MSE)", title=f"{task}: mean, 20-80 %, dots = runs")
+        _log_axis_or_note(ax)
     _common.save(fig, os.path.join(out, f"fig3_{args.scale}{suffix}.png"))
     return verdicts.exit_code()
+
+
+def _log_axis_or_note(ax):
+    """A log y axis and a legend, or, where every network diverged and nothing is drawn, a note."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "every network diverged", transform=ax.transAxes, ha="center", va="center")
 
 
 if __name__ == "__main__":
