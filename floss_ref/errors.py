@@ -37,3 +37,12 @@ class TrainingDivergedError(NumericalBreakdownError):
         super().__init__(message)
         self.loss = float(loss)
         self.epoch = int(epoch)
+
+    def __reduce__(self):  # pickled with its loss and epoch (a sweep's worker process sends it back)
+        return _diverged, (self.args, self.loss, self.epoch)
+
+
+def _diverged(args, loss, epoch):
+    exc = TrainingDivergedError(args[0] if args else "", loss=loss, epoch=epoch)
+    exc.args = tuple(args)
+    return exc

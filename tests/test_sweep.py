@@ -61,6 +61,15 @@ def flaky_task(params):
     return {"x": np.array([1.0])}
 
 
+def breakdown_task(params):
+    """Counts its attempts in a file, then diverges as a training run does."""
+    from floss_ref.errors import TrainingDivergedError
+
+    with open(params["count"], "a") as f:
+        f.write("x")
+    raise TrainingDivergedError("training diverged: the task loss is 1e+26 (in training epoch 0)", loss=1e26, epoch=0)
+
+
 def ones_task(params):
     """The task of the Reliability rows below: n ones."""
     return {"x": np.full(params["n"], 1.0)}
@@ -170,6 +179,30 @@ def test_failing_task_is_retried(tmp_path):
     with pytest.raises(SweepError, match="flaky2"):
         run_sweep([SweepTask("flaky2", "test_sweep:flaky_task", {"marker": str(tmp_path / "m2")})],
                   tmp_path / "r", settings=SETTINGS, jobs=0, retries=0)
+
+
+@pytest.mark.parametrize("jobs", [0, 1])
+def test_a_numerical_breakdown_is_reported_without_retries(tmp_path, jobs):
+    count = tmp_path / "attempts"
+    tasks = [SweepTask("diverges", "test_sweep:breakdown_task", {"count": str(count)}),
+             SweepTask("good", "test_sweep:ok_task", {"n": 2, "scale": 1.0})]
+    with pytest.raises(SweepError, match=r"diverges: floss_ref.errors.TrainingDivergedError: training diverged.*not retried") as info:
+        run_sweep(tasks, tmp_path / "r", settings=SETTINGS, jobs=jobs, retries=2)
+    assert count.read_text() == "x"                        # one attempt of three allowed
+    assert set(info.value.failures) == {"diverges"}
+    assert set(load_results(tmp_path / "r")) == {"good"}
+
+
+def test_a_diverged_error_keeps_its_loss_and_epoch_through_pickling():
+    import pickle
+
+    from floss_ref.errors import TrainingDivergedError
+
+    exc = TrainingDivergedError("training diverged", loss=2.5e16, epoch=2)
+    exc.args = ("training diverged (in training epoch 2)",)   # as Run.train_epoch extends it
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is TrainingDivergedError and (back.loss, back.epoch) == (2.5e16, 2)
+    assert back.args == exc.args
 
 
 def test_dead_worker_is_blamed_on_its_task_and_others_finish(tmp_path):

@@ -24,7 +24,8 @@ Results directory::
   (:func:`floss_ref.runs.io.atomic_savez`), so a killed sweep leaves no partial result.
 * A task that raises, or whose worker process dies, is retried up to ``retries`` more
   times; tasks still failing are reported by name in :class:`SweepError` after all other
-  tasks have finished.
+  tasks have finished.  A :class:`floss_ref.errors.NumericalBreakdownError` is not retried
+  on the local engines: the same seed breaks down the same way.
 
 Engines: ``scheduler=None`` runs on ``jobs`` local worker processes (spawned, BLAS limited
 to one thread each, one task at a time each, so a dead process is blamed on its task;
@@ -59,6 +60,7 @@ from floss_ref.runs.io import (JSON_MAX_DEPTH, FileFormatError, FileLockedError,
                                brief, content_hash, json_depth, json_field, parse_json, read_json, read_npz,
                                writer_lock)
 from floss_ref._threads import limit_blas
+from floss_ref.errors import NumericalBreakdownError
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"  # the writer lock of a results directory, held by its sweep driver
@@ -152,6 +154,10 @@ def run_task(task):
     with limit_blas(1):
         arrays = {key: np.asarray(v) for key, v in fn(task.params).items()}
     return arrays, time.perf_counter() - start
+
+
+# a numerical breakdown repeats exactly (same seed, same result): reported at once, not retried
+NOT_RETRIED = " (a numerical breakdown: not retried, since the same seed breaks down the same way)"
 
 
 # ---- results directory ------------------------------------------------------------------
@@ -608,6 +614,10 @@ def _local(todo, jobs, retries, on_done, log):
                         if stop.is_set():
                             return
                         pool = pools[slot] = _new_pool()
+                    except NumericalBreakdownError as exc:
+                        with lock:
+                            failures[task.name] = _error_text(exc) + NOT_RETRIED
+                        break
                     except Exception as exc:  # noqa: BLE001  (any task error is retried or reported)
                         error = _error_text(exc)
                     else:
@@ -893,6 +903,9 @@ def _serial(todo, retries, on_done, log):
         for attempt in range(retries + 1):
             try:
                 arrays, seconds = run_task(task)
+            except NumericalBreakdownError as exc:
+                failures[task.name] = _error_text(exc) + NOT_RETRIED
+                break
             except Exception as exc:  # noqa: BLE001  (retried, then reported by name)
                 error = _error_text(exc)
                 if attempt < retries and log is not None:
