@@ -64,12 +64,12 @@ INPUTS = {"text": {"task_inputs": "text"}, "bernoulli": {"task_inputs": "bernoul
           "mixed": {"task_inputs": "text", "floss_inputs": "bernoulli"}}
 
 
-def configs(scale, tasks, delays, seeds, nonlinearity="tanh", k=None, fields=None):
+def configs(scale, tasks, delays, seeds, nonlinearity="tanh", k=None, fields=None, first_seed=0):
     s = SCALE[scale]
     base = dict(s["base"], **({"k": k} if k is not None else {}), **(fields or {}))
     return [TrainConfig(task=task, delay=d, protocol=p, seed=seed, nonlinearity=nonlinearity, **base)
             for task in tasks for d in (delays or s["delays"][task]) for p in PROTOCOLS
-            for seed in range(seeds or s["seeds"])]
+            for seed in range(first_seed, first_seed + (seeds or s["seeds"]))]
 
 
 def main(argv=None):
@@ -77,6 +77,9 @@ def main(argv=None):
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     p.add_argument("--delays", nargs="+", type=int, default=None, help="override the delays of the scale")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (network realizations)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="the first seed (default 0): --first-seed 3 --seeds 2 runs seeds 3 and 4, in a results "
+                        "directory of their own (label ending _seeds3-4), the same networks a 5-seed sweep has")
     p.add_argument("--nonlinearity", choices=("tanh", "linear"), default="tanh",
                    help="tanh (Fig. 3, default) or linear networks (App. E: flossing helps copy, not XOR)")
     p.add_argument("--k", type=int, default=None,
@@ -93,11 +96,16 @@ def main(argv=None):
                    help="run nothing: report and draw the finished tasks found in the results directory")
     args = p.parse_args(argv)
     linear = args.nonlinearity == "linear"
+    if args.first_seed < 0:
+        p.error(f"--first-seed must be >= 0, got {args.first_seed}")
+    if args.seeds is not None and args.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.k is not None and not 1 <= args.k <= SCALE[args.scale]["base"]["N"]:
         p.error(f"--k must be between 1 and N = {SCALE[args.scale]['base']['N']}, got {args.k}")
     fields = dict(AUTHORS_SETTINGS) if args.settings == "authors" else {}
     fields.update(INPUTS[args.inputs])
-    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity, args.k, fields)
+    cfgs = configs(args.scale, args.tasks, args.delays, args.seeds, args.nonlinearity, args.k, fields,
+                   args.first_seed)
     tasks = sweep_tasks(cfgs, on_divergence="record" if linear else None)
     settings = {"nonlinearity": "linear"} if linear else {}
     parts = ["linear"] if linear else []
@@ -110,6 +118,10 @@ def main(argv=None):
     if args.inputs != "mixed":
         settings["inputs"] = args.inputs
         parts.append(f"inputs-{args.inputs}")
+    if args.first_seed:
+        seeds = [c.seed for c in cfgs]
+        settings["seeds"] = [min(seeds), max(seeds)]
+        parts.append(f"seeds{min(seeds)}-{max(seeds)}")
     label = "_".join(parts) or None
     results = _common.sweep(args, NAME, tasks, settings, label=label)   # --report-only: the finished ones
     if not results:
