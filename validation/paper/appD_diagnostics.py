@@ -151,8 +151,10 @@ def paper_criterion(header, rows, sv):
         (f"Fig. 10: sigma_{'/'.join(map(str, subordinate))} peak (x2) at the episodes, sigma_1 less (< x2), in 8 of "
          f"10 flossed networks; below epoch 1000 unflossed sigma_{j}/sigma_1 at most 1/10 of the flossed and sigma_1 "
          "within a factor 10", fig10,
-         f"{int(peaked.sum())} of {len(during)} peaked; sigma_{j}/sigma_1 {ratio_n:.2g} vs {ratio_d:.2g}; "
-         f"sigma_1 {s1_n:.2g} vs {s1_d:.2g}"),
+         f"{int(peaked.sum())} of {len(during)} peaked (sigma_{'/'.join(map(str, subordinate))} at least x2 in "
+         f"{int(np.sum(lowest >= 2))}, sigma_1 below x2 in {int(np.sum(peak_1 < 2))}); "
+         f"sigma_{j}/sigma_1 unflossed {ratio_n:.2g} vs flossed {ratio_d:.2g}; "
+         f"sigma_1 unflossed {s1_n:.2g} vs flossed {s1_d:.2g}"),
     ]
 
 

@@ -196,6 +196,8 @@ def main(argv=None):
                 curves = np.array([_common.smooth(h, width) for _, h in runs])
                 _common.band(ax, np.arange(1, curves.shape[1] + 1), curves, _common.COLORS[protocol],
                              label(protocol, (task, head)))
+            elif (task, head, protocol) in diverged:   # a legend entry for a protocol whose every network diverged
+                ax.plot([], [], color=_common.COLORS[protocol], label=label(protocol, (task, head)))
         ax.set(xlabel="epoch", ylabel=f"loss (moving mean, {width} epochs)",
                title=f"{task}, d = {head}, N = {cfgs[0].N}, k = {cfgs[0].k}{', linear' if linear else ''}: "
                      "median, 25-75 %")
@@ -204,7 +206,10 @@ def main(argv=None):
         for protocol in PROTOCOLS:
             pts = [(d, np.array([x for x, _ in by[(task, d, protocol)]])) for d in delays
                    if (task, d, protocol) in by]
-            if not pts:   # every network of this protocol diverged
+            if not pts:   # every network of this protocol diverged: its legend entry only
+                if any((task, d, protocol) in diverged for d in delays):
+                    ax.plot([], [], color=_common.COLORS[protocol], marker="o", ms=3,
+                            label=label(protocol, *((task, d) for d in delays)))
                 continue
             x = np.array([d for d, _ in pts])
             color = _common.COLORS[protocol]
@@ -221,12 +226,13 @@ def main(argv=None):
 
 
 def _log_axis_or_note(ax):
-    """A log y axis and a legend, or, where every network diverged and nothing is drawn, a note."""
-    if ax.get_legend_handles_labels()[0]:
+    """A log y axis, or, where every network diverged and nothing is drawn, a note; and the legend."""
+    if any(len(line.get_xdata()) for line in ax.get_lines()):
         ax.set_yscale("log")
-        ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, "every network diverged", transform=ax.transAxes, ha="center", va="center")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
 
 
 if __name__ == "__main__":
