@@ -247,11 +247,13 @@ def test_the_core_hours_table_lists_every_sweep_folder(report, tmp_path, monkeyp
 def test_the_runs_to_make_count_what_is_committed(report, tmp_path, monkeypatch):
     """Each set of runs of the first table still to make counts its committed tasks from its
     folder, so the estimate of what is left follows the sweeps."""
+    results = _copy_results(report, tmp_path, monkeypatch)
+    target = results / "fig3_copy_xor" / "linear_authors_inputs-text"
+    shutil.rmtree(target)
     lines, _ = report.to_run_table()
     row = _line(lines, "App. E at N = 80")
     assert row.split(" | ")[1:4] == ["24", "0", "24"]
-    results = _copy_results(report, tmp_path, monkeypatch)
-    shutil.copytree(results / "fig3_copy_xor" / "authors_k40", results / "fig3_copy_xor" / "linear_authors_inputs-text")
+    shutil.copytree(results / "fig3_copy_xor" / "authors_k40", target)
     lines, _ = report.to_run_table()
     row = _line(lines, "App. E at N = 80")
     assert row.split(" | ")[1:4] == ["24", "24", "0"] and row.endswith("| 0.0-0.0 |")

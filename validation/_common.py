@@ -178,10 +178,11 @@ class Verdicts:
         print(f"{'PASS' if ok else 'FAIL'}: {claim}" + (f": {detail}" if detail else ""), flush=True)
         return ok
 
-    def exit_code(self):
+    def exit_code(self, why_none="this script reports observations, not a claim"):
+        """``why_none``: what the closing line says when nothing was checked."""
         failed = self.results.count(False)
         if not self.results:
-            print("verdict: none (this script reports observations, not a claim)")
+            print(f"verdict: none ({why_none})")
             return 0
         print(f"verdict: {'FAIL' if failed else 'PASS'} ({len(self.results) - failed} of {len(self.results)} "
               "checks passed)")

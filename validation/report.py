@@ -2350,6 +2350,10 @@ TO_RUN = (
      "fig3_copy_xor/linear_authors_inputs-text", None, 2 * 2 * 2 * 3, 1.0),
     ("App. D (Figs. 8, 10) at paper scale: binary XOR d = 70 x none, during x 10 seeds, diagnostics every 20 epochs "
      "(about 1.3 times a task's time)", "appD_diagnostics/authors", None, 2 * 10, 1.3),
+    ("Fig. 3A/C copy with 5 networks, U(0, 1) inputs: seeds 3, 4 x d in {30, 40} x none, prefloss",
+     "fig3_copy_xor/authors_k40_inputs-text_seeds3-4", lambda p: p["delay"] in (30, 40), 2 * 2 * 2, 1.0),
+    ("Fig. 3A/C copy with 5 networks, Bernoulli inputs: seeds 3, 4 x d in {30, 40} x none, prefloss",
+     "fig3_copy_xor/authors_k40_inputs-bernoulli_seeds3-4", lambda p: p["delay"] in (30, 40), 2 * 2 * 2, 1.0),
 )
 
 

@@ -222,7 +222,8 @@ def main(argv=None):
         ax.set(xlabel="delay d", ylabel="final test loss (MSE)", title=f"{task}: mean, 20-80 %, dots = runs")
         _log_axis_or_note(ax)
     _common.save(fig, os.path.join(out, f"fig3_{args.scale}{suffix}.png"))
-    return verdicts.exit_code()
+    return verdicts.exit_code("no check: every task and delay finished has a diverged network" if diverged
+                              else "no task and delay has both protocols finished")
 
 
 def _log_axis_or_note(ax):
