@@ -2231,6 +2231,8 @@ SWEEPS = {   # results folder -> the figures it serves (a folder not named here 
     "fig3_copy_xor/authors_k40_inputs-bernoulli": "Fig. 3A/C, Bernoulli inputs",
     "fig3_copy_xor/authors_k75_inputs-text": "Fig. 3A/C with k = 75, Fig. 3B/D",
     "fig3_copy_xor/linear_authors_inputs-text": "App. E at N = 80",
+    "fig3_copy_xor/authors_k40_inputs-text_seeds3-4": "Fig. 3A/C with 5 networks, U(0, 1) inputs (seeds 3, 4)",
+    "fig3_copy_xor/authors_k40_inputs-bernoulli_seeds3-4": "Fig. 3A/C with 5 networks, Bernoulli inputs (seeds 3, 4)",
     "fig5_k_delay/authors_lags-half": "Fig. 5 / Figs. 7A-C (k < 75)",
     "fig13_trained_exponents/authors_lags-half": "Fig. 13 (d = 40-80: Fig. 4's spatial XOR runs again, with the "
     "spectrum)",
