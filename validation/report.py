@@ -468,16 +468,18 @@ def _fig3_copy(label, variance):
         text = "trained none vs prefloss, " + "; ".join(parts) + f" ({len(results)} of {planned} tasks)"
         if len(results) < planned:
             return not_graded_yet(len(results), planned, text)
-        prefloss_40 = trained[(40, "prefloss")]
-        none_30 = trained[(30, "none")]
-        if not (len(prefloss_40) == 3 and all(prefloss_40)):
-            verdict = "not reproduced"
-        elif sum(none_30) < 3:
-            verdict = "reproduced"
-        else:
-            verdict = "partly"
-        return text + f"; {core_hours(results):.2f} core-hours", verdict
+        return text + f"; {core_hours(results):.2f} core-hours", _copy_verdict(trained, 3)
     return measure
+
+
+def _copy_verdict(trained, n):
+    """The Fig. 3A/C copy criterion with ``n`` networks per point, from (d, protocol) -> list
+    of "trained" flags: preflossing must train n of n at d = 40 ("reliably"), and without
+    flossing fewer than n of n may train at d = 30."""
+    prefloss_40, none_30 = trained[(40, "prefloss")], trained[(30, "none")]
+    if not (len(prefloss_40) == n and all(prefloss_40)):
+        return "not reproduced"
+    return "reproduced" if sum(none_30) < n else "partly"
 
 
 def _fig3_copy5(label, variance):
@@ -512,14 +514,7 @@ def _fig3_copy5(label, variance):
             + f" ({done} of {planned} tasks)")
         if done < planned:
             return not_graded_yet(done, planned, text)
-        prefloss_40, none_30 = trained[(40, "prefloss")], trained[(30, "none")]
-        if not (len(prefloss_40) == 5 and all(prefloss_40)):
-            verdict = "not reproduced"
-        elif sum(none_30) < 5:
-            verdict = "reproduced"
-        else:
-            verdict = "partly"
-        return text + f"; {seconds / 3600:.2f} core-hours", verdict
+        return text + f"; {seconds / 3600:.2f} core-hours", _copy_verdict(trained, 5)
     return measure
 
 
