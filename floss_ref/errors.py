@@ -25,24 +25,26 @@ class TrainingDivergedError(NumericalBreakdownError):
     """A training run's task loss rose above the divergence bound
     (:data:`floss_ref.runs.run.DIVERGED_LOSS`): the forward pass grew without limit.
 
+    Also raised, with a non-finite loss, when the forward pass overflows.
+
     Attributes
     ----------
     loss : float
-        The task loss that stopped the run.
-    epoch : int
-        The training epoch whose batch gave it.
+        The task loss that stopped the run (inf or NaN after an overflow).
+    epoch : int or None
+        The training epoch whose batch gave it (None outside a training run).
     """
 
-    def __init__(self, message, *, loss, epoch):
+    def __init__(self, message, *, loss, epoch=None):
         super().__init__(message)
         self.loss = float(loss)
-        self.epoch = int(epoch)
+        self.epoch = None if epoch is None else int(epoch)
 
-    def __reduce__(self):  # pickled with its loss and epoch (a sweep's worker process sends it back)
-        return _diverged, (self.args, self.loss, self.epoch)
+    def __reduce__(self):  # pickled whole (a sweep's worker process sends it back): class, args, attributes
+        return _diverged, (type(self), self.args, self.loss, self.epoch), self.__dict__
 
 
-def _diverged(args, loss, epoch):
-    exc = TrainingDivergedError(args[0] if args else "", loss=loss, epoch=epoch)
+def _diverged(cls, args, loss, epoch):
+    exc = cls(args[0] if args else "", loss=loss, epoch=epoch)
     exc.args = tuple(args)
     return exc

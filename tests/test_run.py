@@ -12,7 +12,7 @@ from conftest import SMALL
 from floss_ref import NumericalBreakdownError, lyapunov_spectrum
 from floss_ref.core.cells import VanillaRNN
 from floss_ref.experiments.bptt import Model, loss_and_grad
-from floss_ref.runs.run import Run, TrainConfig
+from floss_ref.runs.run import Run, TrainConfig, sweep_tasks
 
 
 # ---- training runs --------------------------------------------------------------------
@@ -164,11 +164,25 @@ def test_a_finished_run_records_no_divergence_when_asked():
     assert set(out) - set(plain) == {"summary/diverged_epoch", "summary/diverged_loss"}
 
 
+def test_an_overflowing_forward_pass_is_recorded_as_diverged_too():
+    from floss_ref.errors import TrainingDivergedError
+    from floss_ref.runs.run import train_result
+
+    long = _diverging_linear(T=300)   # 3^300 overflows float64: the loss is not finite, not merely large
+    with pytest.raises(TrainingDivergedError, match=r"not finite.*\(in training epoch 0\)") as info:
+        train_result(long)
+    assert info.value.epoch == 0 and not np.isfinite(info.value.loss)
+    out = train_result(dict(long, on_divergence="record"))
+    assert int(out["summary/diverged_epoch"]) == 0 and not np.isfinite(out["summary/diverged_loss"])
+
+
 def test_on_divergence_refuses_other_values():
     from floss_ref.runs.run import train_result
 
     with pytest.raises(ValueError, match="on_divergence must be one of 'raise', 'record'; got 'ignore'"):
         train_result(dict(_diverging_linear(), on_divergence="ignore"))
+    with pytest.raises(ValueError, match="on_divergence must be one of"):   # before a sweep's manifest holds it
+        sweep_tasks([TrainConfig(**_diverging_linear())], on_divergence="ignore")
 
 
 def test_F14_breakdown_during_a_flossing_episode_names_the_epoch(monkeypatch):

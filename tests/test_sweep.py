@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from floss_ref.errors import TrainingDivergedError
 from floss_ref.runs import io as _io
 from floss_ref.runs.sweep import (MANIFEST, SweepError, SweepTask, connect, load_result, load_results, result_path,
                                   run_sweep)
@@ -59,6 +60,10 @@ def flaky_task(params):
         open(marker, "w").close()
         raise RuntimeError("first attempt fails")
     return {"x": np.array([1.0])}
+
+
+class DivergedSubclass(TrainingDivergedError):
+    """Keeps its class through pickling (test below)."""
 
 
 def breakdown_task(params):
@@ -200,9 +205,11 @@ def test_a_diverged_error_keeps_its_loss_and_epoch_through_pickling():
 
     exc = TrainingDivergedError("training diverged", loss=2.5e16, epoch=2)
     exc.args = ("training diverged (in training epoch 2)",)   # as Run.train_epoch extends it
+    exc.add_note("a note")
     back = pickle.loads(pickle.dumps(exc))
     assert type(back) is TrainingDivergedError and (back.loss, back.epoch) == (2.5e16, 2)
-    assert back.args == exc.args
+    assert back.args == exc.args and back.__notes__ == ["a note"]
+    assert type(pickle.loads(pickle.dumps(DivergedSubclass("x", loss=1.0)))) is DivergedSubclass
 
 
 def test_dead_worker_is_blamed_on_its_task_and_others_finish(tmp_path):

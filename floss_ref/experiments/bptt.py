@@ -32,7 +32,7 @@ from scipy.special import expit
 
 from floss_ref import _validate
 from floss_ref._workspace import Workspace, scratch  # noqa: F401 (Workspace is part of this module's API)
-from floss_ref.errors import NumericalBreakdownError
+from floss_ref.errors import NumericalBreakdownError, TrainingDivergedError
 
 READOUT_NAMES = ("w_out", "offset", "h0")
 READOUT_INITS = ("scaled", "authors")
@@ -425,7 +425,7 @@ def loss_and_grad(model, batch, loss, work=None):
 
     Raises
     ------
-    NumericalBreakdownError
+    floss_ref.errors.TrainingDivergedError (a NumericalBreakdownError)
         If the states overflow (the loss is not finite).
     """
     rules = sequence_rules(model.cell)
@@ -436,8 +436,8 @@ def loss_and_grad(model, batch, loss, work=None):
         y_hat = readout(hs, model.w_out, model.offset)
         L = f(y_hat, batch.ys, batch.mask)
     if not math.isfinite(L):
-        raise NumericalBreakdownError("the task loss is not finite: the network state overflowed "
-                                      "(lower the gain g or the learning rate)")
+        raise TrainingDivergedError("the task loss is not finite: the network state overflowed "
+                                    "(lower the gain g or the learning rate)", loss=L)
     acc = accuracy(y_hat, batch.ys, batch.mask) if loss == "bce" else math.nan
     y_hat_bar = f_vjp(y_hat, batch.ys, batch.mask)
     hs_bar, w_out_bar, offset_bar = readout_vjp(hs, model.w_out, y_hat_bar, work)

@@ -166,6 +166,8 @@ class Run:
             self._record_and_step(e, res)
         except NumericalBreakdownError as exc:
             exc.args = (f"{exc.args[0] if exc.args else exc} (in {part} {e})",) + exc.args[1:]
+            if isinstance(exc, TrainingDivergedError) and exc.epoch is None:   # an overflow in loss_and_grad
+                exc.epoch = e
             raise
 
     def _record_and_step(self, e, res):
@@ -476,9 +478,10 @@ def train_result(params, run_class=None):
     (the norms as means of log10), so that a result is small enough to commit.
 
     With ``on_divergence = "record"`` in params, a run stopped by the divergence bound
-    (:class:`floss_ref.errors.TrainingDivergedError`) is a result, not an error: its
-    history up to that epoch (NaN after), NaN test figures, ``summary/diverged_epoch``
-    (the epoch whose batch diverged) and ``summary/diverged_loss``.  Runs that finish get
+    or by an overflow (:class:`floss_ref.errors.TrainingDivergedError`) is a result, not an
+    error: its history up to that epoch (NaN after; with ``curve_every``, the block holding
+    that epoch is NaN), NaN test figures, ``summary/diverged_epoch`` (the epoch whose batch
+    diverged) and ``summary/diverged_loss`` (inf or NaN after an overflow).  Runs that finish get
     ``diverged_epoch = -1`` and ``diverged_loss = NaN``.  Divergence is deterministic (same
     seed, same loss), so a retry would only repeat it.  The default, ``"raise"``, raises.
     """
@@ -520,6 +523,8 @@ def sweep_tasks(configs, prefix="", curve_every=None, on_divergence=None):
     and seed (``curve_every``, ``on_divergence``: see :func:`train_result`)."""
     from floss_ref.runs.sweep import SweepTask
 
+    if on_divergence is not None:   # checked here, before it is written into a sweep's manifest
+        _validate.choice("on_divergence", on_divergence, ("raise", "record"))
     tasks = []
     for c in configs:
         name = f"{prefix}{c.task}_d{c.delay}_{c.protocol}_k{c.k if c.k is not None else 'def'}_N{c.N}_s{c.seed}"

@@ -803,7 +803,8 @@ def run_sweep(tasks, results_dir, *, settings, jobs=2, scheduler=None, client=No
     client : distributed.Client, optional
         An existing client, instead of ``scheduler``.
     retries : int
-        Extra attempts of a task that fails or whose worker dies.
+        Extra attempts of a task that fails or whose worker dies (a numerical breakdown is
+        not retried on the local engines: the same seed breaks down the same way).
     connect_timeout : float
         Seconds to wait for the scheduler.
     log : callable, optional

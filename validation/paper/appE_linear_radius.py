@@ -76,7 +76,7 @@ def main(argv=None):
     with _common.Tee(os.path.join(args.out, f"{NAME}.txt"), command=f"validation/paper/{NAME}.py"), limit_blas(1):
         print("rho(W) of the App. E linear networks (copy d = 40, N = 80, T = 300); task loss at training epoch 0")
         print(f"{'seed':>4} {'init':>7} {'flossed':>8} {'step 1':>7} {'step 2':>7} {'loss none':>10} "
-              f"{'loss prefloss':>13}  prefloss diverged at epoch")
+              f"{'loss prefloss':>13}  prefloss diverged in epoch 0 or 1")
         for seed in range(args.seeds):
             m = measure(seed)
             print(f"{seed:>4} {m['init']:>7.3f} {m['flossed']:>8.3f} {m['step1']:>7.3f} {m['step2']:>7.3f} "
