@@ -495,8 +495,9 @@ def _fig3_copy5(label, variance):
         for folder, seeds in zip(folders, ((0, 1, 2), (3, 4))):
             results, _ = sweep_results(folder, "copy_")
             names = [n for n in read_json(os.path.join(RESULTS, folder, MANIFEST), what="sweep manifest")["tasks"]
-                     if n.startswith(("copy_d30_", "copy_d40_")) and int(n.rsplit("_s", 1)[1]) in seeds]
-            planned += len(names)
+                     if n.startswith("copy_") and int(n.rsplit("_s", 1)[1]) in seeds]
+            graded = [n for n in names if n.startswith(("copy_d30_", "copy_d40_"))]
+            planned += len(graded)
             for name in names:
                 if name in results:
                     params, arrays = results[name]
@@ -506,7 +507,7 @@ def _fig3_copy5(label, variance):
                     elif same != base:   # the seeds 3-4 must be the 3-seed sweep's networks, other seeds
                         raise EvidenceError(f"results/{folder}/{name}.npz ran with other settings than the "
                                             f"first task of results/{folders[0]}")
-                    done += 1
+                    done += name in graded
                     seconds += float(arrays["meta/seconds"])
                     trained.setdefault((params["delay"], params["protocol"]), []).append(
                         float(arrays["summary/test_loss"]) < 0.12 * variance)
@@ -514,7 +515,9 @@ def _fig3_copy5(label, variance):
         cells = {key: f"{sum(v)}/{len(v)}" for key, v in trained.items()}
         text = ("trained none vs prefloss, " + "; ".join(
             f"d = {d}: {cells.get((d, 'none'), '-')} vs {cells.get((d, 'prefloss'), '-')}" for d in (30, 40))
-            + f" ({done} of {planned} tasks)")
+            + f" ({done} of {planned} tasks); not graded: " + "; ".join(
+            f"d = {d}: {cells[(d, 'none')]} vs {cells[(d, 'prefloss')]}" for d in (20, 50)
+            if (d, "none") in cells and (d, "prefloss") in cells))
         if done < planned:
             return not_graded_yet(done, planned, text)
         return text + f"; {seconds / 3600:.2f} core-hours", _copy_verdict(trained, 5)
