@@ -907,7 +907,7 @@ def _appE_paper():
 
     def measure():
         results, planned = sweep_results(folder)
-        loss, diverged = {}, {}
+        loss, diverged, first = {}, {}, {}
         for params, arrays in results.values():
             key = (params["task"], params["delay"], params["protocol"])
             epoch = int(arrays.get("summary/diverged_epoch", -1))   # absent: a run that finished
@@ -915,6 +915,9 @@ def _appE_paper():
                 diverged.setdefault(key, []).append((params["seed"], epoch))
             else:
                 loss.setdefault(key, []).append(float(arrays["summary/test_loss"]))
+            # (task loss at training epoch 0, diverged epoch) per run, for the paired comparison below
+            first[key + (params["seed"],)] = (
+                float(arrays["history/loss"][0]) if epoch != 0 else float(arrays["summary/diverged_loss"]), epoch)
         mean = {key: float(np.mean(v)) for key, v in loss.items()}
 
         def cell(key):
@@ -935,18 +938,13 @@ def _appE_paper():
             # the paired comparison the data allow: runs that train without flossing, preflossed.  W, its
             # preflossing and the inputs are drawn from streams of the seed alone, so one seed is one network
             # in every (task, d)
-            first = {}
-            for params, arrays in results.values():
-                epoch = int(arrays.get("summary/diverged_epoch", -1))
-                loss = float(arrays["history/loss"][0]) if epoch != 0 else float(arrays["summary/diverged_loss"])
-                first[(params["task"], params["delay"], params["protocol"], params["seed"])] = (loss, epoch)
             pairs = [(key, first[key], first[key[:2] + ("prefloss", key[3])]) for key in sorted(first)
                      if key[2] == "none" and first[key][1] < 0 and key[:2] + ("prefloss", key[3]) in first]
             destabilised = [p for p in pairs if p[2][1] >= 0]
             networks = sorted({(k[2], k[3]) for k, v in first.items() if v[1] >= 0})
             seeds = sorted({k[3] for k, _, _ in destabilised})
-            text += (f"; {n} of {len(results)} runs diverged, those of {len(networks)} (protocol, seed) pairs; task loss at training epoch 0 without vs with preflossing, where the network "
-                     "trains without it: " + ", ".join(f"{k[0]} d = {k[1]} seed {k[3]} {a[0]:.0f} vs {b[0]:.3g}"
+            text += (f"; {n} of {len(results)} runs diverged, those of {len(networks)} (protocol, seed) pairs; "
+                     "task loss at training epoch 0 without vs with preflossing, where the network trains without it: " + ", ".join(f"{k[0]} d = {k[1]} seed {k[3]} {a[0]:.0f} vs {b[0]:.3g}"
                                                        for k, a, b in destabilised)
                      + f"; {core_hours(results):.2f} core-hours")
             verdict = "blocked: networks diverge at these settings"
@@ -998,9 +996,8 @@ def _appD_paper():
         verdict = {2: "reproduced", 1: "partly", 0: "not reproduced"}[fig8 + fig10]
         if fig8 != fig10:
             verdict += f" (Fig. {8 if fig8 else 10} holds, Fig. {10 if fig8 else 8} not)"
-        col_d = {name: i for i, name in enumerate(header)}
         sub = [f"peak_sigma_{i}" for i in sv[1:]]
-        smaller = sum(float(r[col_d["peak_sigma_1"]]) < min(float(r[col_d[name]]) for name in sub) for r in by["during"])
+        smaller = sum(float(r[col["peak_sigma_1"]]) < min(float(r[col[name]]) for name in sub) for r in by["during"])
         hinge = (f"; sigma_1's peak is below the subordinate ones' in {smaller} of {len(by['during'])} flossed "
                  "networks (all the criterion's first version asked of sigma_1; this one asks for a peak below 2)"
                  if not fig10 else "")

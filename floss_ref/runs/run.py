@@ -43,6 +43,9 @@ _INIT, _DATA, _FLOSS, _DIAG, _TEST = range(5)
 # so 1e10 is far beyond any run that is still learning, and far below float64 overflow.
 DIVERGED_LOSS = 1e10
 
+# what a sweep task of kind "train" does when its run diverges (train_result's ``on_divergence``)
+ON_DIVERGENCE = ("raise", "record")
+
 
 def _stream(config, *key):
     return np.random.default_rng([config.seed, *key])
@@ -158,7 +161,7 @@ class Run:
             if res.loss > DIVERGED_LOSS:
                 raise TrainingDivergedError(
                     f"training diverged: the task loss is {res.loss:.3g} (> {DIVERGED_LOSS:g}); lower lr or g, "
-                    "or clip the gradient (--clip-norm)", loss=res.loss, epoch=e)
+                    "or clip the gradient (--clip-norm)", loss=res.loss)
             if e in self._diag_index:
                 part = "the diagnostics of training epoch"
                 self._diagnose(e, batch, res.grads)
@@ -166,7 +169,7 @@ class Run:
             self._record_and_step(e, res)
         except NumericalBreakdownError as exc:
             exc.args = (f"{exc.args[0] if exc.args else exc} (in {part} {e})",) + exc.args[1:]
-            if isinstance(exc, TrainingDivergedError) and exc.epoch is None:   # an overflow in loss_and_grad
+            if isinstance(exc, TrainingDivergedError):   # above the bound, or an overflow in loss_and_grad
                 exc.epoch = e
             raise
 
@@ -487,7 +490,7 @@ def train_result(params, run_class=None):
     """
     fields = dict(params)
     curve_every = fields.pop("curve_every", None)
-    on_divergence = _validate.choice("on_divergence", fields.pop("on_divergence", "raise"), ("raise", "record"))
+    on_divergence = _validate.choice("on_divergence", fields.pop("on_divergence", "raise"), ON_DIVERGENCE)
     if "floss_at" in fields:
         fields["floss_at"] = tuple(fields["floss_at"])
     config = TrainConfig(**fields)
@@ -524,7 +527,7 @@ def sweep_tasks(configs, prefix="", curve_every=None, on_divergence=None):
     from floss_ref.runs.sweep import SweepTask
 
     if on_divergence is not None:   # checked here, before it is written into a sweep's manifest
-        _validate.choice("on_divergence", on_divergence, ("raise", "record"))
+        _validate.choice("on_divergence", on_divergence, ON_DIVERGENCE)
     tasks = []
     for c in configs:
         name = f"{prefix}{c.task}_d{c.delay}_{c.protocol}_k{c.k if c.k is not None else 'def'}_N{c.N}_s{c.seed}"
