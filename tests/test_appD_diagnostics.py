@@ -57,6 +57,21 @@ def test_a_spike_must_exceed_1e_2_within_20_epochs_of_its_episode_and_rise_tenfo
     assert m.episode_measures(h, EPISODES, SV)["spikes"] == 2
 
 
+def test_each_episode_is_a_spike_low_or_flat(m):
+    h0 = history(spike_after=())["history/h0_grad_norm"]
+    h0[101] = 0.05                 # after epoch 100: above 1e-2, 500 times the 1e-4 before
+    h0[205] = 0.008                # after epoch 200: not above 1e-2
+    h0[280:300] = 0.004            # before epoch 300 already at 0.004: 0.02 is a fivefold rise
+    h0[301] = 0.02
+    got = m.episode_spikes(h0, EPISODES)
+    assert [kind for kind, _, _ in got] == ["low", "spike", "low", "flat", "low"]
+    assert got[1][1] == pytest.approx(0.05) and got[1][2] == pytest.approx(500)
+    assert got[2][1] == pytest.approx(0.008)
+    assert got[3][2] == pytest.approx(5.0)
+    assert got[0][2] == float("inf")          # nothing before the episode at epoch 0
+    assert m.episode_spikes(h0[:250], EPISODES) == got[:3]   # episodes beyond the history are left out
+
+
 def test_a_step_that_stays_is_not_a_peak(m):
     h = history(peak=1.0, peak_1=1.0)
     sigma, diag = h["history/grad_W_sv"], h["history/diag_epochs"]

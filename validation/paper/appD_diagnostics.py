@@ -68,6 +68,23 @@ LATE = 500          # the median abs(dL/dh_0) "after epoch 500" starts here
 FIG10_EPOCHS = 1000  # Fig. 10's horizon ("epochs = 10^3"): the singular values are compared below it
 
 
+def episode_spikes(h0, episodes):
+    """Each episode's outcome in abs(dL/dh_0) (``h0``, one value per epoch): a list of
+    (kind, peak, rise) for the episodes within ``h0``, peak the largest value in the
+    SPIKE_WINDOW epochs from the episode on, rise peak over the median of the SPIKE_WINDOW
+    epochs before it (inf for the episode at epoch 0); kind "spike" (peak > SPIKE and rise
+    >= SPIKE_RISE), "low" (peak <= SPIKE) or "flat" (above SPIKE, rising less)."""
+    out = []
+    for e in episodes:
+        if e >= h0.size:
+            continue
+        top = float(np.nanmax(h0[e:e + SPIKE_WINDOW]))
+        before = h0[max(e - SPIKE_WINDOW, 0):e]
+        rise = float(top / np.median(before)) if before.size else float("inf")
+        out.append(("low" if not top > SPIKE else "spike" if rise >= SPIKE_RISE else "flat", top, rise))
+    return out
+
+
 def episode_measures(history, episodes, sv):
     """The numbers of the paper-scale criterion for one network (see the module docstring).
 
@@ -82,12 +99,7 @@ def episode_measures(history, episodes, sv):
     at = {e: j for j, e in enumerate(diag)}
     nan = float("nan")
 
-    def spike(e):
-        top = np.nanmax(h0[e:e + SPIKE_WINDOW])
-        before = h0[max(e - SPIKE_WINDOW, 0):e]
-        return top > SPIKE and (before.size == 0 or top >= SPIKE_RISE * np.median(before))
-
-    out = {"spikes": float(sum(spike(e) for e in episodes if e < h0.size)),
+    out = {"spikes": float(sum(kind == "spike" for kind, _, _ in episode_spikes(h0, episodes))),
            "episodes": float(len(episodes)),
            "median_h0_after_500": float(np.median(h0[LATE:])) if h0.size > LATE else nan}
     later = [e for e in episodes if e > 0 and {e - SPIKE_WINDOW, e, e + SPIKE_WINDOW} <= set(at)]
@@ -156,6 +168,24 @@ def paper_criterion(header, rows, sv):
          f"sigma_{j}/sigma_1 unflossed {ratio_n:.2g} vs flossed {ratio_d:.2g}; "
          f"sigma_1 unflossed {s1_n:.2g} vs flossed {s1_d:.2g}"),
     ]
+
+
+def _print_spikes(runs, floss_at):
+    """Per episode, over the flossed networks: how many spike, how many peak at or below
+    SPIKE (with the range of their peaks) and how many pass it but rise less than
+    SPIKE_RISE-fold (with the range of their rises)."""
+    if not runs:
+        return
+    outcomes = [episode_spikes(np.asarray(r["history/h0_grad_norm"], dtype=float), floss_at) for r in runs]
+    print(f"episodes of the {len(runs)} flossed networks: spike (> {SPIKE:g}, >= {SPIKE_RISE}x the {SPIKE_WINDOW} "
+          "epochs before) / low (peak <= that) / flat (above it, rising less)")
+    for j, e in enumerate(floss_at[:min(len(o) for o in outcomes)]):
+        got = [o[j] for o in outcomes]
+        low = [peak for kind, peak, _ in got if kind == "low"]
+        flat = [rise for kind, _, rise in got if kind == "flat"]
+        print(f"  epoch {e:>5}: {sum(k == 'spike' for k, _, _ in got)} spike, {len(low)} low"
+              + (f" (peaks {min(low):.1e}-{max(low):.1e})" if low else "")
+              + f", {len(flat)} flat" + (f" (rises {min(flat):.1f}-{max(flat):.1f}x)" if flat else ""))
 
 
 def _late_network(ax, res, cfgs, tasks, sv, width):
@@ -247,7 +277,9 @@ def _main(args, s, cfgs, tasks, out, stem):
                 rows.append([protocol, seed, int(e), float(r["history/h0_grad_norm"][e]),
                              float(r["history/accuracy"][e]), *[float(sv[seed, j, i - 1]) for i in s["sv"]]])
     # the "during" schedule, measured in both protocols
-    episode_header, episodes = episode_table(networks, cfgs[-1].flossing_epochs(), s["sv"])
+    floss_at = cfgs[-1].flossing_epochs()
+    episode_header, episodes = episode_table(networks, floss_at, s["sv"])
+    _print_spikes([r for protocol, _, r in networks if protocol == "during"], floss_at)
     _common.write_csv(os.path.join(out, f"appD_{stem}_episodes.csv"), episode_header, episodes)
     _common.write_csv(os.path.join(out, f"appD_{stem}.csv"),
                       ["protocol", "seed", "epoch", "h0_grad_norm", "accuracy",
